@@ -1,0 +1,51 @@
+# kratix-py developer tasks. `make test` and `make demo` work on a fresh machine: they install
+# what they need first (system packages as root, a virtualenv in .venv, the podman base image).
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+setup: setup-system setup-python setup-images  ## install everything the tests and the demo need
+
+setup-system:  ## Debian packages: podman, runc, git, openssh, debootstrap (needs root)
+	bash scripts/setup-system.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup-python: $(VENV)/.installed  ## a virtualenv in .venv with kratix-py and its dev tools
+
+setup-images: setup-python  ## the podman base image, built once from Debian packages and reused
+	$(PY) -m kratix_py.testing.images
+
+test: setup  ## run the whole test suite (unit, conformance, integration with real containers)
+	$(VENV)/bin/pytest
+
+test-unit: setup-python  ## only the fast unit tests
+	$(VENV)/bin/pytest tests/unit
+
+lint: setup-python  ## ruff and mypy
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+crds: setup-python  ## regenerate crds/ from the API models
+	$(PY) -m kratix_py.api.crdgen --out crds
+
+demo: setup  ## the whole flow on the local platform
+	$(VENV)/bin/kratix-py demo
+
+bench: setup  ## print the benchmark numbers
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:  ## remove the virtualenv and caches (keeps podman images)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform

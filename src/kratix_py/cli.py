@@ -1,0 +1,66 @@
+"""The ``kratix-py`` command.
+
+Each sub-command lives in its own module with two functions, ``add_arguments(parser)`` and
+``run(args) -> int``. Modules keep their heavy imports inside ``run`` so ``kratix-py --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kratix_py import __version__
+from kratix_py.errors import CommandError
+
+# name -> (module implementing `add_arguments(parser)` and `run(args) -> int`, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "local-platform": (
+        "kratix_py.testing.cli",
+        "run the local platform (Kubernetes API emulator, pod runner) and write a kubeconfig for kubectl",
+    ),
+    "demo": (
+        "kratix_py.demo",
+        "run the whole kratix-py flow on the local platform and show what happened",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kratix-py",
+        description=(
+            "kratix-py: a Kratix-compatible platform orchestrator for Kubernetes. "
+            "Platform teams publish Promises (an API, workflows and dependencies); app teams request "
+            "them; kratix-py runs the pipelines and writes the results to GitOps state stores."
+        ),
+        epilog="Run 'kratix-py COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"kratix-py {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except CommandError as error:
+        print(f"kratix-py {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The one place that talks to the Kubernetes API.
+
+A thin, typed layer over the official client's transport: objects are plain dicts (validated into
+pydantic models by the callers that read kratix objects), resources are named by
+:class:`Resource`, and API errors become :class:`KubeError` with the server's own message, so that
+callers can turn them into conditions a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind of object the API serves: group (``""`` for core), version, plural, scope, kind."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+    kind: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{quote(name)}"
+        if subresource:
+            base += f"/{subresource}"
+        return base
+
+
+# Built-in resources kratix-py uses. Kratix kinds live in kratix_py.api.
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False, kind="Namespace")
+CONFIGMAPS = Resource("", "v1", "configmaps", kind="ConfigMap")
+SECRETS = Resource("", "v1", "secrets", kind="Secret")
+SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
+EVENTS = Resource("", "v1", "events", kind="Event")
+PODS = Resource("", "v1", "pods", kind="Pod")
+JOBS = Resource("batch", "v1", "jobs", kind="Job")
+ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles", kind="Role")
+ROLEBINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", kind="RoleBinding")
+CLUSTERROLES = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False, kind="ClusterRole"
+)
+CLUSTERROLEBINDINGS = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", namespaced=False, kind="ClusterRoleBinding"
+)
+CRDS = Resource(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    namespaced=False,
+    kind="CustomResourceDefinition",
+)
+
+
+class KubeError(Exception):
+    """An API call failed; ``status`` is the HTTP code (0 when the server could not be reached)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @classmethod
+    def from_api_exception(cls, error: ApiException) -> KubeError:
+        message = str(error.reason or "")
+        reason = ""
+        if error.body:
+            try:
+                body = json.loads(error.body)
+                message = body.get("message") or message
+                reason = body.get("reason") or ""
+            except (ValueError, AttributeError):
+                message = str(error.body)[:500]
+        return cls(int(error.status or 0), reason, message)
+
+
+def load_api_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
+    """An ApiClient from ``kubeconfig``, ``$KUBECONFIG``/``~/.kube/config``, or the in-cluster account."""
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    if path:
+        return kubernetes.config.new_client_from_config(config_file=path)
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_incluster_config(client_configuration=configuration)
+        return kubernetes.client.ApiClient(configuration)
+    return kubernetes.config.new_client_from_config()
+
+
+class Kube:
+    """Get, list, create, patch and delete objects of any :class:`Resource` as dicts."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, *, field_manager: str = "kratix-py") -> None:
+        self.api_client = api_client
+        self.field_manager = field_manager
+
+    # -- transport -------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = 30,
+    ) -> Any:
+        query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
+        serialized = self.api_client.param_serialize(
+            method,
+            path,
+            query_params=query_params,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(*serialized, _request_timeout=timeout)
+            response.read()
+        except ApiException as error:
+            raise KubeError.from_api_exception(error) from None
+        except OSError as error:  # urllib3 connection errors derive from OSError
+            raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
+        if not 200 <= response.status <= 299:
+            raise KubeError.from_api_exception(ApiException(http_resp=response))
+        return json.loads(response.data) if response.data else None
+
+    # -- verbs -----------------------------------------------------------------------------------
+    def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object, or None if it does not exist."""
+        try:
+            return dict(self.request("GET", resource.path(namespace, name)))
+        except KubeError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        selector = label_selector or (
+            ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else None
+        )
+        try:
+            result = self.request(
+                "GET",
+                resource.path(namespace),
+                query={"labelSelector": selector, "fieldSelector": field_selector},
+            )
+        except KubeError as error:
+            if error.not_found:  # the kind itself is gone (e.g. a deleted CRD): nothing to list
+                return []
+            raise
+        items: list[dict[str, Any]] = result.get("items") or []
+        return items
+
+    def create(
+        self, resource: Resource, body: Mapping[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        namespace = namespace or body.get("metadata", {}).get("namespace")
+        return dict(
+            self.request(
+                "POST", resource.path(namespace), body=dict(body), query={"fieldManager": self.field_manager}
+            )
+        )
+
+    def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
+        meta = body["metadata"]
+        return dict(self.request("PUT", resource.path(meta.get("namespace"), meta["name"]), body=dict(body)))
+
+    def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        content_type: str = MERGE_PATCH,
+    ) -> dict[str, Any]:
+        return dict(
+            self.request(
+                "PATCH",
+                resource.path(namespace, name, subresource),
+                body=patch,
+                content_type=content_type,
+                query={"fieldManager": self.field_manager},
+            )
+        )
+
+    def patch_status(
+        self, resource: Resource, name: str, status: Mapping[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        return self.patch(resource, name, {"status": dict(status)}, namespace, subresource="status")
+
+    def delete(
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete; True if a delete was issued, False if the object was already gone."""
+        try:
+            self.request(
+                "DELETE",
+                resource.path(namespace, name),
+                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
+            )
+            return True
+        except KubeError as error:
+            if error.not_found:
+                return False
+            raise
+
+    def apply(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the object, or merge-patch it to ``body`` if it exists (labels/spec/data kept in sync)."""
+        meta = body["metadata"]
+        try:
+            return self.create(resource, body)
+        except KubeError as error:
+            if not error.conflict:
+                raise
+        patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind", "status")}
+        return self.patch(resource, meta["name"], patch, meta.get("namespace"))
+
+    # -- finalizers ------------------------------------------------------------------------------
+    def remove_finalizer(self, resource: Resource, obj: Mapping[str, Any], finalizer: str) -> None:
+        """Remove one finalizer, guarded by resourceVersion so a concurrent change is never lost."""
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if finalizer not in finalizers:
+            return
+        index = finalizers.index(finalizer)
+        operations = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+        ]
+        try:
+            self.patch(resource, meta["name"], operations, meta.get("namespace"), content_type=JSON_PATCH)
+        except KubeError as error:
+            if not error.not_found:
+                raise
+
+    def add_finalizers(self, resource: Resource, obj: Mapping[str, Any], wanted: list[str]) -> dict[str, Any]:
+        """Make sure ``wanted`` are present (in order, after any others); returns the updated object."""
+        meta = obj["metadata"]
+        current = list(meta.get("finalizers") or [])
+        missing = [f for f in wanted if f not in current]
+        if not missing:
+            return dict(obj)
+        patch = {"metadata": {"finalizers": current + missing, "resourceVersion": meta["resourceVersion"]}}
+        return self.patch(resource, meta["name"], patch, meta.get("namespace"))
+
+    # -- events ----------------------------------------------------------------------------------
+    def emit_event(
+        self,
+        obj: Mapping[str, Any],
+        reason: str,
+        message: str,
+        *,
+        type: str = "Normal",
+        component: str = "kratix-py",
+    ) -> None:
+        """Record a core/v1 Event about ``obj``; failures are logged, never raised."""
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace") or "default"
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta.get('name', 'object')}.{uuid.uuid4().hex[:16]}",
+                "namespace": namespace,
+            },
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type,
+            "source": {"component": component},
+            "reportingComponent": component,
+            "firstTimestamp": now[:19] + "Z",
+            "lastTimestamp": now[:19] + "Z",
+            "eventTime": now,
+            "count": 1,
+            "action": reason,
+        }
+        try:
+            self.create(EVENTS, event, namespace)
+        except KubeError as error:
+            log.warning("could not record event %s on %s: %s", reason, meta.get("name"), error)

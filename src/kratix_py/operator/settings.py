@@ -1,0 +1,104 @@
+"""Operator settings: flags, then environment variables, then defaults.
+
+Every setting has an environment variable so the Helm chart can set it, and a flag so a person can
+override it when running ``kratix-py operator`` by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from typing import Any
+
+
+def _duration(text: str) -> timedelta:
+    from kratix_py.api.duration import parse_duration
+
+    return parse_duration(text)
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """How the operator runs. Field docs double as ``--help`` text."""
+
+    kubeconfig: str | None = field(default=None, metadata={"help": "kubeconfig to use (default: in-cluster)"})
+    namespaces: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "comma-separated namespaces to watch for resource requests (default: all)"},
+    )
+    pipeline_adapter_image: str = field(
+        default="ghcr.io/kratix-py/kratix-py:0.1.0",
+        metadata={"help": "image of the pipeline adapter (the reader/work-writer/status-writer containers)"},
+    )
+    pipeline_adapter_pull_secret: str | None = field(
+        default=None, metadata={"help": "image pull secret for the adapter image"}
+    )
+    reconcile_interval: timedelta = field(
+        default=timedelta(hours=10),
+        metadata={"help": "rerun every workflow this often (Go duration, e.g. 10h; minimum 1m)"},
+    )
+    jobs_to_keep: int = field(default=5, metadata={"help": "finished pipeline Jobs kept per pipeline"})
+    default_backoff_limit: int = field(default=1, metadata={"help": "backoffLimit of pipeline Jobs"})
+    workers: int = field(default=4, metadata={"help": "objects reconciled concurrently"})
+    log_format: str = field(default="text", metadata={"help": "log format: text or json"})
+    log_level: str = field(default="INFO", metadata={"help": "log level (DEBUG, INFO, WARNING, ERROR)"})
+    health_port: int = field(
+        default=8081, metadata={"help": "port of the /healthz liveness endpoint (0 disables it)"}
+    )
+    batch_window: float = field(
+        default=0.2,
+        metadata={"help": "seconds to gather state-store writes into one commit"},
+    )
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return f"KRATIX_PY_{name.upper()}"
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        for spec in fields(cls):
+            flag = "--" + spec.name.replace("_", "-")
+            help_text = f"{spec.metadata.get('help', '')} [env {cls.env_name(spec.name)}]"
+            parser.add_argument(flag, dest=spec.name, default=None, help=help_text)
+
+    @classmethod
+    def from_sources(cls, args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> OperatorSettings:
+        """Flags win over environment variables, which win over defaults; values are checked."""
+        environ = dict(os.environ) if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = getattr(args, spec.name, None) if args is not None else None
+            if raw is None:
+                raw = environ.get(cls.env_name(spec.name))
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _convert(spec.name, spec.type, raw)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.reconcile_interval < timedelta(minutes=1):
+            raise ValueError("reconcile interval must be at least 1m")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log format must be text or json, not {self.log_format!r}")
+        if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
+            raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
+
+
+def _convert(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "timedelta" in kind:
+            return _duration(raw)
+        if "tuple" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind in ("int", "<class 'int'>"):
+            return int(raw)
+        if kind in ("float", "<class 'float'>"):
+            return float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    return raw
