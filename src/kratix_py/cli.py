@@ -20,6 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kratix_py.testing.cli",
         "run the local platform (Kubernetes API emulator, pod runner) and write a kubeconfig for kubectl",
     ),
+    "operator": (
+        "kratix_py.operator.cli",
+        "run the kratix-py operator (settings from flags or KRATIX_PY_* environment variables)",
+    ),
+    "pipeline-adapter": (
+        "kratix_py.adapter.cli",
+        "run a pipeline pod's kratix-py step: reader, work-writer or status-writer",
+    ),
     "demo": (
         "kratix_py.demo",
         "run the whole kratix-py flow on the local platform and show what happened",

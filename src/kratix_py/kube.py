@@ -161,6 +161,29 @@ class Kube:
             raise KubeError.from_api_exception(ApiException(http_resp=response))
         return json.loads(response.data) if response.data else None
 
+    def request_text(
+        self, path: str, *, query: Mapping[str, Any] | None = None, timeout: float | None = 30
+    ) -> str:
+        """GET a plain-text endpoint (pod logs)."""
+        query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
+        serialized = self.api_client.param_serialize(
+            "GET",
+            path,
+            query_params=query_params,
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(*serialized, _request_timeout=timeout)
+            response.read()
+        except ApiException as error:
+            raise KubeError.from_api_exception(error) from None
+        except OSError as error:
+            raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
+        if not 200 <= response.status <= 299:
+            raise KubeError.from_api_exception(ApiException(http_resp=response))
+        return response.data.decode("utf-8", "replace") if response.data else ""
+
     # -- verbs -----------------------------------------------------------------------------------
     def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None if it does not exist."""

@@ -13,6 +13,7 @@ the world one step towards what it should be. This gives the guarantees the oper
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable
@@ -75,10 +76,8 @@ class WorkQueue:
                 key, wait = self._next_ready()
                 if key is None:
                     self._wakeup.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-                    except TimeoutError:
-                        pass
                     continue
                 await semaphore.acquire()
                 del self._pending[key]

@@ -64,7 +64,9 @@ class OperatorSettings:
             parser.add_argument(flag, dest=spec.name, default=None, help=help_text)
 
     @classmethod
-    def from_sources(cls, args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> OperatorSettings:
+    def from_sources(
+        cls, args: argparse.Namespace | None = None, environ: dict[str, str] | None = None
+    ) -> OperatorSettings:
         """Flags win over environment variables, which win over defaults; values are checked."""
         environ = dict(os.environ) if environ is None else environ
         values: dict[str, Any] = {}

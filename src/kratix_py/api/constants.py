@@ -1,0 +1,213 @@
+"""The fixed names of the Kratix contract: group, namespaces, label and annotation keys, finalizers.
+
+Existing Promises, pipeline images, GitOps set-ups and `kubectl` habits depend on these exact
+strings (kratix-behaviour.md §0), so they are spelled once, here, and imported everywhere else.
+A typo in a label key is not a crash but a silent mismatch, which is why nothing else in kratix-py
+should write a ``"kratix.io/..."`` literal.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import timedelta
+from typing import Final
+
+# --- API group -------------------------------------------------------------------------------------
+
+GROUP: Final = "platform.kratix.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = "platform.kratix.io/v1alpha1"
+"""``<GROUP>/<VERSION>``, spelled out so it can also be used as a ``Literal`` type."""
+CATEGORY: Final = "kratix"
+"""Every kratix-py CRD is in this category, so ``kubectl get kratix`` lists them all."""
+
+# --- Fixed object names ----------------------------------------------------------------------------
+
+SYSTEM_NAMESPACE: Final = "kratix-platform-system"
+CONTROLLER_SERVICE_ACCOUNT: Final = "kratix-platform-controller-manager"
+CONFIG_MAP_NAME: Final = "kratix"
+CONFIG_MAP_KEY: Final = "config"
+WORKER_SYSTEM_NAMESPACE: Final = "kratix-worker-system"
+"""Namespace written to every Destination as a canary (with the ConfigMap below)."""
+CANARY_CONFIG_MAP_NAME: Final = "kratix-info"
+PIPELINE_ADAPTER_IMAGE_ENV: Final = "PIPELINE_ADAPTER_IMG"
+PIPELINE_ADAPTER_PULL_SECRET_ENV: Final = "PIPELINE_ADAPTER_PULL_SECRET"
+
+UNVERSIONED_PROMISE: Final = "not-set"
+"""``status.version`` / revision version of a Promise without the promise-version label."""
+LATEST_VERSION: Final = "latest"
+"""The floating version a ResourceBinding follows by default."""
+RESOURCE_NAMESPACE_ALL: Final = "kratix_all_namespaces"
+"""Label value standing for ``resourceNamespace: "*"``; ``*`` itself is not a valid label value."""
+
+
+class WorkflowType(enum.StrEnum):
+    """Whose lifecycle a workflow hooks into: the Promise itself or each resource request."""
+
+    PROMISE = "promise"
+    RESOURCE = "resource"
+
+
+class WorkflowAction(enum.StrEnum):
+    """When a workflow runs: on create/update/reconcile, or on delete."""
+
+    CONFIGURE = "configure"
+    DELETE = "delete"
+
+
+class WorkType(enum.StrEnum):
+    """Value of the ``kratix.io/work-type`` label on Works."""
+
+    PROMISE = "promise"
+    RESOURCE = "resource"
+    STATIC_DEPENDENCY = "static-dependency"
+
+
+# Containers and volumes Kratix adds to every pipeline pod (kratix-behaviour.md §2.2, §2.3); a user
+# container or volume with one of these names would collide with them in the pod.
+READER_CONTAINER: Final = "reader"
+WORK_WRITER_CONTAINER: Final = "work-writer"
+STATUS_WRITER_CONTAINER: Final = "status-writer"
+KRATIX_CONTAINER_NAMES: Final = (READER_CONTAINER, WORK_WRITER_CONTAINER, STATUS_WRITER_CONTAINER)
+SHARED_INPUT_VOLUME: Final = "shared-input"
+SHARED_OUTPUT_VOLUME: Final = "shared-output"
+SHARED_METADATA_VOLUME: Final = "shared-metadata"
+PROMISE_SCHEDULING_VOLUME: Final = "promise-scheduling"
+KRATIX_VOLUME_NAMES: Final = (
+    SHARED_INPUT_VOLUME,
+    SHARED_OUTPUT_VOLUME,
+    SHARED_METADATA_VOLUME,
+    PROMISE_SCHEDULING_VOLUME,
+)
+
+# --- Label keys (kratix-behaviour.md §0.2) ---------------------------------------------------------
+
+LABEL_PROMISE_NAME: Final = "kratix.io/promise-name"
+LABEL_RESOURCE_NAME: Final = "kratix.io/resource-name"
+LABEL_RESOURCE_NAMESPACE: Final = "kratix.io/resource-namespace"
+LABEL_PIPELINE_NAME: Final = "kratix.io/pipeline-name"
+LABEL_PIPELINE_NAMESPACE: Final = "kratix.io/pipeline-namespace"
+LABEL_WORKFLOW_TYPE: Final = "kratix.io/workflow-type"
+LABEL_WORKFLOW_ACTION: Final = "kratix.io/workflow-action"
+LABEL_WORK_TYPE: Final = "kratix.io/work-type"
+LABEL_WORK_ACTION: Final = "kratix.io/work-action"
+"""Legacy Job label: only ever queried, to adopt Jobs created by older Kratix versions."""
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY_KRATIX: Final = "Kratix"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+PART_OF_KRATIX: Final = "kratix"
+LABEL_HASH: Final = "kratix.io/hash"
+LABEL_WORK: Final = "kratix.io/work"
+LABEL_WORKLOAD_GROUP_ID: Final = "kratix.io/workload-group-id"
+LABEL_TARGET_DESTINATION_NAME: Final = "kratix.io/targetDestinationName"
+"""CamelCase on purpose: existing clusters select WorkPlacements by this exact key."""
+LABEL_MISPLACED: Final = "kratix.io/misplaced"
+LABEL_PROMISE_VERSION: Final = "kratix.io/promise-version"
+LABEL_PROMISE_RELEASE_NAME: Final = "kratix.io/promise-release-name"
+LABEL_LATEST_REVISION: Final = "kratix.io/latest-revision"
+LABEL_MANUAL_RECONCILIATION: Final = "kratix.io/manual-reconciliation"
+LABEL_RUN_FROM_START: Final = "internal.workflows.kratix.io/run-from-start"
+LABEL_RECONCILE_RESOURCES: Final = "kratix.io/reconcile-resources"
+LABEL_PAUSED: Final = "kratix.io/paused"
+LABEL_WORKFLOW_SUSPENDED: Final = "kratix.io/workflow-suspended"
+LABEL_DRY_RUN: Final = "kratix.io/dry-run"
+LABEL_DRY_RUN_SUMMARY: Final = "kratix.io/dry-run-summary"
+LABEL_DRY_RUN_OWNER: Final = "kratix.io/dry-run-owner"
+LABEL_DRY_RUN_PARENT: Final = "kratix.io/dry-run-parent"
+LABEL_PARENT_PROMISE_NAME: Final = "kratix.io/parent-promise-name"
+LABEL_PARENT_RESOURCE_NAME: Final = "kratix.io/parent-resource-name"
+LABEL_PARENT_RESOURCE_NAMESPACE: Final = "kratix.io/parent-resource-namespace"
+
+TRUE_LABEL_VALUE: Final = "true"
+"""Boolean labels (paused, misplaced, manual-reconciliation ...) are on only when set to this."""
+
+# --- Annotation keys -------------------------------------------------------------------------------
+
+ANNOTATION_JOB_RESOURCE_NAMESPACE: Final = "kratix.io/job-resource-namespace"
+ANNOTATION_JOB_RESOURCE_NAME: Final = "kratix.io/job-resource-name"
+ANNOTATION_JOB_RESOURCE_KIND: Final = "kratix.io/job-resource-kind"
+ANNOTATION_JOB_RESOURCE_API_VERSION: Final = "kratix.io/job-resource-api-version"
+ANNOTATION_LAST_UPDATED_AT: Final = "kratix.io/last-updated-at"
+ANNOTATION_RECONCILIATION_INTERVAL: Final = "kratix.io/reconciliation-interval"
+ANNOTATION_SKIP_RESOURCE_REQUEST_CLEANUP_ON_DELETE: Final = (
+    "kratix.io/skip-resource-request-cleanup-on-delete"
+)
+ANNOTATION_TRACE_PARENT: Final = "kratix.io/trace-parent"
+ANNOTATION_TRACE_STATE: Final = "kratix.io/trace-state"
+ANNOTATION_TRACE_TIMESTAMP: Final = "kratix.io/trace-timestamp"
+ANNOTATION_TRACE_GENERATION: Final = "kratix.io/trace-generation"
+
+# --- Finalizers (kratix-behaviour.md §0.3) ---------------------------------------------------------
+
+FINALIZER_DELETE_WORKFLOWS: Final = "kratix.io/delete-workflows"
+FINALIZER_WORKFLOWS_CLEANUP: Final = "kratix.io/workflows-cleanup"
+FINALIZER_RESOURCE_REQUEST_CLEANUP: Final = "kratix.io/resource-request-cleanup"
+FINALIZER_REVISION_CLEANUP: Final = "kratix.io/revision-cleanup"
+FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP: Final = (
+    "kratix.io/dynamic-controller-dependant-resources-cleanup"  # sic: Kratix spells it "dependant"
+)
+FINALIZER_DEPENDENCIES_CLEANUP: Final = "kratix.io/dependencies-cleanup"
+FINALIZER_API_CRD_CLEANUP: Final = "kratix.io/api-crd-cleanup"
+FINALIZER_WORK_CLEANUP: Final = "kratix.io/work-cleanup"
+FINALIZER_RESOURCE_BINDING_CLEANUP: Final = "kratix.io/resource-binding-cleanup"
+FINALIZER_WORKPLACEMENT_REPO_CLEANUP: Final = "finalizers.workplacement.kratix.io/repo-cleanup"
+FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP: Final = (
+    "finalizers.workplacement.kratix.io/kratix-dot-files-cleanup"
+)
+FINALIZER_DESTINATION_CLEANUP: Final = "kratix.io/destination-cleanup"
+FINALIZER_PROMISE_RELEASE_CLEANUP: Final = "kratix.io/promise-cleanup"
+FINALIZER_HEALTH_RECORD_CLEANUP: Final = "kratix.io/health-record-cleanup"
+
+PROMISE_FINALIZERS: Final = (
+    FINALIZER_DELETE_WORKFLOWS,
+    FINALIZER_WORKFLOWS_CLEANUP,
+    FINALIZER_RESOURCE_REQUEST_CLEANUP,
+    FINALIZER_REVISION_CLEANUP,
+    FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP,
+    FINALIZER_DEPENDENCIES_CLEANUP,
+    FINALIZER_API_CRD_CLEANUP,
+)
+"""All Promise finalizers, in the order deletion processes them (only the applicable ones are set)."""
+
+RESOURCE_REQUEST_FINALIZERS: Final = (
+    FINALIZER_DELETE_WORKFLOWS,
+    FINALIZER_WORK_CLEANUP,
+    FINALIZER_WORKFLOWS_CLEANUP,
+    FINALIZER_RESOURCE_BINDING_CLEANUP,
+)
+"""Resource request finalizers, in deletion order; every request gets all of them."""
+
+# --- Condition types on the kinds defined here (kubectl wait --for=condition=<type>) --------------
+
+CONDITION_READY: Final = "Ready"
+CONDITION_AVAILABLE: Final = "Available"
+CONDITION_SCHEDULE_SUCCEEDED: Final = "ScheduleSucceeded"
+CONDITION_WRITE_SUCCEEDED: Final = "WriteSucceeded"
+CONDITION_REQUIREMENTS_FULFILLED: Final = "RequirementsFulfilled"
+CONDITION_CONFIGURE_WORKFLOW_COMPLETED: Final = "ConfigureWorkflowCompleted"
+CONDITION_DELETE_WORKFLOW_COMPLETED: Final = "DeleteWorkflowCompleted"
+CONDITION_WORKS_SUCCEEDED: Final = "WorksSucceeded"
+CONDITION_RECONCILED: Final = "Reconciled"
+CONDITION_PROMISE_AVAILABLE: Final = "PromiseAvailable"
+"""On resource requests: whether their Promise (and its required Promises) can serve them."""
+
+# --- Timing and limits -----------------------------------------------------------------------------
+
+DEFAULT_RECONCILIATION_INTERVAL: Final = timedelta(hours=10)
+MIN_RECONCILIATION_INTERVAL: Final = timedelta(minutes=1)
+DEFAULT_STATE_STORE_RECONCILIATION_INTERVAL: Final = timedelta(hours=10)
+DEFAULT_JOBS_TO_KEEP: Final = 5
+FAST_REQUEUE: Final = timedelta(seconds=5)
+DEFAULT_REQUEUE: Final = timedelta(seconds=15)
+SLOW_REQUEUE: Final = timedelta(seconds=60)
+MAX_PIPELINE_ID_LENGTH: Final = 60
+"""The pipeline id names a ServiceAccount/Role and gets suffixes; Kratix caps it at 60 characters."""
+MAX_RESOURCE_NAME_LENGTH: Final = 63
+
+# --- Work layout -----------------------------------------------------------------------------------
+
+DEFAULT_WORKLOAD_GROUP_DIRECTORY: Final = "."
+DEFAULT_WORKLOAD_GROUP_ID: Final = hashlib.md5(DEFAULT_WORKLOAD_GROUP_DIRECTORY.encode()).hexdigest()
+"""``md5(".")``: the id of the group holding every output file not claimed by a directory selector;
+its first five characters (``5058f``) appear in every state-store path, so it must never change."""

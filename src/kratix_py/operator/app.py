@@ -1,0 +1,226 @@
+"""The operator process: kopf watches, our work queue reconciles.
+
+kopf gives the watch streams (with reconnects, resourceVersion bookkeeping and CRD re-scans, so
+request kinds appear and disappear with their Promises), the liveness endpoint and a clean shutdown.
+Every handler here only maps an event to the key of the object that must be reconciled and puts it
+in the :class:`~kratix_py.operator.queue.WorkQueue`; the reconcilers do the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from kratix_py import kube as k
+from kratix_py.api import constants as c
+from kratix_py.core.pipelines import PipelineSettings
+from kratix_py.core.request_crd import REQUEST_CATEGORY
+from kratix_py.operator.promises import PromiseReconciler
+from kratix_py.operator.queue import WorkQueue
+from kratix_py.operator.requests import RequestReconciler, request_key
+from kratix_py.operator.settings import OperatorSettings
+from kratix_py.operator.workflows import WorkflowRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Operator:
+    """Everything one operator process holds: API access, reconcilers and the queue."""
+
+    settings: OperatorSettings
+    api_client: Any = None
+    queue: WorkQueue = field(init=False)
+    kube: k.Kube = field(init=False)
+    _plurals: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
+    _queue_task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.api_client is None:
+            self.api_client = k.load_api_client(self.settings.kubeconfig)
+        self.api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = self.settings.workers + 4
+        self.kube = k.Kube(self.api_client)
+        workflows = WorkflowRunner(
+            self.kube,
+            PipelineSettings(
+                adapter_image=self.settings.pipeline_adapter_image,
+                adapter_pull_secret=self.settings.pipeline_adapter_pull_secret,
+                default_backoff_limit=self.settings.default_backoff_limit,
+            ),
+            jobs_to_keep=self.settings.jobs_to_keep,
+            default_interval=self.settings.reconcile_interval,
+        )
+        self.queue = WorkQueue(
+            {
+                "promise": PromiseReconciler(self.kube, workflows, enqueue_requests=self.enqueue_requests),
+                "request": RequestReconciler(self.kube, workflows),
+            },
+            workers=self.settings.workers,
+        )
+
+    # -- mapping events to keys ---------------------------------------------------------------------
+    def enqueue_requests(self, promise_name: str) -> None:
+        """Reconcile every request of a Promise (after the Promise changed)."""
+        promise = self.kube.get(_PROMISES, promise_name)
+        api = ((promise or {}).get("spec") or {}).get("api") or {}
+        spec = api.get("spec") or {}
+        versions = spec.get("versions") or []
+        if not versions:
+            return
+        stored = next((v for v in versions if v.get("storage")), versions[0])
+        group, plural = spec.get("group"), (spec.get("names") or {}).get("plural")
+        resource = k.Resource(group, stored["name"], plural)
+        for request in self.kube.list(resource):
+            meta = request["metadata"]
+            self.queue.add(request_key(group, stored["name"], plural, meta["namespace"], meta["name"]))
+
+    def key_for_job(self, job: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The object a pipeline Job works for, from the annotations every pipeline Job carries."""
+        meta = job.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        labels = meta.get("labels") or {}
+        kind = annotations.get(c.ANNOTATION_JOB_RESOURCE_KIND)
+        name = annotations.get(c.ANNOTATION_JOB_RESOURCE_NAME)
+        if not kind or not name:
+            return None
+        if kind == "Promise":
+            return ("promise", name)
+        api_version = annotations.get(c.ANNOTATION_JOB_RESOURCE_API_VERSION, "")
+        group, _, version = api_version.rpartition("/")
+        plural = self._plural(labels.get(c.LABEL_PROMISE_NAME), group, kind)
+        if plural is None:
+            return None
+        return request_key(group, version, plural, annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE, ""), name)
+
+    def key_for_work(self, work: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        labels = (work.get("metadata") or {}).get("labels") or {}
+        promise_name = labels.get(c.LABEL_PROMISE_NAME)
+        if not promise_name:
+            return None
+        if labels.get(c.LABEL_WORK_TYPE) != "resource":
+            return ("promise", promise_name)
+        promise = self.kube.get(_PROMISES, promise_name) or {}
+        spec = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
+        versions = spec.get("versions") or []
+        if not versions:
+            return None
+        stored = next((v for v in versions if v.get("storage")), versions[0])
+        namespace = labels.get(c.LABEL_RESOURCE_NAMESPACE) or (work.get("metadata") or {}).get("namespace")
+        return request_key(
+            spec.get("group"), stored["name"], (spec.get("names") or {}).get("plural"), namespace, labels[c.LABEL_RESOURCE_NAME]
+        )
+
+    def _plural(self, promise_name: str | None, group: str, kind: str) -> str | None:
+        cached = self._plurals.get((group, kind))
+        if cached:
+            return cached
+        if not promise_name:
+            return None
+        promise = self.kube.get(_PROMISES, promise_name) or {}
+        spec = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
+        plural = (spec.get("names") or {}).get("plural")
+        if plural:
+            self._plurals[(group, kind)] = plural
+        return plural
+
+    # -- kopf ------------------------------------------------------------------------------------
+    def registry(self) -> kopf.OperatorRegistry:
+        """A fresh kopf registry with this operator's handlers (one per process or test)."""
+        registry = kopf.OperatorRegistry()
+        operator = self
+
+        @kopf.on.startup(registry=registry)
+        async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+            settings.posting.level = logging.WARNING
+            settings.watching.server_timeout = 300
+            settings.networking.request_timeout = 60
+            settings.peering.standalone = True
+            await asyncio.to_thread(operator.ensure_system_namespace)
+            loop = asyncio.get_running_loop()
+            operator._queue_task = loop.create_task(operator.queue.run())
+
+        @kopf.on.cleanup(registry=registry)
+        async def cleanup(**_: Any) -> None:
+            operator.queue.stop()
+            if operator._queue_task is not None:
+                await asyncio.wait([operator._queue_task], timeout=5)
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return connection_info(operator.api_client)
+
+        @kopf.on.event(c.GROUP, c.VERSION, "promises", registry=registry)
+        async def on_promise(name: str, **_: Any) -> None:
+            operator.queue.add(("promise", name))
+
+        @kopf.on.event(category=REQUEST_CATEGORY, registry=registry)
+        async def on_request(resource: kopf.Resource, name: str, namespace: str, **_: Any) -> None:
+            operator.queue.add(request_key(resource.group, resource.version, resource.plural, namespace, name))
+
+        @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_PROMISE_NAME: kopf.PRESENT}, registry=registry)
+        async def on_job(body: kopf.Body, **_: Any) -> None:
+            key = await asyncio.to_thread(operator.key_for_job, dict(body))
+            if key is not None:
+                operator.queue.add(key)
+
+        @kopf.on.event(c.GROUP, c.VERSION, "works", registry=registry)
+        async def on_work(body: kopf.Body, **_: Any) -> None:
+            key = await asyncio.to_thread(operator.key_for_work, dict(body))
+            if key is not None:
+                operator.queue.add(key)
+
+        return registry
+
+    def ensure_system_namespace(self) -> None:
+        try:
+            self.kube.create(k.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.SYSTEM_NAMESPACE}})
+        except k.KubeError as error:
+            if not error.conflict and error.status != 403:
+                raise
+
+    async def run(
+        self,
+        *,
+        stop_flag: threading.Event | asyncio.Event | None = None,
+        ready_flag: threading.Event | asyncio.Event | None = None,
+        liveness_endpoint: str | None = None,
+    ) -> None:
+        await kopf.operator(
+            registry=self.registry(),
+            clusterwide=not self.settings.namespaces,
+            namespaces=self.settings.namespaces,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+            liveness_endpoint=liveness_endpoint,
+            standalone=True,
+        )
+
+
+_PROMISES = k.Resource(c.GROUP, c.VERSION, "promises", namespaced=False, kind="Promise")
+
+
+def connection_info(api_client: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same client configuration the reconcilers use."""
+    configuration = api_client.configuration
+    token = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get("BearerToken")
+    scheme = None
+    if token and " " in token:
+        scheme, token = token.split(" ", 1)
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        username=configuration.username or None,
+        password=configuration.password or None,
+        scheme=scheme or ("Bearer" if token else None),
+        token=token,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+        default_namespace="default",
+    )

@@ -1,0 +1,37 @@
+"""``kratix-py operator``: run the operator until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from kratix_py.errors import CommandError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from kratix_py.operator.settings import OperatorSettings
+
+    OperatorSettings.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from kratix_py.operator.app import Operator
+    from kratix_py.operator.settings import OperatorSettings
+
+    try:
+        settings = OperatorSettings.from_sources(args)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    kopf.configure(
+        verbose=settings.log_level.upper() == "DEBUG",
+        quiet=settings.log_level.upper() in ("WARNING", "ERROR"),
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
+    operator = Operator(settings)
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    asyncio.run(operator.run(liveness_endpoint=liveness))
+    return 0

@@ -1,0 +1,106 @@
+"""Writing status without churn and without clobbering anyone else's writes.
+
+Pipelines write to the same status (the status-writer merges ``status.yaml``), so the operator never
+sends its whole view of the status back: it sends only the top-level keys it changed, guarded by the
+``resourceVersion`` it read. A concurrent write makes that a 409 and the object is reconciled again
+from fresh state; an unchanged status sends nothing at all (no write, no watch event, no Event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kratix_py import kube as k
+from kratix_py.api import constants as c
+from kratix_py.core import conditions as cond
+
+
+def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level keys of ``new`` that differ from ``old``; keys dropped become ``None`` (merge-patch delete)."""
+    patch: dict[str, Any] = {key: value for key, value in new.items() if old.get(key) != value}
+    patch.update({key: None for key in old if key not in new})
+    return patch
+
+
+def write_status(
+    kube: k.Kube, resource: k.Resource, obj: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+) -> bool:
+    """Patch ``obj``'s status from ``old`` (as read from the API) to ``new``; True if a write happened.
+
+    Raises :class:`kratix_py.kube.KubeError` 409 when someone else wrote first (reconcile again).
+    """
+    patch = status_patch(old, new)
+    if not patch:
+        return False
+    meta = obj["metadata"]
+    body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": patch}
+    kube.patch(resource, meta["name"], body, meta.get("namespace"), subresource="status")
+    return True
+
+
+def transition_events(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """(type, reason, message) for every condition whose status or reason changed.
+
+    False conditions are Warnings; an Event is recorded only on a transition, so a quiet reconcile is
+    quiet in ``kubectl describe`` too.
+    """
+    before = {c_["type"]: c_ for c_ in (old or {}).get("conditions") or [] if "type" in c_}
+    events: list[tuple[str, str, str]] = []
+    for condition in (new or {}).get("conditions") or []:
+        previous = before.get(condition.get("type"))
+        if previous is not None and (previous.get("status"), previous.get("reason")) == (
+            condition.get("status"),
+            condition.get("reason"),
+        ):
+            continue
+        event_type = "Warning" if condition.get("status") == cond.FALSE and condition.get("reason") not in _QUIET else "Normal"
+        message = f"{condition.get('type')} is {condition.get('status')}"
+        if condition.get("message"):
+            message += f": {condition['message']}"
+        events.append((event_type, str(condition.get("reason") or condition.get("type")), message))
+    return events
+
+
+# False conditions that describe progress, not trouble.
+_QUIET = {"PipelinesInProgress", "DeleteWorkflowRunning"}
+
+
+def works_summary(works: list[Mapping[str, Any]]) -> cond.Condition:
+    """``WorksSucceeded`` from the Works' ``Ready`` messages (kratix-behaviour.md §2.9).
+
+    kratix-py's Work ``Ready`` means *written to every Destination's state store*, not merely
+    scheduled, so this condition turns True only once the files are really there.
+    """
+    messages = []
+    for work in works:
+        ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
+        messages.append(str((ready or {}).get("message") or "Pending"))
+    names = sorted(str(w["metadata"]["name"]) for w in works)
+    if "Failing" in messages:
+        failing = [n for n, m in zip(names, messages, strict=False) if m == "Failing"]
+        return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}")
+    if "Pending" in messages:
+        return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "Some Works are not written yet")
+    if "Misplaced" in messages:
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksMisplaced", "Some Works are on Destinations that no longer match"
+        )
+    return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.TRUE, "WorksSucceeded", "All Works have been written")
+
+
+def reconciled(
+    workflow_completed: bool, workflow_failed: bool, works: cond.Condition, *, failure_message: str = ""
+) -> cond.Condition:
+    """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9)."""
+    if workflow_failed:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "ConfigureWorkflowFailed", failure_message or "Workflow failed")
+    if not workflow_completed:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "WorkflowPending", "Workflow pending")
+    if works.status == cond.UNKNOWN:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "WorksPending", "Works pending")
+    if works.status == cond.FALSE:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "WorksFailing", works.message)
+    return cond.Condition(c.CONDITION_RECONCILED, cond.TRUE, "Reconciled", "Reconciled")

@@ -1,0 +1,1 @@
+pytest_plugins = ["kratix_py.testing.fixtures"]

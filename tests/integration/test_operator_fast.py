@@ -1,0 +1,339 @@
+"""The operator end to end on the local platform, with pipelines as in-process steps (fast mode).
+
+Promise -> request CRD -> request -> two pipelines -> Work -> status, plus reruns, failures and
+deletion. The same flows with real containers live in test_operator_containers.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from kratix_py import kube as k
+from kratix_py.api import constants as c
+from kratix_py.core import conditions as cond
+from kratix_py.operator import resources as r
+from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
+from kratix_py.testing.operator import RunningOperator, settings_for
+
+GROUP = "test.kratix.io"
+REDIS = k.Resource(GROUP, "v1alpha1", "redises", True, "Redis")
+
+
+def promise_body(*pipelines: str, delete: str | None = None, name: str = "redis") -> dict[str, Any]:
+    def pipeline(pipeline_name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "platform.kratix.io/v1alpha1",
+            "kind": "Pipeline",
+            "metadata": {"name": pipeline_name},
+            "spec": {"containers": [{"name": "main", "image": f"test/{pipeline_name}:v1"}]},
+        }
+
+    workflows: dict[str, Any] = {"resource": {"configure": [pipeline(p) for p in pipelines]}}
+    if delete:
+        workflows["resource"]["delete"] = [pipeline(delete)]
+    return {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Promise",
+        "metadata": {"name": name},
+        "spec": {
+            "api": {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"redises.{GROUP}"},
+                "spec": {
+                    "group": GROUP,
+                    "names": {"kind": "Redis", "plural": "redises", "singular": "redis"},
+                    "scope": "Namespaced",
+                    "versions": [
+                        {
+                            "name": "v1alpha1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "spec": {
+                                            "type": "object",
+                                            "properties": {
+                                                "size": {"type": "string", "enum": ["small", "large"], "default": "small"}
+                                            },
+                                        }
+                                    },
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+            "workflows": workflows,
+        },
+    }
+
+
+def request_body(name: str = "my-redis", size: str = "small") -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "Redis",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"size": size},
+    }
+
+
+class Recorder:
+    """Pipeline steps as Python callables that record what they saw."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict[str, Any]]] = []
+        self.fail_next: set[str] = set()
+
+    def step(self, name: str, body: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any], int]:
+        def run(ctx: Any) -> int:
+            obj = yaml.safe_load((ctx.path("/kratix/input") / "object.yaml").read_text())
+            self.runs.append((name, obj))
+            if name in self.fail_next:
+                self.fail_next.discard(name)
+                ctx.log(f"{name}: database quota exceeded")
+                return 3
+            body(ctx, obj)
+            return 0
+
+        return run
+
+    def count(self, name: str) -> int:
+        return sum(1 for run, _ in self.runs if run == name)
+
+
+def first(ctx: Any, obj: dict[str, Any]) -> None:
+    out = ctx.path("/kratix/output")
+    (out / "redis.yaml").write_text(yaml.safe_dump({"kind": "Redis", "size": obj["spec"]["size"]}))
+    (out / "monitoring").mkdir()
+    (out / "monitoring" / "dashboard.yaml").write_text("kind: Dashboard\n")
+    meta = ctx.path("/kratix/metadata")
+    (meta / "destination-selectors.yaml").write_text(
+        yaml.safe_dump([{"directory": "monitoring", "matchLabels": {"team": "observability"}}])
+    )
+    (meta / "status.yaml").write_text(yaml.safe_dump({"message": "first done", "endpoint": "redis:6379"}))
+
+
+def second(ctx: Any, obj: dict[str, Any]) -> None:
+    meta = ctx.path("/kratix/metadata")
+    endpoint = obj.get("status", {}).get("endpoint")
+    (meta / "status.yaml").write_text(yaml.safe_dump({"sawEndpoint": endpoint}))
+    (ctx.path("/kratix/output") / "config.yaml").write_text("kind: ConfigMap\n")
+
+
+def teardown(ctx: Any, obj: dict[str, Any]) -> None:
+    ctx.log("tearing down")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def system(platform_factory, recorder) -> Iterator[tuple[k.Kube, RunningOperator]]:
+    steps = {
+        "test/first:v1": recorder.step("first", first),
+        "test/second:v1": recorder.step("second", second),
+        "test/teardown:v1": recorder.step("teardown", teardown),
+    }
+    platform = platform_factory(pods="fast", steps=steps)
+    kube = k.Kube(platform.api_client())
+    settings = settings_for(str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE)
+    with RunningOperator(settings) as operator:
+        yield kube, operator
+
+
+def condition(obj: dict[str, Any] | None, condition_type: str) -> dict[str, Any] | None:
+    found = cond.find(((obj or {}).get("status") or {}).get("conditions"), condition_type)
+    return dict(found) if found else None
+
+
+def is_true(obj: dict[str, Any] | None, condition_type: str) -> bool:
+    found = condition(obj, condition_type)
+    return bool(found and found["status"] == "True")
+
+
+def install(kube: k.Kube, body: dict[str, Any]) -> dict[str, Any]:
+    kube.create(r.PROMISES, body)
+    return wait_for(
+        lambda: (p := kube.get(r.PROMISES, body["metadata"]["name"])) and p.get("status", {}).get("status") == "Available" and p,
+        what="the Promise to become Available",
+    )
+
+
+def completed(kube: k.Kube, name: str = "my-redis") -> dict[str, Any]:
+    return wait_for(
+        lambda: (o := kube.get(REDIS, name, "default"))
+        and is_true(o, "ConfigureWorkflowCompleted")
+        and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
+        and o,
+        what="the request's configure workflow to complete",
+    )
+
+
+def test_a_request_runs_both_pipelines_in_order_and_gets_kratix_status(system, recorder):
+    kube, _ = system
+    promise = install(kube, promise_body("first", "second"))
+    assert promise["status"]["kind"] == "Redis" and promise["status"]["apiVersion"] == f"{GROUP}/v1alpha1"
+    crd = kube.get(k.CRDS, f"redises.{GROUP}")
+    assert crd["metadata"]["labels"][c.LABEL_PROMISE_NAME] == "redis"
+
+    kube.create(REDIS, request_body())
+    obj = completed(kube)
+    assert [name for name, _ in recorder.runs] == ["first", "second"]
+    second_input = recorder.runs[1][1]
+    assert second_input["status"]["endpoint"] == "redis:6379", "the second pipeline sees the first's status"
+    assert obj["status"]["sawEndpoint"] == "redis:6379"
+    assert obj["status"]["message"] == "first done"
+    assert obj["status"]["workflows"] == 2 and obj["status"]["workflowsSucceeded"] == 2
+    assert obj["status"]["workflowsFailed"] == 0
+    assert [p["phase"] for p in obj["status"]["kratix"]["workflows"]["pipelines"]] == ["Succeeded", "Succeeded"]
+    assert set(obj["metadata"]["finalizers"]) >= set(c.RESOURCE_REQUEST_FINALIZERS)
+    assert obj["metadata"]["labels"][c.LABEL_PROMISE_NAME] == "redis"
+
+    works = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+    by_pipeline = {w["metadata"]["labels"][c.LABEL_PIPELINE_NAME]: w for w in works}
+    assert set(by_pipeline) == {"first", "second"}
+    groups = by_pipeline["first"]["spec"]["workloadGroups"]
+    assert [g["directory"] for g in groups] == [".", "monitoring"]
+    monitoring = groups[1]
+    assert monitoring["destinationSelectors"] == [{"matchLabels": {"team": "observability"}, "source": "resource-workflow"}]
+    assert [w["filepath"] for w in monitoring["workloads"]] == ["monitoring/dashboard.yaml"]
+
+    jobs = kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+    assert len(jobs) == 2
+
+
+def test_unchanged_requests_start_nothing_spec_changes_and_the_manual_label_rerun_once(system, recorder):
+    kube, operator = system
+    install(kube, promise_body("first", "second"))
+    kube.create(REDIS, request_body())
+    completed(kube)
+    assert recorder.count("first") == 1
+
+    # No change: reconciling again (here: an operator restart) runs nothing.
+    operator.restart()
+    completed(kube)
+    wait_for(lambda: operator.operator.queue.idle(), what="the queue to settle")
+    assert recorder.count("first") == 1 and recorder.count("second") == 1
+
+    kube.patch(REDIS, "my-redis", {"spec": {"size": "large"}}, "default")
+    wait_for(lambda: recorder.count("second") == 2, what="the rerun after a spec change")
+    obj = completed(kube)
+    assert recorder.count("first") == 2
+    assert recorder.runs[-2][1]["spec"]["size"] == "large"
+
+    kube.patch(REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default")
+    wait_for(lambda: recorder.count("second") == 3, what="the manual rerun")
+    obj = completed(kube)
+    assert c.LABEL_MANUAL_RECONCILIATION not in obj["metadata"].get("labels", {})
+    assert recorder.count("first") == 3
+
+
+def test_a_failing_pipeline_stops_the_chain_reports_the_container_message_and_recovers(system, recorder):
+    kube, _ = system
+    install(kube, promise_body("first", "second"))
+    recorder.fail_next.add("first")
+    kube.create(REDIS, request_body())
+    failed = wait_for(
+        lambda: (o := kube.get(REDIS, "my-redis", "default"))
+        and (cd := condition(o, "ConfigureWorkflowCompleted"))
+        and cd["reason"] == "ConfigureWorkflowFailed"
+        and o,
+        what="the failure to be reported",
+    )
+    message = condition(failed, "ConfigureWorkflowCompleted")["message"]
+    assert "pipeline first" in message and "database quota exceeded" in message
+    assert condition(failed, "Reconciled")["status"] == "False"
+    assert failed["status"]["workflowsFailed"] == 1
+    assert recorder.count("second") == 0
+    events = kube.list(k.EVENTS, "default")
+    assert any(e["reason"] == "PipelineFailed" and "quota" in e["message"] for e in events)
+
+    # The retry (after the backoff) succeeds and the chain goes on.
+    completed(kube)
+    assert recorder.count("first") == 2 and recorder.count("second") == 1
+
+
+def test_deleting_a_request_runs_its_delete_pipeline_and_removes_its_works(system, recorder):
+    kube, _ = system
+    install(kube, promise_body("first", delete="teardown"))
+    kube.create(REDIS, request_body())
+    completed(kube)
+    assert kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+
+    kube.delete(REDIS, "my-redis", "default")
+    wait_for(lambda: kube.get(REDIS, "my-redis", "default") is None, what="the request to go")
+    assert recorder.count("teardown") == 1
+    teardown_input = [obj for name, obj in recorder.runs if name == "teardown"][0]
+    assert teardown_input["metadata"]["name"] == "my-redis"
+    assert kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}) == []
+    assert kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}) == []
+
+
+def test_a_request_violating_the_schema_is_rejected_by_the_api_with_the_field_named(system):
+    kube, _ = system
+    install(kube, promise_body("first"))
+    with pytest.raises(k.KubeError) as error:
+        kube.create(REDIS, request_body(size="huge"))
+    assert error.value.status == 422 and "spec.size" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda b: b["spec"]["api"]["spec"].update(scope="Cluster"), "Namespaced"),
+        (lambda b: b["spec"]["api"].update(kind="ConfigMap"), "CustomResourceDefinition"),
+        (lambda b: b["spec"]["api"]["spec"]["versions"][0].pop("schema"), "schema"),
+    ],
+)
+def test_bad_promises_get_a_condition_naming_the_problem_and_install_nothing(system, mutate, expected):
+    kube, _ = system
+    body = promise_body("first")
+    mutate(body)
+    try:
+        kube.create(r.PROMISES, body)
+    except k.KubeError as error:  # the CRD schema may already refuse it: an API error naming the field
+        assert error.status == 422
+        return
+    promise = wait_for(
+        lambda: (p := kube.get(r.PROMISES, "redis")) and condition(p, "Available") and p,
+        what="a condition on the bad Promise",
+    )
+    available = condition(promise, "Available")
+    assert available["status"] == "False" and expected in available["message"]
+    assert kube.get(k.CRDS, f"redises.{GROUP}") is None
+
+
+def test_two_promises_cannot_provide_the_same_kind(system):
+    kube, _ = system
+    install(kube, promise_body("first"))
+    other = copy.deepcopy(promise_body("first", name="redis-copy"))
+    kube.create(r.PROMISES, other)
+    promise = wait_for(
+        lambda: (p := kube.get(r.PROMISES, "redis-copy")) and condition(p, "Available") and p,
+        what="the conflict to be reported",
+    )
+    assert condition(promise, "Available")["reason"] == "APIConflict"
+    assert "already provided by Promise redis" in condition(promise, "Available")["message"]
+
+
+def test_deleting_a_promise_deletes_its_requests_first_then_its_crd(system, recorder):
+    kube, _ = system
+    install(kube, promise_body("first", delete="teardown"))
+    kube.create(REDIS, request_body())
+    completed(kube)
+    kube.delete(r.PROMISES, "redis")
+    wait_for(lambda: kube.get(r.PROMISES, "redis") is None, what="the Promise to go")
+    assert recorder.count("teardown") == 1, "the request's delete pipeline ran before the Promise went"
+    assert kube.get(k.CRDS, f"redises.{GROUP}") is None
+    assert kube.list(r.WORKS, None, labels={c.LABEL_PROMISE_NAME: "redis"}) == []
+    assert kube.list(k.SERVICEACCOUNTS, None, labels={c.LABEL_PROMISE_NAME: "redis"}) == []
