@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 import pytest
 
 from kratix_py import kube as k
+from kratix_py.testing.fixtures_podman import base_image, podman_ready  # noqa: F401  (re-exported fixtures)
 from kratix_py.testing.platform import LocalPlatform
 
 T = TypeVar("T")
 
 ADAPTER_IMAGE = "localhost/kratix-py:dev"
-"""The adapter image name used on the local platform; fast mode maps it to the in-process steps."""
+"""kratix-py's image on the local platform (see kratix_image.py); fast mode runs its steps in-process."""
 
 
 def install_crds(kube: k.Kube) -> None:
@@ -58,7 +59,9 @@ def platform_factory(tmp_path: Path) -> Iterator[Callable[..., LocalPlatform]]:
     started: list[LocalPlatform] = []
 
     def start(**options: Any) -> LocalPlatform:
-        steps = {**adapter_steps(), **options.pop("steps", {})}
+        steps = dict(options.pop("steps", {}))
+        if options.get("pods") == "fast":
+            steps = {**adapter_steps(), **steps}
         platform = LocalPlatform(workdir=tmp_path / f"platform-{len(started)}", steps=steps, **options).start()
         started.append(platform)
         install_crds(k.Kube(platform.api_client()))
@@ -73,3 +76,11 @@ def platform_factory(tmp_path: Path) -> Iterator[Callable[..., LocalPlatform]]:
 def local_platform(platform_factory: Callable[..., LocalPlatform]) -> LocalPlatform:
     """A local platform with kratix-py's CRDs and no pod runner."""
     return platform_factory()
+
+
+@pytest.fixture(scope="session")
+def kratix_image(base_image: str) -> str:
+    """kratix-py's own image, built from the working tree (reused while the source is unchanged)."""
+    from kratix_py.testing.kratix_image import ensure_kratix_image
+
+    return ensure_kratix_image(ADAPTER_IMAGE)

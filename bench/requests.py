@@ -1,0 +1,215 @@
+# ruff: noqa: E402
+"""How long N resource requests take from apply to Ready, and the operator's peak memory.
+
+Three processes, as in a cluster: the API emulator, the operator (`kratix-py operator`), and this
+script, which plays the kubelet with the pod runner in fast mode (the real adapter steps and an
+instant user pipeline run in-process, no containers). It installs a Promise whose resource workflow
+writes one file, a Git state store and a Destination when the Work path is available, then applies
+N requests at once and records when each one's status says it is done.
+
+    .venv/bin/python bench/requests.py            # N = 100 and 1000
+    .venv/bin/python bench/requests.py --n 50
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the `requests` library, which the Kubernetes client imports: keep the
+# script's own folder off the import path so `import requests` finds the library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import yaml
+
+from kratix_py import kube as k
+from kratix_py.operator import resources as r
+from kratix_py.testing.fixtures import ADAPTER_IMAGE, adapter_steps, install_crds
+from kratix_py.testing.kubeconfig import write_kubeconfig
+from kratix_py.testing.podrunner import PodRunner
+
+GROUP = "bench.kratix.io"
+REQUESTS = k.Resource(GROUP, "v1", "caches", True, "Cache")
+
+
+def promise() -> dict[str, Any]:
+    return {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Promise",
+        "metadata": {"name": "cache"},
+        "spec": {
+            "api": {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"caches.{GROUP}"},
+                "spec": {
+                    "group": GROUP,
+                    "names": {"kind": "Cache", "plural": "caches", "singular": "cache"},
+                    "scope": "Namespaced",
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+            "workflows": {
+                "resource": {
+                    "configure": [
+                        {
+                            "apiVersion": "platform.kratix.io/v1alpha1",
+                            "kind": "Pipeline",
+                            "metadata": {"name": "instant"},
+                            "spec": {"containers": [{"name": "write", "image": "bench/instant:v1"}]},
+                        }
+                    ]
+                }
+            },
+        },
+    }
+
+
+def instant(ctx: Any) -> int:
+    obj = yaml.safe_load((ctx.path("/kratix/input") / "object.yaml").read_text())
+    (ctx.path("/kratix/output") / "cache.yaml").write_text(
+        yaml.safe_dump({"kind": "ConfigMap", "metadata": {"name": obj["metadata"]["name"]}})
+    )
+    return 0
+
+
+def done(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if conditions.get("Reconciled") == "True":
+        return True
+    return conditions.get("ConfigureWorkflowCompleted") == "True" and status.get("workflowsSucceeded") == status.get(
+        "workflows"
+    )
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(n: int, workdir: Path) -> dict[str, float]:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0", "--event-log-size", "200000"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    operator: subprocess.Popen[str] | None = None
+    runner: PodRunner | None = None
+    try:
+        url = emulator.stdout.readline().strip().rsplit(" ", 1)[-1]  # type: ignore[union-attr]
+        kubeconfig = write_kubeconfig(workdir / f"kubeconfig-{n}", url)
+        configuration = k.kubernetes.client.Configuration()
+        configuration.host = url
+        kube = k.Kube(k.kubernetes.client.ApiClient(configuration))
+        install_crds(kube)
+        runner = PodRunner(
+            url, steps={**adapter_steps(), "bench/instant:v1": instant}, use_podman=False, max_parallel=8
+        ).start()
+        operator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kratix_py",
+                "operator",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--pipeline-adapter-image",
+                ADAPTER_IMAGE,
+                "--health-port",
+                "0",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / f"operator-{n}.log", "w"),  # noqa: SIM115
+        )
+        time.sleep(1.5)
+        kube.create(r.PROMISES, promise())
+        deadline = time.monotonic() + 60
+        while (kube.get(r.PROMISES, "cache") or {}).get("status", {}).get("status") != "Available":
+            if time.monotonic() > deadline:
+                raise SystemExit("the Promise did not become Available")
+            time.sleep(0.1)
+        time.sleep(0.5)  # let kopf start watching the new request kind
+
+        applied: dict[str, float] = {}
+        start = time.monotonic()
+        for i in range(n):
+            name = f"cache-{i:05d}"
+            kube.create(
+                REQUESTS,
+                {"apiVersion": f"{GROUP}/v1", "kind": "Cache", "metadata": {"name": name, "namespace": "default"}, "spec": {}},
+            )
+            applied[name] = time.monotonic()
+        finished: dict[str, float] = {}
+        deadline = time.monotonic() + max(120, n * 0.5)
+        while len(finished) < n and time.monotonic() < deadline:
+            for obj in kube.list(REQUESTS, "default"):
+                name = obj["metadata"]["name"]
+                if name not in finished and done(obj):
+                    finished[name] = time.monotonic()
+            time.sleep(0.2)
+        total = time.monotonic() - start
+        latencies = sorted(finished[name] - applied[name] for name in finished)
+        quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+        return {
+            "n": n,
+            "ready": len(finished),
+            "total_s": total,
+            "requests_per_s": len(finished) / total,
+            "p50_s": quantiles[49],
+            "p95_s": quantiles[94],
+            "operator_peak_rss_mib": peak_rss_mib(operator.pid),
+        }
+    finally:
+        if operator is not None:
+            operator.terminate()
+            operator.wait(15)
+        if runner is not None:
+            runner.stop()
+        emulator.terminate()
+        emulator.wait(15)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="number of requests (repeatable; default 100 and 1000)")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    with tempfile.TemporaryDirectory(prefix="kratix-py-bench-") as tmp:
+        for n in args.n or [100, 1000]:
+            result = run(n, Path(tmp))
+            print(
+                f"requests N={result['n']}: {result['ready']} ready in {result['total_s']:.1f}s "
+                f"({result['requests_per_s']:.1f}/s); apply->ready p50 {result['p50_s']:.2f}s "
+                f"p95 {result['p95_s']:.2f}s; operator peak RSS {result['operator_peak_rss_mib']:.0f} MiB",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""How the Git writer reaches its remote without leaking credentials.
+
+* Credentials come from the GitStateStore Secret's key names (kratix-behaviour §1.3):
+  basicAuth ``username`` (default ``x-access-token``) and ``password``; ssh ``sshPrivateKey``
+  and ``knownHosts``.
+* Nothing secret is ever put in a URL, in ``.git/config`` or on a command line. HTTP(S)
+  credentials travel as an ``Authorization`` header scoped to the remote's URL, handed to git
+  through ``GIT_CONFIG_*`` environment variables; SSH uses a private key file (0600) in a
+  private directory and a known_hosts file with strict host-key checking.
+* TLS is verified by default (Kratix turns it off; §7.2); ``insecure_skip_tls_verify`` opts out
+  and ``ca_bundle`` adds trust. An inherited ``GIT_SSL_NO_VERIFY`` is dropped, so verification
+  cannot be switched off by accident.
+* git runs with ``LC_ALL=C`` and without the user's or system's git config, so it behaves as in
+  the operator's pod and its messages can be classified into typed errors; every message we
+  raise goes through :meth:`GitAccess.scrub` first.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shlex
+import shutil
+import tempfile
+import urllib.parse
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HostKeyVerificationError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateStoreError,
+    TLSVerificationError,
+    UnreachableError,
+)
+
+__all__ = [
+    "DEFAULT_USERNAME",
+    "GitAccess",
+    "GitCredentials",
+    "RemoteURL",
+    "classify_git_failure",
+    "credentials_from_secret",
+    "parse_remote_url",
+]
+
+DEFAULT_USERNAME = "x-access-token"
+AuthMethod = Literal["basicAuth", "ssh"]
+
+# Inherited variables that would change what git does behind our back.
+# GIT_SSL_CAINFO/CAPATH are kept: a CA bundle the pod's environment points at only adds trust.
+_DROPPED_ENV = (
+    "GIT_SSL_NO_VERIFY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH_VARIANT",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_TRACE",
+    "GIT_TRACE_CURL",
+    "GIT_CURL_VERBOSE",
+    "GIT_TRACE_PACKET",
+    "LANGUAGE",
+)
+
+
+@dataclass(frozen=True)
+class RemoteURL:
+    """A remote URL split into what may be stored and shown, and what may not."""
+
+    url: str  # without any user:password@ part for http(s); safe to show and store
+    scheme: str  # "http", "https", "ssh" (also scp-like user@host:path), "file"
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class GitCredentials:
+    """Credentials resolved from the Secret (and, as a fallback, from the URL)."""
+
+    method: Literal["none", "basicAuth", "ssh"]
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ssh_private_key: str = field(default="", repr=False)
+    known_hosts: str = ""
+
+
+_SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:(?!//)")
+
+
+def parse_remote_url(url: str) -> RemoteURL:
+    """Split ``url``; credentials in an http(s) URL are taken out of the stored form."""
+    if not url or not isinstance(url, str):
+        raise ConfigurationError("the state store's url is empty")
+    if _SCP_LIKE.match(url) and "://" not in url:
+        return RemoteURL(url=url, scheme="ssh")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ConfigurationError(f"url {_redact(url)!r} has no host")
+        netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+        safe = urllib.parse.urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+        return RemoteURL(
+            url=safe,
+            scheme=scheme,
+            username=urllib.parse.unquote(parts.username or ""),
+            password=urllib.parse.unquote(parts.password or ""),
+        )
+    if scheme in ("ssh", "git+ssh", "ssh+git"):
+        if parts.password:
+            raise ConfigurationError("ssh urls may not contain a password; use sshPrivateKey in the Secret")
+        return RemoteURL(url=url, scheme="ssh")
+    if scheme == "file":
+        return RemoteURL(url=url, scheme="file")
+    raise ConfigurationError(
+        f"url {_redact(url)!r} is not an http(s), ssh or file url; Git state stores need one of those"
+    )
+
+
+def credentials_from_secret(
+    auth_method: str, secret: Mapping[str, str | bytes] | None, remote: RemoteURL
+) -> GitCredentials:
+    """Read the Secret's keys for ``auth_method`` (``basicAuth`` or ``ssh``)."""
+    data = {key: _text(value) for key, value in (secret or {}).items()}
+    if auth_method == "basicAuth":
+        if remote.scheme == "ssh":
+            raise ConfigurationError(
+                "authMethod basicAuth needs an http(s) url; use authMethod ssh for ssh urls"
+            )
+        password = data.get("password") or remote.password
+        if not password:
+            if secret is None and not remote.password:
+                return GitCredentials(method="none")
+            raise ConfigurationError("the state store Secret has no 'password' key (needed for basicAuth)")
+        username = data.get("username") or remote.username or DEFAULT_USERNAME
+        return GitCredentials(method="basicAuth", username=username, password=password)
+    if auth_method == "ssh":
+        if remote.scheme != "ssh":
+            raise ConfigurationError(
+                "authMethod ssh needs an ssh url (ssh://user@host/path or user@host:path)"
+            )
+        missing = [key for key in ("sshPrivateKey", "knownHosts") if not data.get(key)]
+        if missing:
+            raise ConfigurationError(
+                f"the state store Secret is missing {', '.join(missing)} (needed for ssh)"
+            )
+        return GitCredentials(
+            method="ssh", ssh_private_key=data["sshPrivateKey"], known_hosts=data["knownHosts"]
+        )
+    if auth_method == "githubApp":
+        raise ConfigurationError(
+            "authMethod githubApp is not supported by kratix-py yet; use basicAuth with a token"
+        )
+    raise ConfigurationError(f"unknown authMethod {auth_method!r}; use basicAuth or ssh")
+
+
+class GitAccess:
+    """The environment (and files) git needs to talk to one remote; owns them until closed."""
+
+    def __init__(
+        self,
+        remote: RemoteURL,
+        credentials: GitCredentials,
+        *,
+        insecure_skip_tls_verify: bool = False,
+        ca_bundle: str | bytes | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.remote = remote
+        self._dir = Path(tempfile.mkdtemp(prefix="kratix-git-auth-"))  # mode 0700
+        # Key files must not outlive the writer even if close() is forgotten.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+        self._secrets: list[str] = []
+        config: dict[str, str] = {
+            "credential.helper": "",  # no stored or prompted credentials, only ours
+            "http.lowSpeedLimit": "1",
+            "http.lowSpeedTime": str(max(1, int(timeout))),
+        }
+        env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV}
+        env.pop("GIT_CONFIG_COUNT", None)
+        env.update(
+            {
+                "LC_ALL": "C",
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_LITERAL_PATHSPECS": "1",
+            }
+        )
+        if insecure_skip_tls_verify:
+            config["http.sslVerify"] = "false"
+        if ca_bundle:
+            ca_file = self._dir / "ca.pem"
+            ca_file.write_bytes(ca_bundle.encode() if isinstance(ca_bundle, str) else ca_bundle)
+            # The env var, not http.sslCAInfo: git lets GIT_SSL_CAINFO override the config.
+            env["GIT_SSL_CAINFO"] = str(ca_file)
+        if credentials.method == "basicAuth":
+            token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+            # Scoped to the remote URL so the header is never sent to another host.
+            config[f"http.{remote.url}.extraHeader"] = f"Authorization: Basic {token}"
+            self._secrets += [
+                credentials.password,
+                urllib.parse.quote(credentials.password, safe=""),
+                token,
+            ]
+        elif credentials.method == "ssh":
+            key_file = self._dir / "id"
+            key_text = credentials.ssh_private_key.replace("\r\n", "\n")
+            # OpenSSH rejects a key without its final newline ("invalid format").
+            key_file.write_text(key_text if key_text.endswith("\n") else key_text + "\n")
+            key_file.chmod(0o600)
+            known_hosts = self._dir / "known_hosts"
+            known_hosts.write_text(credentials.known_hosts.rstrip("\n") + "\n")
+            env["GIT_SSH_COMMAND"] = " ".join(
+                [
+                    "ssh -F /dev/null",
+                    f"-i {shlex.quote(str(key_file))}",
+                    "-o IdentitiesOnly=yes",
+                    f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}",
+                    "-o GlobalKnownHostsFile=/dev/null",
+                    "-o StrictHostKeyChecking=yes",
+                    "-o BatchMode=yes",
+                    f"-o ConnectTimeout={max(1, int(timeout))}",
+                ]
+            )
+        if remote.password:
+            self._secrets.append(remote.password)
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        for index, (key, value) in enumerate(config.items()):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
+        self.env: dict[str, str] = env
+        # Longest first, so a secret that contains another is removed whole.
+        self._secrets = sorted({s for s in self._secrets if s}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any credential and without user:password@ parts of URLs."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        text = re.sub(r"(?i)(authorization:\s*\S+\s+)\S+", r"\1***", text)
+        return _redact(text)
+
+    def close(self) -> None:
+        """Delete the key, known_hosts and CA files."""
+        self._cleanup()
+
+
+def classify_git_failure(stderr: str) -> type[StateStoreError]:
+    """Map git's (``LC_ALL=C``) error output to the typed error a person can act on."""
+    text = stderr.lower()
+    checks: list[tuple[type[StateStoreError], tuple[str, ...]]] = [
+        (
+            HostKeyVerificationError,
+            ("host key verification failed", "remote host identification has changed", "host key is known"),
+        ),
+        (
+            TLSVerificationError,
+            (
+                "certificate verification failed",
+                "ssl certificate problem",
+                "certificate verify failed",
+                "self-signed certificate",
+                "self signed certificate",
+                "unable to get local issuer certificate",
+                "issuer certificate",
+            ),
+        ),
+        (
+            AuthenticationError,
+            (
+                "authentication failed",
+                "could not read username",
+                "could not read password",
+                "returned error: 401",
+                "permission denied (publickey",
+                "invalid username or password",
+                "invalid credentials",
+            ),
+        ),
+        (
+            PermissionDeniedError,
+            ("returned error: 403", "write access to repository not granted", "permission to", "not allowed"),
+        ),
+        (
+            UnreachableError,
+            (
+                "could not resolve host",
+                "could not resolve hostname",
+                "couldn't connect to server",
+                "failed to connect",
+                "connection refused",
+                "connection timed out",
+                "operation timed out",
+                "network is unreachable",
+                "no route to host",
+                "connection reset",
+                "ssh: connect to host",
+                "timed out",
+            ),
+        ),
+        (
+            NotFoundError,
+            (
+                "repository not found",
+                "not found",
+                "does not appear to be a git repository",
+                "returned error: 404",
+                "no such file or directory",
+            ),
+        ),
+    ]
+    for error_type, needles in checks:
+        if any(needle in text for needle in needles):
+            return error_type
+    return StateStoreError
+
+
+def _redact(text: str) -> str:
+    return re.sub(r"(?i)\b(https?://)[^/\s@]+@", r"\1", text)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,78 @@
+"""Label and field selectors on list."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes.client import ApiException
+
+from .conftest import Kube
+
+OBJECTS = {
+    "a": {"env": "prod", "tier": "web"},
+    "b": {"env": "dev", "tier": "web"},
+    "c": {"env": "test"},
+    "d": {},
+}
+
+
+@pytest.fixture
+def labelled(kube: Kube) -> Kube:
+    for name, labels in OBJECTS.items():
+        kube.core.create_namespaced_config_map(kube.namespace, {"metadata": {"name": name, "labels": labels}})
+    return kube
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("env=prod", {"a"}),
+        ("env==prod", {"a"}),
+        ("env!=prod", {"b", "c", "d"}),
+        ("env in (dev,test)", {"b", "c"}),
+        ("env notin (dev,test)", {"a", "d"}),
+        ("tier", {"a", "b"}),
+        ("!tier", {"c", "d"}),
+        ("tier=web,env!=dev", {"a"}),
+        ("env in (prod, dev),!tier", set()),
+    ],
+)
+def test_label_selectors(labelled: Kube, selector: str, expected: set[str]) -> None:
+    items = labelled.core.list_namespaced_config_map(labelled.namespace, label_selector=selector).items
+    assert {cm.metadata.name for cm in items} == expected
+
+
+def test_field_selectors_on_name_and_namespace(labelled: Kube) -> None:
+    kube = labelled
+    assert [
+        cm.metadata.name
+        for cm in kube.core.list_namespaced_config_map(kube.namespace, field_selector="metadata.name=b").items
+    ] == ["b"]
+    others = kube.core.list_namespaced_config_map(kube.namespace, field_selector="metadata.name!=b").items
+    assert {cm.metadata.name for cm in others} >= {"a", "c", "d"} and "b" not in {
+        cm.metadata.name for cm in others
+    }
+    everywhere = kube.core.list_config_map_for_all_namespaces(
+        field_selector=f"metadata.namespace={kube.namespace},metadata.name=a"
+    ).items
+    assert [(cm.metadata.namespace, cm.metadata.name) for cm in everywhere] == [(kube.namespace, "a")]
+
+
+def test_field_selector_on_a_kind_specific_field(kube: Kube) -> None:
+    kube.core.create_namespaced_secret(
+        kube.namespace,
+        {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}},
+    )
+    kube.core.create_namespaced_secret(
+        kube.namespace, {"metadata": {"name": "plain"}, "stringData": {"a": "b"}}
+    )
+    tls = kube.core.list_namespaced_secret(kube.namespace, field_selector="type=kubernetes.io/tls").items
+    assert [s.metadata.name for s in tls] == ["tls"]
+
+
+def test_unsupported_field_and_bad_label_selectors_are_400(kube: Kube) -> None:
+    with pytest.raises(ApiException) as caught:
+        kube.core.list_namespaced_config_map(kube.namespace, field_selector="data.foo=bar")
+    assert caught.value.status == 400
+    with pytest.raises(ApiException) as caught:
+        kube.core.list_namespaced_config_map(kube.namespace, label_selector="a in (b")
+    assert caught.value.status == 400

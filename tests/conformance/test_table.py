@@ -1,0 +1,102 @@
+"""Table output (``Accept: ...;as=Table;g=meta.k8s.io;v=v1``), which ``kubectl get`` prints."""
+
+from __future__ import annotations
+
+from .conftest import Kube
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+COLUMNS = [
+    {"name": "Size", "type": "string", "jsonPath": ".spec.size"},
+    {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+    {"name": "First-Item", "type": "string", "jsonPath": ".spec.items[0].name"},
+    {"name": "All-Names", "type": "string", "jsonPath": ".spec.items[*].name", "priority": 1},
+    {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+def test_custom_resource_table_uses_printer_columns(kube: Kube) -> None:
+    group = kube.group()
+    kube.create_crd("Widget", group=group, printer_columns=COLUMNS)
+    kube.custom.create_namespaced_custom_object(
+        group,
+        "v1",
+        kube.namespace,
+        "widgets",
+        {
+            "apiVersion": f"{group}/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": "small", "replicas": 3, "items": [{"name": "first"}, {"name": "second"}]},
+        },
+    )
+    kube.custom.patch_namespaced_custom_object_status(
+        group,
+        "v1",
+        kube.namespace,
+        "widgets",
+        "w",
+        {
+            "status": {
+                "conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}]
+            }
+        },
+    )
+    table = kube.raw("GET", f"/apis/{group}/v1/namespaces/{kube.namespace}/widgets", accept=TABLE).body
+    assert table["kind"] == "Table"
+    assert table["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["name"] for c in table["columnDefinitions"]] == [
+        "Name",
+        "Size",
+        "Ready",
+        "First-Item",
+        "All-Names",
+        "Replicas",
+        "Age",
+    ]
+    assert table["columnDefinitions"][4]["priority"] == 1
+    cells = table["rows"][0]["cells"]
+    assert cells[:6] == ["w", "small", "True", "first", "first", 3]
+    assert cells[6].endswith("s")  # an age such as "0s"
+    assert table["rows"][0]["object"]["metadata"]["name"] == "w"
+    single = kube.raw("GET", f"/apis/{group}/v1/namespaces/{kube.namespace}/widgets/w", accept=TABLE).body
+    assert single["kind"] == "Table" and single["rows"][0]["cells"][1] == "small"
+
+
+def test_custom_resource_without_columns_shows_name_and_age(kube: Kube) -> None:
+    group = kube.group()
+    kube.create_crd("Plain", group=group)
+    kube.custom.create_namespaced_custom_object(
+        group,
+        "v1",
+        kube.namespace,
+        "plains",
+        {"apiVersion": f"{group}/v1", "kind": "Plain", "metadata": {"name": "p"}},
+    )
+    table = kube.raw("GET", f"/apis/{group}/v1/namespaces/{kube.namespace}/plains", accept=TABLE).body
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+
+
+def test_built_in_tables(kube: Kube) -> None:
+    kube.core.create_namespaced_config_map(
+        kube.namespace, {"metadata": {"name": "cm"}, "data": {"a": "1", "b": "2"}}
+    )
+    table = kube.raw("GET", f"/api/v1/namespaces/{kube.namespace}/configmaps", accept=TABLE).body
+    names = [c["name"] for c in table["columnDefinitions"]]
+    assert names[0] == "Name" and names[-1] == "Age"
+    row = next(r for r in table["rows"] if r["cells"][0] == "cm")
+    assert row["cells"][names.index("Data")] == 2
+    job = {
+        "metadata": {"name": "job"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+            }
+        },
+    }
+    kube.batch.create_namespaced_job(kube.namespace, job)
+    jobs = kube.raw("GET", f"/apis/batch/v1/namespaces/{kube.namespace}/jobs", accept=TABLE).body
+    columns = [c["name"] for c in jobs["columnDefinitions"]]
+    assert "Completions" in columns
+    assert jobs["rows"][0]["cells"][columns.index("Completions")] == "0/1"
