@@ -62,7 +62,12 @@ def promise() -> dict[str, Any]:
                             "schema": {
                                 "openAPIV3Schema": {
                                     "type": "object",
-                                    "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                                    "properties": {
+                                        "spec": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        }
+                                    },
                                 }
                             },
                         }
@@ -98,9 +103,9 @@ def done(obj: dict[str, Any]) -> bool:
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     if conditions.get("Reconciled") == "True":
         return True
-    return conditions.get("ConfigureWorkflowCompleted") == "True" and status.get("workflowsSucceeded") == status.get(
-        "workflows"
-    )
+    return conditions.get("ConfigureWorkflowCompleted") == "True" and status.get(
+        "workflowsSucceeded"
+    ) == status.get("workflows")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -161,7 +166,12 @@ def run(n: int, workdir: Path) -> dict[str, float]:
             name = f"cache-{i:05d}"
             kube.create(
                 REQUESTS,
-                {"apiVersion": f"{GROUP}/v1", "kind": "Cache", "metadata": {"name": name, "namespace": "default"}, "spec": {}},
+                {
+                    "apiVersion": f"{GROUP}/v1",
+                    "kind": "Cache",
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {},
+                },
             )
             applied[name] = time.monotonic()
         finished: dict[str, float] = {}
@@ -195,8 +205,12 @@ def run(n: int, workdir: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, action="append", help="number of requests (repeatable; default 100 and 1000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n", type=int, action="append", help="number of requests (repeatable; default 100 and 1000)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     with tempfile.TemporaryDirectory(prefix="kratix-py-bench-") as tmp:

@@ -8,6 +8,7 @@ callers can turn them into conditions a person can act on.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -309,7 +310,9 @@ class Kube:
             if not error.not_found:
                 raise
 
-    def add_finalizers(self, resource: Resource, obj: Mapping[str, Any], wanted: list[str]) -> dict[str, Any]:
+    def add_finalizers(
+        self, resource: Resource, obj: Mapping[str, Any], wanted: builtins.list[str]
+    ) -> dict[str, Any]:
         """Make sure ``wanted`` are present (in order, after any others); returns the updated object."""
         meta = obj["metadata"]
         current = list(meta.get("finalizers") or [])

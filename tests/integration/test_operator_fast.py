@@ -61,7 +61,11 @@ def promise_body(*pipelines: str, delete: str | None = None, name: str = "redis"
                                         "spec": {
                                             "type": "object",
                                             "properties": {
-                                                "size": {"type": "string", "enum": ["small", "large"], "default": "small"}
+                                                "size": {
+                                                    "type": "string",
+                                                    "enum": ["small", "large"],
+                                                    "default": "small",
+                                                }
                                             },
                                         }
                                     },
@@ -164,17 +168,23 @@ def is_true(obj: dict[str, Any] | None, condition_type: str) -> bool:
 def install(kube: k.Kube, body: dict[str, Any]) -> dict[str, Any]:
     kube.create(r.PROMISES, body)
     return wait_for(
-        lambda: (p := kube.get(r.PROMISES, body["metadata"]["name"])) and p.get("status", {}).get("status") == "Available" and p,
+        lambda: (
+            (p := kube.get(r.PROMISES, body["metadata"]["name"]))
+            and p.get("status", {}).get("status") == "Available"
+            and p
+        ),
         what="the Promise to become Available",
     )
 
 
 def completed(kube: k.Kube, name: str = "my-redis") -> dict[str, Any]:
     return wait_for(
-        lambda: (o := kube.get(REDIS, name, "default"))
-        and is_true(o, "ConfigureWorkflowCompleted")
-        and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
-        and o,
+        lambda: (
+            (o := kube.get(REDIS, name, "default"))
+            and is_true(o, "ConfigureWorkflowCompleted")
+            and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
+            and o
+        ),
         what="the request's configure workflow to complete",
     )
 
@@ -195,7 +205,10 @@ def test_a_request_runs_both_pipelines_in_order_and_gets_kratix_status(system, r
     assert obj["status"]["message"] == "first done"
     assert obj["status"]["workflows"] == 2 and obj["status"]["workflowsSucceeded"] == 2
     assert obj["status"]["workflowsFailed"] == 0
-    assert [p["phase"] for p in obj["status"]["kratix"]["workflows"]["pipelines"]] == ["Succeeded", "Succeeded"]
+    assert [p["phase"] for p in obj["status"]["kratix"]["workflows"]["pipelines"]] == [
+        "Succeeded",
+        "Succeeded",
+    ]
     assert set(obj["metadata"]["finalizers"]) >= set(c.RESOURCE_REQUEST_FINALIZERS)
     assert obj["metadata"]["labels"][c.LABEL_PROMISE_NAME] == "redis"
 
@@ -205,7 +218,9 @@ def test_a_request_runs_both_pipelines_in_order_and_gets_kratix_status(system, r
     groups = by_pipeline["first"]["spec"]["workloadGroups"]
     assert [g["directory"] for g in groups] == [".", "monitoring"]
     monitoring = groups[1]
-    assert monitoring["destinationSelectors"] == [{"matchLabels": {"team": "observability"}, "source": "resource-workflow"}]
+    assert monitoring["destinationSelectors"] == [
+        {"matchLabels": {"team": "observability"}, "source": "resource-workflow"}
+    ]
     assert [w["filepath"] for w in monitoring["workloads"]] == ["monitoring/dashboard.yaml"]
 
     jobs = kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
@@ -231,7 +246,9 @@ def test_unchanged_requests_start_nothing_spec_changes_and_the_manual_label_reru
     assert recorder.count("first") == 2
     assert recorder.runs[-2][1]["spec"]["size"] == "large"
 
-    kube.patch(REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default")
+    kube.patch(
+        REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default"
+    )
     wait_for(lambda: recorder.count("second") == 3, what="the manual rerun")
     obj = completed(kube)
     assert c.LABEL_MANUAL_RECONCILIATION not in obj["metadata"].get("labels", {})
@@ -244,10 +261,12 @@ def test_a_failing_pipeline_stops_the_chain_reports_the_container_message_and_re
     recorder.fail_next.add("first")
     kube.create(REDIS, request_body())
     failed = wait_for(
-        lambda: (o := kube.get(REDIS, "my-redis", "default"))
-        and (cd := condition(o, "ConfigureWorkflowCompleted"))
-        and cd["reason"] == "ConfigureWorkflowFailed"
-        and o,
+        lambda: (
+            (o := kube.get(REDIS, "my-redis", "default"))
+            and (cd := condition(o, "ConfigureWorkflowCompleted"))
+            and cd["reason"] == "ConfigureWorkflowFailed"
+            and o
+        ),
         what="the failure to be reported",
     )
     message = condition(failed, "ConfigureWorkflowCompleted")["message"]

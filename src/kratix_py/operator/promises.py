@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from kratix_py import kube as k
-from kratix_py.api import Promise, Work, validation_message
+from kratix_py.api import ObjectMeta, Promise, Work, validation_message
 from kratix_py.api import constants as c
 from kratix_py.api.constants import WorkflowAction, WorkflowType, WorkType
 from kratix_py.api.work import WorkloadGroup, WorkloadGroupSelector, WorkSpec, Workload
@@ -60,7 +60,8 @@ class PromiseReconciler:
         try:
             promise = Promise.model_validate(obj)
         except ValidationError as error:
-            return self._invalid(obj, f"the Promise is invalid: {validation_message(error)}", now)
+            self._invalid(obj, f"the Promise is invalid: {validation_message(error)}", now)
+            return None
         if obj["metadata"].get("deletionTimestamp"):
             return self._delete(promise, obj, now)
         return self._reconcile(promise, obj, now)
@@ -90,7 +91,12 @@ class PromiseReconciler:
             status["requiredPromises"] = requirement_states
             conditions = cond.set_condition(
                 conditions,
-                cond.Condition(c.CONDITION_REQUIREMENTS_FULFILLED, cond.TRUE, "RequirementsInstalled", "Requirements fulfilled")
+                cond.Condition(
+                    c.CONDITION_REQUIREMENTS_FULFILLED,
+                    cond.TRUE,
+                    "RequirementsInstalled",
+                    "Requirements fulfilled",
+                )
                 if not missing
                 else cond.Condition(
                     c.CONDITION_REQUIREMENTS_FULFILLED,
@@ -126,7 +132,9 @@ class PromiseReconciler:
         # The promise configure workflow.
         status["conditions"] = conditions
         obj = {**obj, "status": status}
-        subject = Subject(promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj.get("spec") or {}))
+        subject = Subject(
+            promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj.get("spec") or {})
+        )
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         conditions = status.get("conditions")
@@ -137,22 +145,31 @@ class PromiseReconciler:
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         conditions = cond.set_conditions(
             conditions,
-            [works_condition, reconciled(completed, outcome.failed, works_condition, failure_message=failure)],
+            [
+                works_condition,
+                reconciled(completed, outcome.failed, works_condition, failure_message=failure),
+            ],
             now,
         )
         available = completed and not missing and dependency_problem is None
         if available:
             conditions = cond.set_condition(
                 conditions,
-                cond.Condition(c.CONDITION_AVAILABLE, cond.TRUE, "PromiseAvailable", "Ready to fulfil resource requests"),
+                cond.Condition(
+                    c.CONDITION_AVAILABLE, cond.TRUE, "PromiseAvailable", "Ready to fulfil resource requests"
+                ),
                 now,
             )
             status["status"] = "Available"
             if old_status.get("status") != "Available":
                 status["lastAvailableTime"] = cond.timestamp(now)
         else:
-            reason, message = _unavailable_reason(outcome.failed, failure, missing, dependency_problem, pipelines)
-            conditions = cond.set_condition(conditions, cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, reason, message), now)
+            reason, message = _unavailable_reason(
+                outcome.failed, failure, missing, dependency_problem, pipelines
+            )
+            conditions = cond.set_condition(
+                conditions, cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, reason, message), now
+            )
             status["status"] = "Unavailable"
         status["conditions"] = conditions
         generation = obj["metadata"].get("generation")
@@ -163,7 +180,9 @@ class PromiseReconciler:
             # A new Promise spec changes every request's hash: each reruns its workflow (§2.8).
             self.enqueue_requests(promise.name)
         if _label_on(obj, c.LABEL_RECONCILE_RESOURCES):
-            self.kube.patch(r.PROMISES, promise.name, {"metadata": {"labels": {c.LABEL_RECONCILE_RESOURCES: None}}})
+            self.kube.patch(
+                r.PROMISES, promise.name, {"metadata": {"labels": {c.LABEL_RECONCILE_RESOURCES: None}}}
+            )
             self.enqueue_requests(promise.name)
         return outcome.requeue_after if not missing else timedelta(seconds=30)
 
@@ -183,7 +202,9 @@ class PromiseReconciler:
             else:
                 state = "Requirement installed"
             if state != "Requirement installed":
-                missing.append(f"{required.name}" + (f" at version {required.version}" if required.version else ""))
+                missing.append(
+                    f"{required.name}" + (f" at version {required.version}" if required.version else "")
+                )
             states.append({"name": required.name, "version": required.version or "", "state": state})
         return states, missing
 
@@ -251,7 +272,9 @@ class PromiseReconciler:
         old_status = copy.deepcopy(obj.get("status") or {})
         if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
             if promise.delete_pipeline(WorkflowType.PROMISE) is not None:
-                subject = Subject(promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj.get("spec") or {}))
+                subject = Subject(
+                    promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj.get("spec") or {})
+                )
                 outcome = self.workflows.delete(subject, now)
                 if not outcome.completed:
                     self._write(obj, old_status, outcome.status, outcome.events)
@@ -307,10 +330,11 @@ class PromiseReconciler:
     def _invalid(self, obj: dict[str, Any], message: str, now: datetime) -> None:
         old = obj.get("status") or {}
         conditions = cond.set_condition(
-            old.get("conditions"), cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, "InvalidPromise", message), now
+            old.get("conditions"),
+            cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, "InvalidPromise", message),
+            now,
         )
         self._write(obj, old, {**old, "conditions": conditions, "status": "Unavailable", "message": message})
-        return None
 
     def _write(
         self,
@@ -335,14 +359,16 @@ def static_dependencies_work(promise: Promise) -> dict[str, Any]:
         id=c.DEFAULT_WORKLOAD_GROUP_ID,
         directory=".",
         workloads=[Workload.from_file(f"static/{promise.name}-dependencies.yaml", content)],
-        destination_selectors=[WorkloadGroupSelector(match_labels=selectors, source="promise")] if selectors else [],
+        destination_selectors=[WorkloadGroupSelector(match_labels=selectors, source="promise")]
+        if selectors
+        else [],
     )
     work = Work(
-        metadata={
-            "name": f"{promise.name}-static-deps",
-            "namespace": c.SYSTEM_NAMESPACE,
-            "labels": {c.LABEL_PROMISE_NAME: promise.name, c.LABEL_WORK_TYPE: str(WorkType.STATIC_DEPENDENCY)},
-        },
+        metadata=ObjectMeta(
+            name=f"{promise.name}-static-deps",
+            namespace=c.SYSTEM_NAMESPACE,
+            labels={c.LABEL_PROMISE_NAME: promise.name, c.LABEL_WORK_TYPE: str(WorkType.STATIC_DEPENDENCY)},
+        ),
         spec=WorkSpec(promise_name=promise.name, workload_groups=[group]),
     )
     body = work.to_dict()

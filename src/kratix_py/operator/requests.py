@@ -72,14 +72,17 @@ class RequestReconciler:
         if promise is None or (promise_obj or {}).get("status", {}).get("status") != "Available":
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
         if _label_on(promise_obj, c.LABEL_PAUSED) or _label_on(obj, c.LABEL_PAUSED):
-            return self._paused(resource, obj, now)
+            self._paused(resource, obj, now)
+            return None
 
         obj = self._ensure_metadata(resource, obj, promise.name)
         old_status = copy.deepcopy(obj.get("status") or {})
         status = copy.deepcopy(old_status)
         status["conditions"] = cond.set_condition(
             status.get("conditions"),
-            cond.Condition(c.CONDITION_PROMISE_AVAILABLE, cond.TRUE, "PromiseAvailable", "Promise is available"),
+            cond.Condition(
+                c.CONDITION_PROMISE_AVAILABLE, cond.TRUE, "PromiseAvailable", "Promise is available"
+            ),
             now,
         )
         obj = {**obj, "status": status}
@@ -92,7 +95,10 @@ class RequestReconciler:
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         status["conditions"] = cond.set_conditions(
             status.get("conditions"),
-            [works_condition, reconciled(outcome.completed, outcome.failed, works_condition, failure_message=failure)],
+            [
+                works_condition,
+                reconciled(outcome.completed, outcome.failed, works_condition, failure_message=failure),
+            ],
             now,
         )
         status["observedGeneration"] = obj["metadata"].get("generation")
@@ -117,7 +123,9 @@ class RequestReconciler:
             self._promise_names[(group, plural)] = name
         return name
 
-    def _ensure_metadata(self, resource: k.Resource, obj: dict[str, Any], promise_name: str) -> dict[str, Any]:
+    def _ensure_metadata(
+        self, resource: k.Resource, obj: dict[str, Any], promise_name: str
+    ) -> dict[str, Any]:
         """Kratix's finalizers and the promise-name label (added if the requester left it out)."""
         obj = self.kube.add_finalizers(resource, obj, list(c.RESOURCE_REQUEST_FINALIZERS))
         labels = obj["metadata"].get("labels") or {}
@@ -160,12 +168,16 @@ class RequestReconciler:
                 if req.get("state") != "Requirement installed"
             ]
             message = (
-                "Promise " + str(promise_name) + " is not available"
+                "Promise "
+                + str(promise_name)
+                + " is not available"
                 + (": required Promises missing: " + ", ".join(requirements) if requirements else "")
             )
         conditions = cond.set_condition(
             old.get("conditions"),
-            cond.Condition(c.CONDITION_PROMISE_AVAILABLE, cond.FALSE, "PromiseRequirementsNotInstalled", message),
+            cond.Condition(
+                c.CONDITION_PROMISE_AVAILABLE, cond.FALSE, "PromiseRequirementsNotInstalled", message
+            ),
             now,
         )
         self._write(resource, obj, old, {**old, "conditions": conditions, "message": message})
@@ -179,7 +191,6 @@ class RequestReconciler:
             now,
         )
         self._write(resource, obj, old, {**old, "conditions": conditions})
-        return None
 
     def _delete(
         self, resource: k.Resource, obj: dict[str, Any], promise: Promise | None, now: datetime
@@ -208,7 +219,11 @@ class RequestReconciler:
             labels = {c.LABEL_RESOURCE_NAME: meta["name"], c.LABEL_WORKFLOW_TYPE: str(WorkflowType.RESOURCE)}
             if promise is not None:
                 labels[c.LABEL_PROMISE_NAME] = promise.name
-            namespace = pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"]) if promise else meta["namespace"]
+            namespace = (
+                pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"])
+                if promise
+                else meta["namespace"]
+            )
             for job in self.kube.list(k.JOBS, namespace, labels=labels):
                 self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
             return self._release(resource, obj, c.FINALIZER_WORKFLOWS_CLEANUP)
@@ -219,7 +234,9 @@ class RequestReconciler:
     def _orphan_works(self, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Works of a request whose Promise is gone: found by the request's labels alone."""
         return self.kube.list(
-            r.WORKS, meta["namespace"], labels={c.LABEL_RESOURCE_NAME: meta["name"], c.LABEL_WORK_TYPE: "resource"}
+            r.WORKS,
+            meta["namespace"],
+            labels={c.LABEL_RESOURCE_NAME: meta["name"], c.LABEL_WORK_TYPE: "resource"},
         )
 
     def _release(self, resource: k.Resource, obj: dict[str, Any], finalizer: str) -> timedelta:

@@ -8,7 +8,7 @@ from fresh state; an unchanged status sends nothing at all (no write, no watch e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kratix_py import kube as k
@@ -56,7 +56,11 @@ def transition_events(
             condition.get("reason"),
         ):
             continue
-        event_type = "Warning" if condition.get("status") == cond.FALSE and condition.get("reason") not in _QUIET else "Normal"
+        event_type = (
+            "Warning"
+            if condition.get("status") == cond.FALSE and condition.get("reason") not in _QUIET
+            else "Normal"
+        )
         message = f"{condition.get('type')} is {condition.get('status')}"
         if condition.get("message"):
             message += f": {condition['message']}"
@@ -68,7 +72,7 @@ def transition_events(
 _QUIET = {"PipelinesInProgress", "DeleteWorkflowRunning"}
 
 
-def works_summary(works: list[Mapping[str, Any]]) -> cond.Condition:
+def works_summary(works: Sequence[Mapping[str, Any]]) -> cond.Condition:
     """``WorksSucceeded`` from the Works' ``Ready`` messages (kratix-behaviour.md §2.9).
 
     kratix-py's Work ``Ready`` means *written to every Destination's state store*, not merely
@@ -81,14 +85,23 @@ def works_summary(works: list[Mapping[str, Any]]) -> cond.Condition:
     names = sorted(str(w["metadata"]["name"]) for w in works)
     if "Failing" in messages:
         failing = [n for n, m in zip(names, messages, strict=False) if m == "Failing"]
-        return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}")
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}"
+        )
     if "Pending" in messages:
-        return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "Some Works are not written yet")
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "Some Works are not written yet"
+        )
     if "Misplaced" in messages:
         return cond.Condition(
-            c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksMisplaced", "Some Works are on Destinations that no longer match"
+            c.CONDITION_WORKS_SUCCEEDED,
+            cond.FALSE,
+            "WorksMisplaced",
+            "Some Works are on Destinations that no longer match",
         )
-    return cond.Condition(c.CONDITION_WORKS_SUCCEEDED, cond.TRUE, "WorksSucceeded", "All Works have been written")
+    return cond.Condition(
+        c.CONDITION_WORKS_SUCCEEDED, cond.TRUE, "WorksSucceeded", "All Works have been written"
+    )
 
 
 def reconciled(
@@ -96,7 +109,12 @@ def reconciled(
 ) -> cond.Condition:
     """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9)."""
     if workflow_failed:
-        return cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "ConfigureWorkflowFailed", failure_message or "Workflow failed")
+        return cond.Condition(
+            c.CONDITION_RECONCILED,
+            cond.FALSE,
+            "ConfigureWorkflowFailed",
+            failure_message or "Workflow failed",
+        )
     if not workflow_completed:
         return cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "WorkflowPending", "Workflow pending")
     if works.status == cond.UNKNOWN:
