@@ -1,1 +1,1 @@
-pytest_plugins = ["kratix_py.testing.fixtures"]
+pytest_plugins = ["kratix_py.testing.fixtures", "kratix_py.testing.fixtures_podman"]

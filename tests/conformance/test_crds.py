@@ -83,6 +83,13 @@ def test_crd_status_is_established_with_accepted_names(kube: Kube) -> None:
     assert crd.status.accepted_names.plural == "gadgets"
     assert crd.status.accepted_names.short_names == ["gd"]
     assert crd.status.stored_versions == ["v1"]
+    kube.eventually(
+        lambda: (
+            "customresourcecleanup.apiextensions.k8s.io"
+            in (kube.ext.read_custom_resource_definition(f"gadgets.{group}").metadata.finalizers or [])
+        ),
+        message="the CRD has no clean-up finalizer",
+    )
 
 
 def test_crd_stores_the_openapi_schema(kube: Kube, widgets: str) -> None:

@@ -188,3 +188,50 @@ def test_delete_preconditions(kube: Kube) -> None:
         )
     assert caught.value.status == 409
     assert _exists(kube.core.read_namespaced_config_map, "cm", kube.namespace)
+
+
+def test_dependents_of_missing_owners_are_collected(kube: Kube) -> None:
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "never-existed",
+        "uid": "00000000-0000-0000-0000-000000000000",
+    }
+    kube.core.create_namespaced_config_map(
+        kube.namespace, {"metadata": {"name": "orphan", "ownerReferences": [ref]}}
+    )
+
+    kube.eventually(
+        lambda: not _exists(kube.core.read_namespaced_config_map, "orphan", kube.namespace),
+        timeout=60,
+        message="a dependent of a missing owner was not collected",
+    )
+
+
+def test_deleting_a_job_without_a_policy_orphans_its_pods(kube: Kube) -> None:
+    # batch/v1 Jobs default to the Orphan policy (kubectl asks for Background explicitly).
+    job = kube.batch.create_namespaced_job(
+        kube.namespace,
+        {
+            "metadata": {"name": "job"},
+            "spec": {
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+                }
+            },
+        },
+    )
+    ref = {"apiVersion": "batch/v1", "kind": "Job", "name": "job", "uid": job.metadata.uid}
+    kube.core.create_namespaced_pod(
+        kube.namespace,
+        {
+            "metadata": {"name": "job-pod", "ownerReferences": [ref]},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+    )
+    kube.batch.delete_namespaced_job("job", kube.namespace)
+    kube.eventually(lambda: not _exists(kube.batch.read_namespaced_job, "job", kube.namespace))
+    kube.eventually(
+        lambda: not kube.core.read_namespaced_pod("job-pod", kube.namespace).metadata.owner_references,
+        message="the pod was not orphaned",
+    )

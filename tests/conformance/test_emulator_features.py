@@ -90,27 +90,6 @@ def test_pod_logs_set_by_the_pod_runner(kube: Kube, emulator: Emulator) -> None:
         kube.core.read_namespaced_pod_log("single", kube.namespace)  # the old pod's logs went with it
 
 
-def test_dependents_of_missing_owners_are_collected(kube: Kube) -> None:
-    ref = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "name": "never-existed",
-        "uid": "00000000-0000-0000-0000-000000000000",
-    }
-    kube.core.create_namespaced_config_map(
-        kube.namespace, {"metadata": {"name": "orphan", "ownerReferences": [ref]}}
-    )
-
-    def gone() -> bool:
-        try:
-            kube.core.read_namespaced_config_map("orphan", kube.namespace)
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    kube.eventually(gone, message="a dependent of a missing owner was not collected")
-
-
 def test_start_and_stop_take_milliseconds() -> None:
     started = time.perf_counter()
     emulator = Emulator().start()

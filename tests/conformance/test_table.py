@@ -100,3 +100,17 @@ def test_built_in_tables(kube: Kube) -> None:
     columns = [c["name"] for c in jobs["columnDefinitions"]]
     assert "Completions" in columns
     assert jobs["rows"][0]["cells"][columns.index("Completions")] == "0/1"
+
+
+def test_metadata_only_responses(kube: Kube) -> None:
+    kube.core.create_namespaced_config_map(
+        kube.namespace, {"metadata": {"name": "cm", "labels": {"a": "b"}}, "data": {"big": "x"}}
+    )
+    accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+    listed = kube.raw("GET", f"/api/v1/namespaces/{kube.namespace}/configmaps", accept=accept).body
+    assert listed["kind"] == "PartialObjectMetadataList"
+    item = next(i for i in listed["items"] if i["metadata"]["name"] == "cm")
+    assert item["metadata"]["labels"] == {"a": "b"} and "data" not in item
+    accept = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
+    single = kube.raw("GET", f"/api/v1/namespaces/{kube.namespace}/configmaps/cm", accept=accept).body
+    assert single["kind"] == "PartialObjectMetadata" and "data" not in single

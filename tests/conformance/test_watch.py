@@ -176,3 +176,42 @@ def test_stop_is_fast_with_open_watches(kube: Kube, emulator: Emulator) -> None:
     for response in responses:
         assert response.read() == b""  # the streams ended cleanly
         response.close()
+
+
+@pytest.mark.emulator_only  # the WatchList feature (sendInitialEvents) is not enabled on every cluster
+def test_send_initial_events_ends_with_a_bookmark(kube: Kube, emulator: Emulator) -> None:
+    kube.core.create_namespaced_config_map(kube.namespace, {"metadata": {"name": "existing"}})
+    url = (
+        f"{emulator.url}/api/v1/namespaces/{kube.namespace}/configmaps?watch=true&sendInitialEvents=true"
+        "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"
+    )
+    with urllib.request.urlopen(url, timeout=5) as response:
+        events = [json.loads(line) for line in response.read().splitlines()]
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[0]["object"]["metadata"]["name"] == "existing"
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+@pytest.mark.emulator_only  # a real server may hold the stream until its request timeout (a minute)
+def test_watches_of_a_deleted_crd_end(kube: Kube) -> None:
+    group = kube.group()
+    kube.create_crd("Fleeting", group=group)
+    rv = kube.custom.list_namespaced_custom_object(group, "v1", kube.namespace, "fleetings")["metadata"][
+        "resourceVersion"
+    ]
+    stream = kube.custom.list_namespaced_custom_object(
+        group,
+        "v1",
+        kube.namespace,
+        "fleetings",
+        watch=True,
+        resource_version=rv,
+        timeout_seconds=30,
+        _preload_content=False,
+    )
+    started = time.monotonic()
+    kube.ext.delete_custom_resource_definition(f"fleetings.{group}")
+    remaining = b"".join(stream.stream(1024, decode_content=False))
+    stream.release_conn()
+    assert time.monotonic() - started < 20
+    assert b'"type":"ERROR"' not in remaining.replace(b" ", b"")

@@ -1,4 +1,7 @@
-"""pytest fixtures for kratix-py and for Promise authors: ``pytest_plugins = ["kratix_py.testing.fixtures"]``.
+"""pytest fixtures for kratix-py and for Promise authors.
+
+Use them from a conftest.py: ``pytest_plugins = ["kratix_py.testing.fixtures", "kratix_py.testing.fixtures_podman"]``
+(the second adds ``podman_ready`` and ``base_image``, which ``kratix_image`` needs).
 
 Each test gets a fresh local platform in milliseconds (API emulator + kubeconfig), with kratix-py's
 CRDs installed; operator tests add a pod runner (fast in-process steps, or podman) and the operator.
@@ -14,7 +17,6 @@ from typing import Any, TypeVar
 import pytest
 
 from kratix_py import kube as k
-from kratix_py.testing.fixtures_podman import base_image, podman_ready  # noqa: F401  (re-exported fixtures)
 from kratix_py.testing.platform import LocalPlatform
 
 T = TypeVar("T")
@@ -34,7 +36,9 @@ def install_crds(kube: k.Kube) -> None:
         kube.apply(k.CRDS, crd)
 
 
-def wait_for(check: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05, what: str = "") -> T:
+def wait_for(
+    check: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> T:
     """Poll ``check`` until it returns something truthy; fail with ``what`` and the last value."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -62,7 +66,9 @@ def platform_factory(tmp_path: Path) -> Iterator[Callable[..., LocalPlatform]]:
         steps = dict(options.pop("steps", {}))
         if options.get("pods") == "fast":
             steps = {**adapter_steps(), **steps}
-        platform = LocalPlatform(workdir=tmp_path / f"platform-{len(started)}", steps=steps, **options).start()
+        platform = LocalPlatform(
+            workdir=tmp_path / f"platform-{len(started)}", steps=steps, **options
+        ).start()
         started.append(platform)
         install_crds(k.Kube(platform.api_client()))
         return platform

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import objectmeta
 from .errors import Cause, bad_request
+from .jsonpath import find, format_value
 from .jsonutil import json_equal
 from .resources import ResourceType
 from .selectors import selector_from_label_selector_object
@@ -746,8 +747,6 @@ def field_value(obj: Mapping[str, Any], rt: ResourceType, name: str) -> str | No
     if path is None:
         return None
     if path.startswith("."):
-        from .jsonpath import find, format_value
-
         found = find(obj, path)
         return format_value(found[0]) if found else None
     node: Any = obj

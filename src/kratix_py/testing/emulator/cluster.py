@@ -17,18 +17,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from . import crds, errors, gc, objectmeta, patch, schema
+from . import crds, errors, gc, lifecycle, objectmeta, patch, schema
 from .builtins import Hooks, builtin_types, field_value, shared_storage_key
 from .errors import ApiError, Cause
 from .jsonutil import deep_copy, json_equal
+from .lifecycle import CRDS, NAMESPACES
 from .podlogs import PodLogs
 from .resources import Registry, ResourceType
 from .selectors import FieldSelector, LabelSelector
 from .store import StorageKey, Store, Watcher, WatchEvent
 
-NAMESPACES: StorageKey = ("", "namespaces")
-CRDS: StorageKey = ("apiextensions.k8s.io", "customresourcedefinitions")
-PODS: StorageKey = ("", "pods")
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -51,10 +49,11 @@ class Cluster:
         self.pod_logs = PodLogs()
         self._random = random.Random(0)  # generated names are reproducible run to run
         self._next_ip = 10
-        self._applied: dict[str, dict[str, dict[str, Any]]] = {}  # uid -> field manager -> config
+        self.applied: dict[str, dict[str, dict[str, Any]]] = {}  # uid -> field manager -> config
         #: runs a callback soon, after the current request (the server sets the loop's call_soon)
         self.defer: Callable[[Callable[[], None]], object] = lambda fn: fn()
         self.gc = gc.GarbageCollector(self)
+        self.lifecycle = lifecycle.Lifecycle(self)
         for name in DEFAULT_NAMESPACES:
             self.create(self.rt("", "v1", "namespaces"), "", {"metadata": {"name": name}})
 
@@ -471,26 +470,20 @@ class Cluster:
             new["status"] = crds.compute_status(
                 new, new.get("status") or old.get("status"), objectmeta.now_timestamp()
             )
+            # The apiextensions controller puts its clean-up finalizer back if a write dropped it,
+            # so deleting the CRD always deletes its objects first.
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") and crds.CLEANUP_FINALIZER not in finalizers:
+                meta["finalizers"] = [*finalizers, crds.CLEANUP_FINALIZER]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if json_equal(new, old):
             return self.present(rt, old), warnings  # a no-op: same resourceVersion, no event
         if dry_run:
             return self.present(rt, new), warnings
-        stored = self.write(key, new)
+        stored = self.lifecycle.write(key, new)
         if key == CRDS and self.store.get(CRDS, "", name) is not None:
             self._register_crd(stored)
         return self.present(rt, stored), warnings
-
-    def write(self, key: StorageKey, new: dict[str, Any]) -> dict[str, Any]:
-        """Store an updated object, or remove it when it is deleted and nothing holds it any more."""
-        if new["metadata"].get("deletionTimestamp") and self.ready_to_remove(key, new):
-            return self.remove(key, new)
-        return self.store.put(key, new, "MODIFIED")
-
-    def ready_to_remove(self, key: StorageKey, obj: dict[str, Any]) -> bool:
-        if obj["metadata"].get("finalizers"):
-            return False
-        return key != NAMESPACES or self.store.namespace_is_empty(obj["metadata"]["name"])
 
     # --- patch -----------------------------------------------------------------------------
 
@@ -524,16 +517,16 @@ class Cluster:
                     )
                 created, warnings = self.create(rt, namespace, body, dry_run=dry_run, validation=validation)
                 if not dry_run:
-                    self._applied.setdefault(created["metadata"]["uid"], {})[field_manager] = deep_copy(body)
+                    self.applied.setdefault(created["metadata"]["uid"], {})[field_manager] = deep_copy(body)
                 return created, True, warnings
             uid = stored["metadata"]["uid"]
-            previous = self._applied.get(uid, {}).get(field_manager)
+            previous = self.applied.get(uid, {}).get(field_manager)
             new = patch.apply_patch(
                 self.present(rt, stored), body, previous, schema=rt.schema, builtin=not rt.is_custom
             )
             result, warnings = self._apply_patched(rt, stored, new, subresource, dry_run, validation)
             if not dry_run:
-                self._applied.setdefault(uid, {})[field_manager] = deep_copy(body)
+                self.applied.setdefault(uid, {})[field_manager] = deep_copy(body)
             return result, False, warnings
         if stored is None:
             raise errors.not_found(rt.plural, rt.group, name)
@@ -600,11 +593,11 @@ class Cluster:
                 f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
             )
-        policy = _propagation(options, rt)
+        policy = lifecycle.propagation(options, rt)
         if dry_run:
             return self.present(rt, stored)
         key = self.key(rt)
-        final, removed = self.begin_delete(key, stored, policy)
+        final, removed = self.lifecycle.begin_delete(key, stored, policy)
         if removed and not rt.returns_deleted_object:
             details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": meta["uid"]}
             if rt.group:
@@ -625,16 +618,22 @@ class Cluster:
         labels: LabelSelector | None,
         fields: FieldSelector | None,
         options: dict[str, Any],
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         scope = namespace if rt.namespaced and namespace else None
         matches = self.matcher(rt, scope, labels, fields)
         key = self.key(rt)
-        policy = _propagation(options, rt)
+        policy = lifecycle.propagation(options, rt)
         deleted = []
         for obj in [o for o in self.store.objects(key, scope) if matches(o)]:
             current = self.store.get(key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            if current is not None:
-                final, _ = self.begin_delete(key, current, policy)
+            if current is None:
+                continue  # collected on the way, as the dependent of an earlier one
+            if dry_run:
+                deleted.append(self.present(rt, current))
+            else:
+                final, _ = self.lifecycle.begin_delete(key, current, policy)
                 deleted.append(self.present(rt, final))
         return {
             "apiVersion": rt.api_version,
@@ -643,109 +642,12 @@ class Cluster:
             "items": deleted,
         }
 
-    def begin_delete(self, key: StorageKey, obj: dict[str, Any], policy: str) -> tuple[dict[str, Any], bool]:
-        """Delete now, or mark terminating; returns the final state and whether it is gone."""
-        meta = obj["metadata"]
-        if meta.get("deletionTimestamp"):
-            return obj, False
-        uid = meta["uid"]
-        if policy == "Orphan":
-            self.gc.orphan_dependents(uid)
-        finalizers = list(meta.get("finalizers") or [])
-        if policy == "Foreground" and self.store.dependents(uid):
-            finalizers.append(gc.FOREGROUND)
-        if not finalizers and key != NAMESPACES:
-            return self.remove(key, obj), True
-        new = deep_copy(obj)
-        new["metadata"]["deletionTimestamp"] = objectmeta.now_timestamp()
-        new["metadata"]["deletionGracePeriodSeconds"] = 0
-        if finalizers:
-            new["metadata"]["finalizers"] = finalizers
-        if key == NAMESPACES:
-            new.setdefault("status", {})["phase"] = "Terminating"
-        if key == CRDS:
-            new["status"] = crds.compute_status(new, new.get("status"), new["metadata"]["deletionTimestamp"])
-        stored = self.store.put(key, new, "MODIFIED")
-        if key == NAMESPACES:
-            self._terminate_namespace(meta["name"])
-        elif key == CRDS:
-            self._terminate_crd(stored)
-        if gc.FOREGROUND in finalizers:
-            self.gc.delete_dependents(uid, "Foreground")
-            self.gc.release_foreground(uid)
-        current = self.store.get(key, meta.get("namespace", ""), meta["name"])
-        if current is None or current["metadata"]["uid"] != uid:
-            return stored, True
-        return current, False
-
-    def remove(self, key: StorageKey, obj: dict[str, Any]) -> dict[str, Any]:
-        """Really remove an object, then run what depends on its removal (GC, namespaces, CRDs)."""
-        final = self.store.remove(key, obj)
-        meta = final["metadata"]
-        self._applied.pop(meta.get("uid", ""), None)
-        if key == PODS:
-            self.pod_logs.drop_pod(meta.get("namespace", ""), meta["name"])
-        if key == CRDS:
-            self._unregister_crd(final)
-        self.gc.owner_removed(meta.get("uid", ""))
-        self.gc.dependent_removed(final)
-        namespace = meta.get("namespace")
-        if namespace:
-            ns = self.store.get(NAMESPACES, "", namespace)
-            if (
-                ns is not None
-                and ns["metadata"].get("deletionTimestamp")
-                and self.ready_to_remove(NAMESPACES, ns)
-            ):
-                self.remove(NAMESPACES, ns)
-        rt = self.rt_for_key(key)
-        if rt is not None and rt.crd_name and self.store.count(key) == 0:
-            crd = self.store.get(CRDS, "", rt.crd_name)
-            if crd is not None and crd["metadata"].get("deletionTimestamp"):
-                self.drop_finalizer(CRDS, crd, crds.CLEANUP_FINALIZER)
-        return final
-
-    def drop_finalizer(self, key: StorageKey, obj: dict[str, Any], finalizer: str) -> None:
-        finalizers = obj["metadata"].get("finalizers") or []
-        if finalizer not in finalizers:
-            return
-        new = deep_copy(obj)
-        new["metadata"]["finalizers"] = [f for f in finalizers if f != finalizer]
-        if not new["metadata"]["finalizers"]:
-            del new["metadata"]["finalizers"]
-        self.write(key, new)
-
-    def _terminate_namespace(self, namespace: str) -> None:
-        for okey in list(self.store.namespace_keys(namespace)):
-            obj = self.store.get_by_key(okey)
-            if obj is not None:
-                self.begin_delete(okey[0], obj, "Background")
-        ns = self.store.get(NAMESPACES, "", namespace)
-        if (
-            ns is not None
-            and ns["metadata"].get("deletionTimestamp")
-            and self.ready_to_remove(NAMESPACES, ns)
-        ):
-            self.remove(NAMESPACES, ns)
-
-    def _terminate_crd(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec") or {}
-        key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
-        for obj in self.store.objects(key):
-            current = self.store.get(key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            if current is not None:
-                self.begin_delete(key, current, "Background")
-        if self.store.count(key) == 0:
-            latest = self.store.get(CRDS, "", crd["metadata"]["name"])
-            if latest is not None:
-                self.drop_finalizer(CRDS, latest, crds.CLEANUP_FINALIZER)
-
     # --- CRD registration ------------------------------------------------------------------
 
     def _register_crd(self, crd: dict[str, Any]) -> None:
         self.registry.replace_crd(crd["metadata"]["name"], crds.resource_types(crd))
 
-    def _unregister_crd(self, crd: dict[str, Any]) -> None:
+    def unregister_crd(self, crd: dict[str, Any]) -> None:
         spec = crd.get("spec") or {}
         self.registry.remove_crd(crd["metadata"]["name"])
         # Watches of a CRD's resources end when it goes, as on a real server, and its history goes
@@ -770,29 +672,6 @@ def _spec_changed(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) ->
         ignored.add("status")
     keys = (set(old) | set(new)) - ignored
     return any(not json_equal(old.get(k), new.get(k)) for k in keys)
-
-
-def _propagation(options: dict[str, Any], rt: ResourceType) -> str:
-    policy = options.get("propagationPolicy")
-    orphan = options.get("orphanDependents")
-    if policy is None and orphan is not None:
-        policy = "Orphan" if orphan else "Background"
-    if policy is None:
-        return rt.default_propagation
-    if policy not in ("Orphan", "Background", "Foreground"):
-        raise errors.invalid(
-            "DeleteOptions",
-            "",
-            "",
-            [
-                Cause(
-                    "FieldValueNotSupported",
-                    f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
-                    "propagationPolicy",
-                )
-            ],
-        )
-    return str(policy)
 
 
 def _encode_continue(rv: int, namespace: str, name: str) -> str:

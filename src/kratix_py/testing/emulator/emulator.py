@@ -49,6 +49,8 @@ class Emulator:
         """Start serving on ``host:port`` (0 picks a free port); returns once it is listening."""
         if self._thread is not None:
             raise RuntimeError("the emulator is already started")
+        self._ready = threading.Event()
+        self._error = None
         self._thread = threading.Thread(
             target=self._run, args=(host, port), name="k8s-api-emulator", daemon=True
         )
@@ -103,7 +105,11 @@ class Emulator:
         self._stop_event = asyncio.Event()
         self.cluster.defer = lambda fn: loop.call_soon(_logged, fn)
         runner = web.AppRunner(
-            ApiServer(self.cluster, self.faults).app, access_log=None, shutdown_timeout=0.5
+            ApiServer(self.cluster, self.faults).app,
+            access_log=None,
+            shutdown_timeout=0.5,
+            # A client that hangs up ends its handler, so an abandoned watch is unsubscribed at once.
+            handler_cancellation=True,
         )
         await runner.setup()
         site = web.TCPSite(runner, host, port)

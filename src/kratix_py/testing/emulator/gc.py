@@ -34,7 +34,7 @@ class GarbageCollector:
             new["metadata"]["ownerReferences"] = refs
         else:
             new["metadata"].pop("ownerReferences", None)
-        self._cluster.write(okey[0], new)
+        self._cluster.lifecycle.write(okey[0], new)
 
     def _release_dependent(self, okey: ObjectKey, gone: set[str], policy: str = "Background") -> None:
         """A dependent lost owners ``gone``: delete it if none is left, else drop the references."""
@@ -51,7 +51,7 @@ class GarbageCollector:
             if len(live) != len(refs):
                 self._set_owners(okey, obj, live)
         else:
-            self._cluster.begin_delete(okey[0], obj, policy)
+            self._cluster.lifecycle.begin_delete(okey[0], obj, policy)
 
     def owner_removed(self, uid: str) -> None:
         for okey in self._store.dependents(uid):
@@ -77,7 +77,7 @@ class GarbageCollector:
         for okey in self._store.dependents(uid):
             obj = self._store.get_by_key(okey)
             if obj is not None:
-                self._cluster.begin_delete(okey[0], obj, policy)
+                self._cluster.lifecycle.begin_delete(okey[0], obj, policy)
 
     def release_foreground(self, uid: str) -> None:
         """Remove an owner waiting in foreground deletion once it has no dependents left."""
@@ -86,7 +86,7 @@ class GarbageCollector:
         if owner is None or okey is None:
             return
         if FOREGROUND in (owner["metadata"].get("finalizers") or []) and not self._store.dependents(uid):
-            self._cluster.drop_finalizer(okey[0], owner, FOREGROUND)
+            self._cluster.lifecycle.drop_finalizer(okey[0], owner, FOREGROUND)
 
     def dependent_removed(self, final: dict[str, Any]) -> None:
         for ref in final["metadata"].get("ownerReferences") or []:

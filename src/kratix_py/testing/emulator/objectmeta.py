@@ -3,6 +3,7 @@ kind shares, with the error wording of a real API server (so tests see the same 
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -49,8 +50,6 @@ def now_timestamp() -> str:
 
 def parse_timestamp(text: str) -> float | None:
     """Seconds since the epoch for an RFC 3339 timestamp, ``None`` if unparseable."""
-    import datetime
-
     try:
         parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, AttributeError):

@@ -7,6 +7,7 @@ share storage (their :attr:`ResourceType.storage_key`); objects are stored once 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -112,8 +113,6 @@ class ResourceType:
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode()
 
 

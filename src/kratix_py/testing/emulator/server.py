@@ -81,6 +81,12 @@ def _int_param(params: Any, name: str) -> int | None:
         raise errors.bad_request(f'invalid value for {name}: "{raw}"') from None
 
 
+def _path_parts(request: web.Request) -> list[str]:
+    """The decoded segments of the URL path (split before decoding, so an encoded ``/`` stays)."""
+    raw = request.raw_path.split("?", 1)[0]
+    return [urllib.parse.unquote(p) for p in raw.split("/") if p]
+
+
 def _truthy(params: Any, name: str) -> bool:
     return str(params.get(name, "")).lower() in ("true", "1")
 
@@ -119,7 +125,7 @@ class ApiServer:
             return _error_response(ApiError(500, "InternalError", f"emulator error: {exc!r}"))
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
-        parts = [urllib.parse.unquote(p) for p in request.path.split("/") if p]
+        parts = _path_parts(request)
         method = request.method
         if not parts:
             return _json_response(
@@ -191,6 +197,11 @@ class ApiServer:
             raise errors.resource_not_served()
         if sub is not None and sub not in rt.subresources:
             raise errors.resource_not_served()
+        if rt.namespaced and namespace is None and not (method == "GET" and name is None):
+            # Across all namespaces, a namespaced resource can only be listed and watched.
+            if name is None:
+                raise errors.method_not_allowed()
+            raise errors.resource_not_served()
         ns = namespace or ""
         params = request.query
         if method == "GET":
@@ -216,7 +227,9 @@ class ApiServer:
                 labels = parse_label_selector(params.get("labelSelector"))
                 fields = parse_field_selector(params.get("fieldSelector"), rt.supports_field)
                 options = await self._delete_options(request)
-                return _json_response(self.cluster.delete_collection(rt, namespace, labels, fields, options))
+                return _json_response(
+                    self.cluster.delete_collection(rt, namespace, labels, fields, options, dry_run=dry_run)
+                )
             raise errors.method_not_allowed()
         if method == "PUT":
             body = await self._body(request, allow_yaml=True)
@@ -455,7 +468,7 @@ class ApiServer:
     # --- emulator-only endpoints -----------------------------------------------------------
 
     async def _emulator_endpoint(self, request: web.Request) -> web.StreamResponse:
-        parts = [urllib.parse.unquote(p) for p in request.path.split("/") if p][1:]
+        parts = _path_parts(request)[1:]
         if parts == ["faults"] and request.method == "POST":
             body = await self._body(request, allow_yaml=False)
             if not isinstance(body, dict) or "path_regex" not in body or "status" not in body:
