@@ -292,7 +292,7 @@ def test_deleting_a_request_runs_its_delete_pipeline_and_removes_its_works(syste
     kube.delete(REDIS, "my-redis", "default")
     wait_for(lambda: kube.get(REDIS, "my-redis", "default") is None, what="the request to go")
     assert recorder.count("teardown") == 1
-    teardown_input = [obj for name, obj in recorder.runs if name == "teardown"][0]
+    teardown_input = next(obj for name, obj in recorder.runs if name == "teardown")
     assert teardown_input["metadata"]["name"] == "my-redis"
     assert kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}) == []
     assert kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}) == []
