@@ -47,5 +47,8 @@ demo: setup  ## the whole flow on the local platform
 bench: setup  ## print the benchmark numbers
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+e2e-kind: setup-python  ## on a laptop with Docker: kind cluster + chart + the suites against it
+	bash scripts/e2e-kind.sh
+
 clean:  ## remove the virtualenv and caches (keeps podman images)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform

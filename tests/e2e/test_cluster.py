@@ -1,0 +1,111 @@
+"""kratix-py installed by its chart on a real cluster: a Promise, a request, its pipeline, its Work."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from kratix_py import kube as k
+from kratix_py.operator import resources as r
+
+IMAGE = os.environ.get("IMAGE", "kratix-py:e2e")
+
+
+def wait_for(check, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError("timed out")
+
+
+def test_a_request_is_fulfilled_by_the_installed_operator():
+    kube = k.Kube(k.load_api_client())
+    suffix = uuid.uuid4().hex[:6]
+    group = f"e2e{suffix}.kratix.io"
+    promise = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Promise",
+        "metadata": {"name": f"e2e-{suffix}"},
+        "spec": {
+            "api": {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"things.{group}"},
+                "spec": {
+                    "group": group,
+                    "names": {"kind": "Thing", "plural": "things", "singular": "thing"},
+                    "scope": "Namespaced",
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                }
+                            },
+                        }
+                    ],
+                },
+            },
+            "workflows": {
+                "resource": {
+                    "configure": [
+                        {
+                            "apiVersion": "platform.kratix.io/v1alpha1",
+                            "kind": "Pipeline",
+                            "metadata": {"name": "write"},
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "write",
+                                        "image": IMAGE,
+                                        "imagePullPolicy": "Never",
+                                        "command": ["python3", "-c"],
+                                        "args": [
+                                            "open('/kratix/output/cm.yaml','w').write('apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: e2e}\\n')"
+                                        ],
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                }
+            },
+        },
+    }
+    kube.create(r.PROMISES, promise)
+    try:
+        wait_for(
+            lambda: (
+                (kube.get(r.PROMISES, promise["metadata"]["name"]) or {}).get("status", {}).get("status")
+                == "Available"
+            )
+        )
+        things = k.Resource(group, "v1", "things", True, "Thing")
+        kube.create(
+            things,
+            {
+                "apiVersion": f"{group}/v1",
+                "kind": "Thing",
+                "metadata": {"name": "one", "namespace": "default"},
+            },
+        )
+        done = wait_for(
+            lambda: any(
+                c.get("type") == "ConfigureWorkflowCompleted" and c.get("status") == "True"
+                for c in ((kube.get(things, "one", "default") or {}).get("status") or {}).get("conditions")
+                or []
+            )
+        )
+        assert done
+        works = kube.list(r.WORKS, "default", labels={"kratix.io/resource-name": "one"})
+        assert len(works) == 1
+    finally:
+        kube.delete(r.PROMISES, promise["metadata"]["name"])
