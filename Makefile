@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind clean
+.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind example-images clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -34,9 +34,12 @@ test-unit: setup-python  ## only the fast unit tests
 	$(VENV)/bin/pytest tests/unit
 
 lint: setup-python  ## ruff and mypy
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
+
+example-images: setup-images  ## build the example Promises' pipeline images with podman
+	$(PY) examples/build_images.py
 
 crds: setup-python  ## regenerate crds/ from the API models
 	$(PY) -m kratix_py.api.crdgen --out crds
