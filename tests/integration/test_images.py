@@ -1,7 +1,7 @@
-"""Building images locally: where Debian comes from, the base image's recipe, and Containerfile builds."""
+"""Building images locally: where Debian comes from, the base image's recipe, and Containerfile builds.
 
-# The podman fixtures are imported by name so pytest finds them; tests then take them as arguments.
-# ruff: noqa: F811
+The ``base_image`` fixture comes from kratix_py.testing.fixtures_podman (loaded by tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kratix_py.testing.fixtures_podman import base_image, podman_ready  # noqa: F401
 from kratix_py.testing.images import (
     BASE_IMAGE_NAME,
     CONTEXT_LABEL,
@@ -109,7 +108,7 @@ def test_strip_removes_docs_and_apt_lists_but_keeps_copyrights(tmp_path: Path) -
         "usr/share/doc/bash/examples/x",
         "usr/share/man/man1/bash.1.gz",
         "usr/share/locale/de/LC_MESSAGES/bash.mo",
-        "var/lib/apt/lists/deb.debian.org_dists_bookworm_InRelease",
+        "var/lib/apt/lists/mirror.example_debian_dists_bookworm_InRelease",
         "var/cache/apt/pkgcache.bin",
         "var/log/dpkg.log",
         "usr/bin/python3",

@@ -1,11 +1,9 @@
 """The pod runner against the real API emulator: in-process steps, and real podman containers.
 
-Tests marked ``containers`` need podman and the base image (see kratix_py.testing.fixtures_podman);
-the others run anywhere in well under a second each.
+Tests marked ``containers`` need podman and the base image (the ``base_image`` fixture of
+kratix_py.testing.fixtures_podman, loaded by tests/conftest.py); the others run anywhere in well
+under a second each.
 """
-
-# The podman fixtures are imported by name so pytest finds them; tests then take them as arguments.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -21,7 +19,6 @@ import kubernetes
 import pytest
 
 from kratix_py.testing.emulator import Emulator
-from kratix_py.testing.fixtures_podman import base_image, podman_ready  # noqa: F401
 from kratix_py.testing.images import build_image
 from kratix_py.testing.podman import run_podman
 from kratix_py.testing.podrunner import PodRunner, StepContext, generate_pod_name, pod_for_job
@@ -53,11 +50,12 @@ def client(api_server: Emulator) -> Iterator[kubernetes.client.ApiClient]:
         yield api_client
 
 
-def batch(client: kubernetes.client.ApiClient) -> kubernetes.client.BatchV1Api:
+# Typed as Any: the tests pass plain dicts as bodies, which the client accepts but its stubs do not.
+def batch(client: kubernetes.client.ApiClient) -> Any:
     return kubernetes.client.BatchV1Api(client)
 
 
-def core(client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
+def core(client: kubernetes.client.ApiClient) -> Any:
     return kubernetes.client.CoreV1Api(client)
 
 
@@ -119,6 +117,12 @@ def finished_job(client: kubernetes.client.ApiClient, name: str, timeout: float 
 
 def condition(job: Json, kind: str) -> Json | None:
     return next((c for c in job["status"].get("conditions") or [] if c["type"] == kind), None)
+
+
+def must_condition(job: Json, kind: str) -> Json:
+    found = condition(job, kind)
+    assert found is not None, f"no {kind} condition in {job['status']}"
+    return found
 
 
 def job_pods(client: kubernetes.client.ApiClient, name: str) -> list[Json]:
@@ -359,7 +363,7 @@ def test_callable_pipeline_runs_init_containers_in_order_and_shares_volumes(
         batch(client).create_namespaced_job(NS, job_manifest("pipeline", [main], init=init, volumes=volumes))
         job = finished_job(client, "pipeline")
 
-    assert condition(job, "Complete")["status"] == "True"
+    assert must_condition(job, "Complete")["status"] == "True"
     assert job["status"]["succeeded"] == 1 and job["status"]["active"] == 0
     assert job["status"]["completionTime"] >= job["status"]["startTime"]
     [pod] = job_pods(client, "pipeline")
@@ -398,7 +402,7 @@ def test_a_failing_step_fails_the_job_after_the_backoff_limit_with_its_traceback
         )
         job = finished_job(client, "broken")
 
-    failed = condition(job, "Failed")
+    failed = must_condition(job, "Failed")
     assert (failed["status"], failed["reason"]) == ("True", "BackoffLimitExceeded")
     assert failed["message"] == "Job has reached the specified backoff limit"
     assert job["status"]["failed"] == 3 and "succeeded" not in job["status"]
@@ -451,7 +455,7 @@ def test_on_failure_gives_up_when_restarts_reach_the_backoff_limit(
         batch(client).create_namespaced_job(NS, manifest)
         job = finished_job(client, "bad")
 
-    assert condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
+    assert must_condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
     assert len(runs) == 2 and len(job_pods(client, "bad")) == 1
 
 
@@ -464,7 +468,7 @@ def test_an_image_without_step_fails_clearly_when_podman_is_off(
         )
         job = finished_job(client, "nostep")
 
-    failed = condition(job, "Failed")
+    failed = must_condition(job, "Failed")
     assert failed["reason"] == "ErrImageNeverPull"
     assert "example.com/none:1" in failed["message"] and "use_podman" in failed["message"]
     waiting = statuses(job_pods(client, "nostep")[0])["c"]["state"]["waiting"]
@@ -492,7 +496,7 @@ def test_a_suspended_job_waits_and_runs_once_resumed(
         job = finished_job(client, "later")
 
     assert ran.is_set() and condition(job, "Complete") is not None
-    resumed = condition(job, "Suspended")
+    resumed = must_condition(job, "Suspended")
     assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
 
 
@@ -581,7 +585,7 @@ def test_active_deadline_fails_the_job(api_server: Emulator, client: kubernetes.
         batch(client).create_namespaced_job(NS, manifest)
         job = finished_job(client, "deadline")
 
-    failed = condition(job, "Failed")
+    failed = must_condition(job, "Failed")
     assert (failed["reason"], failed["message"]) == (
         "DeadlineExceeded",
         "Job was active longer than specified deadline",
@@ -666,7 +670,7 @@ def test_init_containers_and_main_container_share_emptydirs(
     )
     job = finished_job(client, "shared")
 
-    assert condition(job, "Complete")["status"] == "True" and job["status"]["succeeded"] == 1
+    assert must_condition(job, "Complete")["status"] == "True" and job["status"]["succeeded"] == 1
     [pod] = job_pods(client, "shared")
     assert pod["status"]["phase"] == "Succeeded"
     for name, status in statuses(pod).items():
@@ -695,7 +699,7 @@ def test_a_failing_container_fails_the_job_and_keeps_its_log(
     batch(client).create_namespaced_job(NS, job_manifest("fails", main))
     job = finished_job(client, "fails")
 
-    assert condition(job, "Failed")["reason"] == "BackoffLimitExceeded" and job["status"]["failed"] == 1
+    assert must_condition(job, "Failed")["reason"] == "BackoffLimitExceeded" and job["status"]["failed"] == 1
     [pod] = job_pods(client, "fails")
     terminated = statuses(pod)["fails"]["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
@@ -713,7 +717,7 @@ def test_a_missing_image_fails_the_job_with_a_clear_reason(
     )
     job = finished_job(client, "missing")
 
-    failed = condition(job, "Failed")
+    failed = must_condition(job, "Failed")
     assert failed["reason"] == "ErrImageNeverPull"
     assert image in failed["message"] and "build it first" in failed["message"]
     [pod] = job_pods(client, "missing")  # no retries: waiting cannot make the image appear
@@ -743,7 +747,7 @@ def test_command_args_env_working_dir_and_read_only_mounts_are_honoured(
         "touch /in/denied 2>/dev/null && echo writable || echo read-only; "
         "echo ok > /out/allowed && echo wrote; ls /in"
     )
-    main = [
+    main: list[Json] = [
         {
             "name": "all",
             "image": base_image,
@@ -824,3 +828,89 @@ def test_deleting_a_running_job_kills_its_container(
     )
     batch(client).delete_namespaced_job("sleeper", NS)
     wait_for("the container to be gone", lambda: not running_containers(), timeout=20)
+
+
+@containers
+def test_a_command_that_cannot_start_is_a_start_error(
+    podman_runner: PodRunner, client: kubernetes.client.ApiClient, base_image: str
+) -> None:
+    main = [{"name": "typo", "image": base_image, "command": ["no-such-program"]}]
+    batch(client).create_namespaced_job(NS, job_manifest("typo", main))
+    job = finished_job(client, "typo")
+
+    assert must_condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
+    terminated = statuses(job_pods(client, "typo")[0])["typo"]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
+    assert "no-such-program" in terminated["message"] and "not found" in terminated["message"]
+
+
+@containers
+def test_run_as_non_root_is_enforced_like_the_kubelet(
+    podman_runner: PodRunner, client: kubernetes.client.ApiClient, base_image: str
+) -> None:
+    main = [
+        {"name": "root", "image": base_image, "command": ["true"], "securityContext": {"runAsNonRoot": True}}
+    ]
+    batch(client).create_namespaced_job(NS, job_manifest("nonroot", main))
+    job = finished_job(client, "nonroot")
+
+    failed = must_condition(job, "Failed")
+    assert failed["reason"] == "CreateContainerConfigError"
+    assert "container has runAsNonRoot and image will run as root" in failed["message"]
+
+    allowed = [
+        {
+            "name": "user",
+            "image": base_image,
+            "command": ["id", "-u"],
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False},
+        }
+    ]
+    batch(client).create_namespaced_job(NS, job_manifest("asuser", allowed))
+    job = finished_job(client, "asuser")
+    assert condition(job, "Complete") is not None
+    assert pod_log(client, job_pods(client, "asuser")[0], "user") == "1000\n"
+
+
+@containers
+def test_images_labelled_as_offline_run_without_a_network(
+    podman_runner: PodRunner, client: kubernetes.client.ApiClient, base_image: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Containerfile").write_text(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nLABEL io.kratix-py.network=none\n"
+    )
+    offline = build_image(tmp_path, "localhost/kratix-py-test-offline:1")
+    interfaces = ["sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '"]
+    main = [
+        {"name": "offline", "image": offline, "command": interfaces},
+        {"name": "online", "image": base_image, "command": interfaces},
+    ]
+    batch(client).create_namespaced_job(NS, job_manifest("networks", main))
+    job = finished_job(client, "networks")
+
+    [pod] = job_pods(client, "networks")
+    assert condition(job, "Complete") is not None
+    assert pod_log(client, pod, "offline") == "lo "
+    assert pod_log(client, pod, "online") != "lo "  # the host's interfaces
+
+
+@containers
+def test_stop_kills_running_containers_and_returns_quickly(
+    api_server: Emulator, client: kubernetes.client.ApiClient, base_image: str
+) -> None:
+    runner = PodRunner(api_server.url).start()
+    label = f"io.kratix-py.runner={runner.runner_id}"
+
+    def running() -> list[str]:
+        return run_podman(["ps", "--filter", f"label={label}", "--format", "{{.Names}}"]).stdout.split()
+
+    try:
+        main = [{"name": "sleeper", "image": base_image, "command": ["sleep", "300"]}]
+        batch(client).create_namespaced_job(NS, job_manifest("forever", main))
+        wait_for("the container to run", running)
+    finally:
+        began = time.monotonic()
+        runner.stop()
+        stopped_in = time.monotonic() - began
+    assert stopped_in < 5
+    assert running() == []

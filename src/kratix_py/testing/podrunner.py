@@ -39,7 +39,9 @@ Choices that differ from a cluster, and why:
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import queue
 import re
 import secrets
@@ -100,6 +102,7 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName 
 _MAX_GENERATED_PREFIX = 58  # 63 - 5 random characters
 _LABEL_RUNNER = "io.kratix-py.runner"
 _LABEL_POD = "io.kratix-py.pod"
+_MIN_TMPFS_BYTES = 512 * 1024 * 1024
 
 
 def generate_pod_name(job_name: str) -> str:
@@ -140,6 +143,22 @@ def pod_for_job(job: Json, name: str) -> Json:
         pod_meta["annotations"] = dict(template_meta["annotations"])
     spec = {**template.get("spec", {}), "nodeName": NODE_NAME}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
+
+
+def _temporary_workdir() -> Path:
+    """A fresh folder for pod volumes, in memory (/dev/shm) when there is room.
+
+    Pods create and delete a handful of folders each; on the virtual disks of CI machines that
+    costs ~5 ms per pod against ~0.1 ms on tmpfs, which decides fast-mode throughput.
+    """
+    shm = Path("/dev/shm")
+    try:
+        stat = os.statvfs(shm)
+        if os.access(shm, os.W_OK) and stat.f_bavail * stat.f_frsize >= _MIN_TMPFS_BYTES:
+            return Path(tempfile.mkdtemp(prefix="kratix-py-pods-", dir=shm))
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="kratix-py-pods-"))
 
 
 def _image_without_tag(image: str) -> str:
@@ -277,6 +296,11 @@ class PodRunner:
         self.workdir: Path = Path()
         self.kubeconfig: Path = Path()
 
+    @property
+    def runner_id(self) -> str:
+        """Labels this runner's podman containers: ``io.kratix-py.runner=<runner_id>``."""
+        return self._id
+
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> PodRunner:
@@ -284,12 +308,12 @@ class PodRunner:
         if self._started:
             return self
         if self._workdir_arg is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix="kratix-py-pods-"))
+            self.workdir = _temporary_workdir()
             self._owned_workdir = True
         else:
             self.workdir = self._workdir_arg
             self.workdir.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig = self.workdir / "kubeconfig"
+        self.kubeconfig = self.workdir / "container-kubeconfig"
         if self._kubeconfig_source:
             text = Path(self._kubeconfig_source).read_text()
         else:
@@ -304,6 +328,8 @@ class PodRunner:
         for job in items:
             self._on_event("ADDED", job)
         self._spawn(lambda: self._watch(resource_version), "podrunner-watch")
+        # A test process that ends without stop() must not leave containers sleeping behind it.
+        atexit.register(self.stop)
         return self
 
     def stop(self) -> None:
@@ -311,6 +337,7 @@ class PodRunner:
         if not self._started or self._stopping.is_set():
             return
         self._stopping.set()
+        atexit.unregister(self.stop)
         self._api.interrupt_watch()
         with self._lock:
             runs = list(self._runs.values())
@@ -623,7 +650,13 @@ class PodRunner:
         deadline = time.monotonic() + self._setup_timeout
         while True:
             try:
-                return prepare_pod(ctx.pod, directory, self._api, kubeconfig=self.kubeconfig)
+                return prepare_pod(
+                    ctx.pod,
+                    directory,
+                    self._api,
+                    kubeconfig=self.kubeconfig,
+                    service_accounts=self.workdir / "serviceaccounts",
+                )
             except PodSetupError as error:
                 if error.retryable and time.monotonic() < deadline and not ctx.run.cancel.wait(0.25):
                     continue

@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -309,12 +311,22 @@ def _materialise_volume(volume: Json, root: Path, pod: Json, source: ObjectSourc
     )
 
 
-def _service_account_dir(directory: Path, namespace: str) -> Path:
-    root = directory / "serviceaccount"
-    root.mkdir(parents=True, exist_ok=True)
+def service_account_dir(parent: Path, namespace: str) -> Path:
+    """``parent/<namespace>`` with what Kubernetes mounts for a service account: token, namespace, ca.crt."""
+    root = parent / namespace
+    if root.is_dir():
+        return root
+    # Built aside and renamed into place, so a concurrent pod never sees a half-written folder.
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{namespace}."))
     for name, content in (("token", SERVICE_ACCOUNT_TOKEN), ("namespace", namespace), ("ca.crt", "")):
-        (root / name).write_text(content)
-        (root / name).chmod(DEFAULT_FILE_MODE)
+        (staging / name).write_text(content)
+        (staging / name).chmod(DEFAULT_FILE_MODE)
+    staging.chmod(0o755)
+    try:
+        staging.rename(root)
+    except OSError:  # another pod of the namespace was first
+        shutil.rmtree(staging, ignore_errors=True)
     return root
 
 
@@ -441,9 +453,18 @@ def _container(
     )
 
 
-def prepare_pod(pod: Json, directory: Path, source: ObjectSource, *, kubeconfig: Path | None) -> PreparedPod:
+def prepare_pod(
+    pod: Json,
+    directory: Path,
+    source: ObjectSource,
+    *,
+    kubeconfig: Path | None,
+    service_accounts: Path | None = None,
+) -> PreparedPod:
     """Materialise ``pod``'s volumes under ``directory`` and resolve its containers.
 
+    ``service_accounts``: where the per-namespace service-account folders live; they only depend
+    on the namespace, so a runner shares them between pods (default: inside ``directory``).
     Raises :class:`PodSetupError` with the kubelet's reason when the pod cannot start.
     """
     meta = pod.get("metadata") or {}
@@ -459,7 +480,8 @@ def prepare_pod(pod: Json, directory: Path, source: ObjectSource, *, kubeconfig:
     if kubeconfig is not None:
         extra.append(Mount(kubeconfig, CONTAINER_KUBECONFIG_PATH, True))
     if spec.get("automountServiceAccountToken", True) is not False:
-        extra.append(Mount(_service_account_dir(directory, namespace), SERVICE_ACCOUNT_PATH, True))
+        accounts = service_accounts if service_accounts is not None else directory / "serviceaccount"
+        extra.append(Mount(service_account_dir(accounts, namespace), SERVICE_ACCOUNT_PATH, True))
     return PreparedPod(
         namespace=namespace,
         name=str(meta.get("name")),
