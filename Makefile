@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind example-images clean
+.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind example-images charts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -41,8 +41,12 @@ lint: setup-python  ## ruff and mypy
 example-images: setup-images  ## build the example Promises' pipeline images with podman
 	$(PY) examples/build_images.py
 
-crds: setup-python  ## regenerate crds/ from the API models
+crds: setup-python  ## regenerate crds/ from the API models (and the chart's copy)
 	$(PY) -m kratix_py.api.crdgen --out crds
+	$(PY) -m kratix_py.testing.helm sync
+
+charts: setup-python  ## refresh the kratix chart's copy of crds/
+	$(PY) -m kratix_py.testing.helm sync
 
 demo: setup  ## the whole flow on the local platform
 	$(VENV)/bin/kratix-py demo

@@ -24,7 +24,8 @@ docker build -t "$IMAGE" .
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 helm upgrade --install kratix charts/kratix --namespace kratix-platform-system --create-namespace \
-  --set image.repository="${IMAGE%%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=Never --wait
+  --set image.repository="${IMAGE%%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=Never \
+  --set rbac.requestKinds.allApiGroups=true --wait
 
 # The emulator's conformance suite, now against a real API server, then the cluster end-to-end tests.
 .venv/bin/pytest tests/conformance tests/e2e -m "not emulator_only" -p no:cacheprovider
