@@ -356,3 +356,15 @@ def test_deleting_a_promise_deletes_its_requests_first_then_its_crd(system, reco
     assert kube.get(k.CRDS, f"redises.{GROUP}") is None
     assert kube.list(r.WORKS, None, labels={c.LABEL_PROMISE_NAME: "redis"}) == []
     assert kube.list(k.SERVICEACCOUNTS, None, labels={c.LABEL_PROMISE_NAME: "redis"}) == []
+
+
+def test_the_operator_grants_itself_access_to_each_request_kind_and_drops_it_with_the_promise(system):
+    kube, _ = system
+    install(kube, promise_body("first"))
+    role = kube.get(k.CLUSTERROLES, "redis-promise-controller")
+    assert role["metadata"]["labels"][c.LABEL_AGGREGATE_TO_CONTROLLER] == "true"
+    assert role["rules"][0]["apiGroups"] == [GROUP]
+    assert role["rules"][0]["resources"] == ["redises", "redises/status", "redises/finalizers"]
+    kube.delete(r.PROMISES, "redis")
+    wait_for(lambda: kube.get(r.PROMISES, "redis") is None, what="the Promise to go")
+    assert kube.get(k.CLUSTERROLES, "redis-promise-controller") is None

@@ -119,6 +119,10 @@ LABEL_PARENT_PROMISE_NAME: Final = "kratix.io/parent-promise-name"
 LABEL_PARENT_RESOURCE_NAME: Final = "kratix.io/parent-resource-name"
 LABEL_PARENT_RESOURCE_NAMESPACE: Final = "kratix.io/parent-resource-namespace"
 
+LABEL_AGGREGATE_TO_CONTROLLER: Final = "platform.kratix.io/aggregate-to-controller"
+"""ClusterRoles with this label are aggregated into the operator's own role by the Helm chart: how
+the operator gets access to each Promise's request kind without cluster-wide rights on every group."""
+
 TRUE_LABEL_VALUE: Final = "true"
 """Boolean labels (paused, misplaced, manual-reconciliation ...) are on only when set to this."""
 
@@ -211,3 +215,11 @@ DEFAULT_WORKLOAD_GROUP_DIRECTORY: Final = "."
 DEFAULT_WORKLOAD_GROUP_ID: Final = hashlib.md5(DEFAULT_WORKLOAD_GROUP_DIRECTORY.encode()).hexdigest()
 """``md5(".")``: the id of the group holding every output file not claimed by a directory selector;
 its first five characters (``5058f``) appear in every state-store path, so it must never change."""
+
+# --- State-store bookkeeping (kratix-py) -----------------------------------------------------------
+
+ANNOTATION_WRITTEN_FILES: Final = "internal.workplacement.kratix.io/written-files"
+"""On WorkPlacements of ``filepath.mode: none`` Destinations: the JSON list of store paths the last
+successful write put there, so the next write (and the delete) can remove what the pipeline no
+longer outputs. Kratix reads this back from its ``.kratix/`` state file; kratix-py's writers do not
+read, so the list is kept on the object that owns the files."""

@@ -22,7 +22,7 @@ from kratix_py import kube as k
 from kratix_py.api import ObjectMeta, Promise, Work, validation_message
 from kratix_py.api import constants as c
 from kratix_py.api.constants import WorkflowAction, WorkflowType, WorkType
-from kratix_py.api.work import WorkloadGroup, WorkloadGroupSelector, WorkSpec, Workload
+from kratix_py.api.work import Workload, WorkloadGroup, WorkloadGroupSelector, WorkSpec
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import promise_spec_hash
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd, request_kind
@@ -216,6 +216,12 @@ class PromiseReconciler:
         except InvalidAPI as error:
             return "InvalidAPI", str(error)
         existing = self.kube.get(k.CRDS, kind.crd_name)
+        if (
+            existing is None
+            or (existing["metadata"].get("labels") or {}).get(c.LABEL_PROMISE_NAME) == promise.name
+        ):
+            # Before the CRD exists, so the operator may watch the new kind from its first event.
+            self.kube.apply(k.CLUSTERROLES, controller_cluster_role(promise.name, kind.group, kind.plural))
         if existing is not None:
             owner = (existing["metadata"].get("labels") or {}).get(c.LABEL_PROMISE_NAME)
             if owner != promise.name:
@@ -374,6 +380,32 @@ def static_dependencies_work(promise: Promise) -> dict[str, Any]:
     body = work.to_dict()
     body.pop("status", None)
     return body
+
+
+def controller_cluster_role(promise_name: str, group: str, plural: str) -> dict[str, Any]:
+    """The operator's access to one Promise's requests (Kratix's ``<promise>-promise-controller``).
+
+    The chart aggregates every ClusterRole with the aggregate label into the operator's role, so
+    this grants exactly the new kind, and it goes away with the Promise (it carries its label).
+    """
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": f"{promise_name}-promise-controller",
+            "labels": {
+                c.LABEL_PROMISE_NAME: promise_name,
+                c.LABEL_AGGREGATE_TO_CONTROLLER: c.TRUE_LABEL_VALUE,
+            },
+        },
+        "rules": [
+            {
+                "apiGroups": [group],
+                "resources": [plural, f"{plural}/status", f"{plural}/finalizers"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+            }
+        ],
+    }
 
 
 def _finalizers(promise: Promise) -> list[str]:
