@@ -49,11 +49,13 @@ def system(platform_factory, kratix_image, pipeline_image):
 
 def workflow_done(kube: k.Kube, name: str = "my-redis", timeout: float = 90) -> dict[str, Any]:
     return wait_for(
-        lambda: (o := kube.get(REDIS, name, "default"))
-        and (cd := condition(o, "ConfigureWorkflowCompleted"))
-        and cd["status"] == "True"
-        and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
-        and o,
+        lambda: (
+            (o := kube.get(REDIS, name, "default"))
+            and (cd := condition(o, "ConfigureWorkflowCompleted"))
+            and cd["status"] == "True"
+            and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
+            and o
+        ),
         timeout=timeout,
         what="the configure workflow to complete",
     )
@@ -65,7 +67,9 @@ def test_two_container_pipelines_pass_status_along_and_produce_a_work(system):
     kube.create(REDIS, request_body(size="large"))
     obj = workflow_done(kube)
     assert obj["status"]["endpoint"] == "my-redis.default:6379"
-    assert obj["status"]["sawEndpoint"] == "my-redis.default:6379", "the second pipeline read the first's status"
+    assert obj["status"]["sawEndpoint"] == "my-redis.default:6379", (
+        "the second pipeline read the first's status"
+    )
     assert obj["status"]["message"] == "first done"
 
     works = kube.list(r.WORKS, "default", labels={c.LABEL_PIPELINE_NAME: "first"})
@@ -80,7 +84,9 @@ def test_two_container_pipelines_pass_status_along_and_produce_a_work(system):
     statuses = pods[0]["status"]["initContainerStatuses"] + pods[0]["status"]["containerStatuses"]
     assert [s["name"] for s in statuses] == ["reader", "main", "work-writer", "status-writer"]
     assert all(s["state"]["terminated"]["exitCode"] == 0 for s in statuses)
-    log = kube.request_text(k.PODS.path("default", pods[0]["metadata"]["name"], "log"), query={"container": "main"})
+    log = kube.request_text(
+        k.PODS.path("default", pods[0]["metadata"]["name"], "log"), query={"container": "main"}
+    )
     assert "configured my-redis (large)" in log
 
 
@@ -89,10 +95,12 @@ def test_a_failing_container_fails_the_workflow_with_its_message(system):
     install(kube, with_image(promise_body("fail")))
     kube.create(REDIS, request_body())
     failed = wait_for(
-        lambda: (o := kube.get(REDIS, "my-redis", "default"))
-        and (cd := condition(o, "ConfigureWorkflowCompleted"))
-        and cd["reason"] == "ConfigureWorkflowFailed"
-        and o,
+        lambda: (
+            (o := kube.get(REDIS, "my-redis", "default"))
+            and (cd := condition(o, "ConfigureWorkflowCompleted"))
+            and cd["reason"] == "ConfigureWorkflowFailed"
+            and o
+        ),
         timeout=90,
         what="the failure",
     )

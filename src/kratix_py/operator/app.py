@@ -9,6 +9,7 @@ in the :class:`~kratix_py.operator.queue.WorkQueue`; the reconcilers do the rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -21,11 +22,16 @@ from kratix_py import kube as k
 from kratix_py.api import constants as c
 from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.core.request_crd import REQUEST_CATEGORY
+from kratix_py.operator import resources as r
+from kratix_py.operator.destinations import DestinationReconciler, destination_key
+from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler
-from kratix_py.operator.queue import WorkQueue
+from kratix_py.operator.queue import Key, WorkQueue
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.settings import OperatorSettings
+from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
 from kratix_py.operator.workflows import WorkflowRunner
+from kratix_py.operator.works import WorkReconciler, work_key
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +44,11 @@ class Operator:
     api_client: Any = None
     queue: WorkQueue = field(init=False)
     kube: k.Kube = field(init=False)
+    stores: StateStores = field(init=False)
     _plurals: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
     _queue_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _destination_views: dict[str, tuple[Any, ...]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.api_client is None:
@@ -56,15 +65,72 @@ class Operator:
             jobs_to_keep=self.settings.jobs_to_keep,
             default_interval=self.settings.reconcile_interval,
         )
+        self.stores = StateStores(self.kube, enqueue=self.enqueue, batch_window=self.settings.batch_window)
         self.queue = WorkQueue(
             {
                 "promise": PromiseReconciler(self.kube, workflows, enqueue_requests=self.enqueue_requests),
                 "request": RequestReconciler(self.kube, workflows),
+                "work": WorkReconciler(self.kube),
+                "workplacement": WorkPlacementReconciler(self.kube, self.stores),
+                "destination": DestinationReconciler(self.kube, self.stores, enqueue=self.enqueue),
+                "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
             },
             workers=self.settings.workers,
         )
 
     # -- mapping events to keys ---------------------------------------------------------------------
+    def enqueue(self, key: Key, delay: float = 0.0) -> None:
+        """Add ``key`` to the queue from any thread (reconcilers and store batchers run in threads).
+
+        The queue lives on the event loop; touching it from another thread would not wake the loop,
+        so those calls are handed over with ``call_soon_threadsafe``.
+        """
+        loop = self._loop
+        if loop is None or _in_loop(loop):
+            self.queue.add(key, delay)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the operator is stopping
+            loop.call_soon_threadsafe(self.queue.add, key, delay)
+
+    def destination_moved(self, name: str) -> None:
+        """A Destination appeared, changed or went away: reschedule every Work, and let its own
+        placements write again (its path or store may be new)."""
+        for work in self.kube.list(r.WORKS):
+            meta = work["metadata"]
+            self.enqueue(work_key(meta["namespace"], meta["name"]))
+        selector = {c.LABEL_TARGET_DESTINATION_NAME: name}
+        for placement in self.kube.list(r.WORKPLACEMENTS, None, labels=selector):
+            meta = placement["metadata"]
+            self.enqueue(placement_key(meta["namespace"], meta["name"]))
+
+    def destination_changed(self, body: Mapping[str, Any], event_type: str | None) -> bool:
+        """Whether a Destination event can change scheduling: labels, spec, deletion or existence.
+
+        Status-only updates (the Destination's own Ready condition) do not reschedule every Work.
+        """
+        meta = body.get("metadata") or {}
+        name = str(meta.get("name"))
+        if event_type == "DELETED":
+            self._destination_views.pop(name, None)
+            return True
+        view = (
+            tuple(sorted((meta.get("labels") or {}).items())),
+            meta.get("generation"),
+            bool(meta.get("deletionTimestamp")),
+        )
+        if self._destination_views.get(name) == view:
+            return False
+        self._destination_views[name] = view
+        return True
+
+    def state_store_handler(self, kind: str) -> Any:
+        """The kopf handler for one state-store kind: reconcile the store (it enqueues its dependents)."""
+
+        async def on_state_store(name: str, **_: Any) -> None:
+            self.queue.add(store_key(kind, name))
+
+        return on_state_store
+
     def enqueue_requests(self, promise_name: str) -> None:
         """Reconcile every request of a Promise (after the Promise changed)."""
         promise = self.kube.get(_PROMISES, promise_name)
@@ -74,11 +140,11 @@ class Operator:
         if not versions:
             return
         stored = next((v for v in versions if v.get("storage")), versions[0])
-        group, plural = spec.get("group"), (spec.get("names") or {}).get("plural")
+        group, plural = str(spec.get("group")), str((spec.get("names") or {}).get("plural"))
         resource = k.Resource(group, stored["name"], plural)
         for request in self.kube.list(resource):
             meta = request["metadata"]
-            self.queue.add(request_key(group, stored["name"], plural, meta["namespace"], meta["name"]))
+            self.enqueue(request_key(group, stored["name"], plural, meta["namespace"], meta["name"]))
 
     def key_for_job(self, job: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The object a pipeline Job works for, from the annotations every pipeline Job carries."""
@@ -96,7 +162,9 @@ class Operator:
         plural = self._plural(labels.get(c.LABEL_PROMISE_NAME), group, kind)
         if plural is None:
             return None
-        return request_key(group, version, plural, annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE, ""), name)
+        return request_key(
+            group, version, plural, annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE, ""), name
+        )
 
     def key_for_work(self, work: Mapping[str, Any]) -> tuple[Any, ...] | None:
         labels = (work.get("metadata") or {}).get("labels") or {}
@@ -113,7 +181,11 @@ class Operator:
         stored = next((v for v in versions if v.get("storage")), versions[0])
         namespace = labels.get(c.LABEL_RESOURCE_NAMESPACE) or (work.get("metadata") or {}).get("namespace")
         return request_key(
-            spec.get("group"), stored["name"], (spec.get("names") or {}).get("plural"), namespace, labels[c.LABEL_RESOURCE_NAME]
+            str(spec.get("group")),
+            stored["name"],
+            str((spec.get("names") or {}).get("plural")),
+            str(namespace),
+            labels[c.LABEL_RESOURCE_NAME],
         )
 
     def _plural(self, promise_name: str | None, group: str, kind: str) -> str | None:
@@ -143,6 +215,7 @@ class Operator:
             settings.peering.standalone = True
             await asyncio.to_thread(operator.ensure_system_namespace)
             loop = asyncio.get_running_loop()
+            operator._loop = loop
             operator._queue_task = loop.create_task(operator.queue.run())
 
         @kopf.on.cleanup(registry=registry)
@@ -150,6 +223,8 @@ class Operator:
             operator.queue.stop()
             if operator._queue_task is not None:
                 await asyncio.wait([operator._queue_task], timeout=5)
+            await asyncio.to_thread(operator.stores.close)
+            operator._loop = None
 
         @kopf.on.login(registry=registry)
         def login(**_: Any) -> kopf.ConnectionInfo:
@@ -160,8 +235,10 @@ class Operator:
             operator.queue.add(("promise", name))
 
         @kopf.on.event(category=REQUEST_CATEGORY, registry=registry)
-        async def on_request(resource: kopf.Resource, name: str, namespace: str, **_: Any) -> None:
-            operator.queue.add(request_key(resource.group, resource.version, resource.plural, namespace, name))
+        async def on_request(resource: kopf.Resource, name: str, namespace: str | None, **_: Any) -> None:
+            operator.queue.add(
+                request_key(resource.group, resource.version, resource.plural, namespace or "", name)
+            )
 
         @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_PROMISE_NAME: kopf.PRESENT}, registry=registry)
         async def on_job(body: kopf.Body, **_: Any) -> None:
@@ -170,16 +247,45 @@ class Operator:
                 operator.queue.add(key)
 
         @kopf.on.event(c.GROUP, c.VERSION, "works", registry=registry)
-        async def on_work(body: kopf.Body, **_: Any) -> None:
+        async def on_work(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+            operator.queue.add(work_key(namespace or "", name))
             key = await asyncio.to_thread(operator.key_for_work, dict(body))
             if key is not None:
                 operator.queue.add(key)
+
+        @kopf.on.event(c.GROUP, c.VERSION, "workplacements", registry=registry)
+        async def on_workplacement(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+            operator.queue.add(placement_key(namespace or "", name))
+            work = ((body.get("metadata") or {}).get("labels") or {}).get(c.LABEL_WORK)
+            if work:
+                operator.queue.add(work_key(namespace or "", work))
+
+        @kopf.on.event(c.GROUP, c.VERSION, "destinations", registry=registry)
+        async def on_destination(body: kopf.Body, name: str, type: str | None, **_: Any) -> None:
+            operator.queue.add(destination_key(name))
+            if operator.destination_changed(body, type):
+                await asyncio.to_thread(operator.destination_moved, name)
+
+        for store_kind in STATE_STORE_KINDS:
+            plural = r.STATE_STORES[store_kind].plural
+            kopf.on.event(c.GROUP, c.VERSION, plural, id=f"on_{plural}", registry=registry)(
+                operator.state_store_handler(store_kind)
+            )
+
+        @kopf.on.event("", "v1", "secrets", registry=registry)
+        async def on_secret(name: str, namespace: str | None, **_: Any) -> None:
+            # Only Secrets a state store has named matter; the rest are ignored here.
+            for kind, store in operator.stores.stores_using_secret(namespace or "", name):
+                operator.queue.add(store_key(kind, store))
 
         return registry
 
     def ensure_system_namespace(self) -> None:
         try:
-            self.kube.create(k.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.SYSTEM_NAMESPACE}})
+            self.kube.create(
+                k.NAMESPACES,
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.SYSTEM_NAMESPACE}},
+            )
         except k.KubeError as error:
             if not error.conflict and error.status != 403:
                 raise
@@ -205,10 +311,19 @@ class Operator:
 _PROMISES = k.Resource(c.GROUP, c.VERSION, "promises", namespaced=False, kind="Promise")
 
 
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 def connection_info(api_client: Any) -> kopf.ConnectionInfo:
     """kopf's credentials from the same client configuration the reconcilers use."""
     configuration = api_client.configuration
-    token = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get("BearerToken")
+    token = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get(
+        "BearerToken"
+    )
     scheme = None
     if token and " " in token:
         scheme, token = token.split(" ", 1)

@@ -139,7 +139,7 @@ class PromiseReconciler:
         status = outcome.status
         conditions = status.get("conditions")
         works = self.kube.list(r.WORKS, c.SYSTEM_NAMESPACE, labels={c.LABEL_PROMISE_NAME: promise.name})
-        works_condition = works_summary(works)
+        works_condition = works_summary(works, workflow_completed=outcome.completed)
         pipelines = promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE)
         completed = outcome.completed
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]

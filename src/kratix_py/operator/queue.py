@@ -109,7 +109,14 @@ class WorkQueue:
         reconcile = self.reconcilers[str(key[0])]
         try:
             requeue = await asyncio.to_thread(reconcile, key)
-        except Exception:
+        except Exception as error:
+            if getattr(error, "conflict", False):
+                # Someone else wrote the object after we read it: normal under concurrency. Start
+                # again from fresh state at once; no backoff, no alarming traceback.
+                log.debug("conflict reconciling %s; retrying with fresh state", _show(key))
+                self._finish(key)
+                self.add(key)
+                return
             attempt = self._failures.get(key, 0) + 1
             self._failures[key] = attempt
             delay = min(self.base_backoff * 2 ** (attempt - 1), self.max_backoff)

@@ -91,7 +91,7 @@ class RequestReconciler:
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         works = self._works(promise, obj)
-        works_condition = works_summary(works)
+        works_condition = works_summary(works, workflow_completed=outcome.completed)
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         status["conditions"] = cond.set_conditions(
             status.get("conditions"),

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from kratix_py import kube as k
-from kratix_py.api import BucketStateStore, Destination, GitStateStore, KubeObject, Promise, Work, WorkPlacement
+from kratix_py.api import (
+    BucketStateStore,
+    Destination,
+    GitStateStore,
+    KubeObject,
+    Promise,
+    Work,
+    WorkPlacement,
+)
 from kratix_py.api import constants as c
 
 

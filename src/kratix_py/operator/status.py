@@ -72,12 +72,18 @@ def transition_events(
 _QUIET = {"PipelinesInProgress", "DeleteWorkflowRunning"}
 
 
-def works_summary(works: Sequence[Mapping[str, Any]]) -> cond.Condition:
+def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: bool = True) -> cond.Condition:
     """``WorksSucceeded`` from the Works' ``Ready`` messages (kratix-behaviour.md §2.9).
 
     kratix-py's Work ``Ready`` means *written to every Destination's state store*, not merely
-    scheduled, so this condition turns True only once the files are really there.
+    scheduled, so this condition turns True only once the files are really there. Kratix also
+    reports True while a workflow that has produced no Works yet is still running; here that is
+    Unknown until the workflow completes.
     """
+    if not works and not workflow_completed:
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
+        )
     messages = []
     for work in works:
         ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)

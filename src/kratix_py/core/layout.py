@@ -1,0 +1,290 @@
+"""Where a WorkPlacement's files go in its Destination's state store, per filepath mode (pure).
+
+The layout is Kratix's (kratix-behaviour.md §3.4, §3.5), because Flux/ArgoCD set-ups point at
+these exact directories. Paths are relative to the state store's own ``spec.path`` (the writer
+adds that prefix); ``<dest>`` below is the Destination's ``spec.path``, where ``.`` and ``/``
+mean the store root.
+
+``nestedByMetadata`` (default): one directory per workload group, replaced wholesale::
+
+    <dest>/dependencies/<promise>/<pipeline>/<id5>/<files>        promise workflow output
+    <dest>/dependencies/<promise>/<id5>/<files>                   static dependencies (no pipeline)
+    <dest>/resources/<namespace>/<promise>/<request>/<pipeline>/<id5>/<files>
+
+``aggregatedYAML``: every placement of the Destination, sorted by name, joined with
+``\\n---\\n`` into ``<dest>/<filename>``.
+
+``none``: files as the pipeline named them, ``<dest>/<filepath>``, plus a state file
+``<dest>/.kratix/<namespace>-<placement>.yaml`` listing what the placement owns, so that files
+dropped from a later output, and all files on delete, are removed.
+
+One difference from Kratix: ``<namespace>`` is the *request's* namespace. Kratix uses the
+placement's namespace, which is the pipeline's; with ``pipelineNamespace`` set, requests of the
+same name from different namespaces would then share (and overwrite) one directory. Without
+``pipelineNamespace`` the two are the same, so ordinary layouts are identical to Kratix's.
+
+Every path is built with :mod:`kratix_py.statestores.paths`, so a workload path with ``..`` or
+an absolute path raises :class:`~kratix_py.statestores.errors.UnsafePathError` naming the file,
+which the placement reports in its ``WriteSucceeded`` condition; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from kratix_py.api import constants as c
+from kratix_py.api.destination import Destination
+from kratix_py.api.work import WorkPlacement
+from kratix_py.core.scheduling import GROUP_ID_PREFIX_LENGTH
+from kratix_py.core.workloads import decode_content
+from kratix_py.statestores.base import Change, DirChange, FileChange
+from kratix_py.statestores.errors import UnsafePathError
+from kratix_py.statestores.paths import join_under, normalise_prefix, safe_relpath
+
+DEPENDENCIES_DIR = "dependencies"
+RESOURCES_DIR = "resources"
+STATE_FILES_DIR = ".kratix"
+CANARY_NAMESPACE_FILE = "kratix-canary-namespace.yaml"
+CANARY_CONFIG_MAP_FILE = "kratix-canary-configmap.yaml"
+CANARY_LABEL = "kratix-canary"
+"""Who the canary writes are from, in commit messages."""
+CANARY_MESSAGE = "this confirms your infrastructure is reading from Kratix state stores"
+AGGREGATED_SEPARATOR = b"\n---\n"
+
+
+@dataclass(frozen=True)
+class PlacementFiles:
+    """What the layout needs from one WorkPlacement: who it belongs to and its files."""
+
+    name: str
+    namespace: str
+    promise: str
+    group_id: str
+    resource: str | None = None
+    resource_namespace: str | None = None
+    """The request's namespace when the pipeline ran elsewhere; else the placement's namespace."""
+    pipeline: str | None = None
+    files: tuple[tuple[str, bytes], ...] = ()
+    """(filepath, content) in workload order."""
+
+    @classmethod
+    def from_placement(cls, placement: WorkPlacement, *, with_files: bool = True) -> PlacementFiles:
+        """Read a placement; ``with_files`` decodes the workloads (ValueError names a bad one)."""
+        files: list[tuple[str, bytes]] = []
+        if with_files:
+            for workload in placement.spec.workloads:
+                try:
+                    files.append((workload.filepath, decode_content(workload.content)))
+                except ValueError as error:
+                    raise ValueError(f"workload {workload.filepath!r}: {error}") from None
+        labels = placement.metadata.labels
+        return cls(
+            name=placement.name,
+            namespace=placement.metadata.namespace or "",
+            promise=placement.spec.promise_name,
+            group_id=placement.spec.id,
+            resource=placement.spec.resource_name or None,
+            resource_namespace=labels.get(c.LABEL_RESOURCE_NAMESPACE) or None,
+            pipeline=labels.get(c.LABEL_PIPELINE_NAME) or None,
+            files=tuple(files),
+        )
+
+
+@dataclass(frozen=True)
+class PlacementWrite:
+    """The changes that put a placement's files in place (or remove them).
+
+    ``changes`` is the desired state; ``cleanup`` removes what an earlier write left and this one
+    no longer wants (mode ``none`` only). ``owned`` lists the store paths the placement owns
+    afterwards (mode ``none``; recorded so the next write knows what to clean up).
+    """
+
+    changes: tuple[Change, ...]
+    cleanup: tuple[Change, ...] = ()
+    owned: tuple[str, ...] = ()
+
+    @property
+    def all_changes(self) -> tuple[Change, ...]:
+        return self.changes + self.cleanup
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+
+def destination_root(destination: Destination) -> str:
+    """The Destination's directory relative to the store root; ``""`` for ``.`` and ``/``."""
+    return normalise_prefix(destination.spec.path, what=f"path of Destination {destination.name}")
+
+
+def group_directory(destination: Destination, placement: PlacementFiles) -> str:
+    """The nestedByMetadata directory of a placement's workload group."""
+    id5 = placement.group_id[:GROUP_ID_PREFIX_LENGTH]
+    if placement.resource:
+        namespace = placement.resource_namespace or placement.namespace
+        parts = [RESOURCES_DIR, namespace, placement.promise, placement.resource]
+    else:
+        parts = [DEPENDENCIES_DIR, placement.promise]
+    if placement.pipeline:
+        parts.append(placement.pipeline)  # static dependencies have no pipeline: no segment
+    parts.append(id5)
+    for part in parts:
+        # Names are Kubernetes names, so this only fails on a hand-made, broken placement.
+        safe_relpath(part, what=f"path segment of WorkPlacement {placement.name}")
+    return join_under(destination_root(destination), "/".join(parts))
+
+
+def state_file(destination: Destination, namespace: str, placement_name: str) -> str:
+    """``<dest>/.kratix/<namespace>-<placement>.yaml`` (mode none)."""
+    return join_under(destination_root(destination), f"{STATE_FILES_DIR}/{namespace}-{placement_name}.yaml")
+
+
+def aggregated_file(destination: Destination) -> str:
+    """``<dest>/<filepath.filename>`` (mode aggregatedYAML)."""
+    filename = destination.spec.filepath.filename
+    return join_under(
+        destination_root(destination), filename, what=f"filepath.filename of Destination {destination.name}"
+    )
+
+
+def _workload_path(base: str, placement: PlacementFiles, filepath: str) -> str:
+    return join_under(base, filepath, what=f"workload filepath of WorkPlacement {placement.name}")
+
+
+# -- writes ----------------------------------------------------------------------------------------
+
+
+def placement_write(
+    destination: Destination,
+    placement: PlacementFiles,
+    *,
+    peers: Sequence[PlacementFiles] = (),
+    previously_owned: Iterable[str] = (),
+) -> PlacementWrite:
+    """The changes that write ``placement`` to ``destination``.
+
+    ``peers``: for aggregatedYAML, every live placement of the Destination (``placement``
+    included or not; it is added). ``previously_owned``: for mode none, the paths the last
+    write recorded. Raises UnsafePathError for a path that would leave its directory.
+    """
+    mode = destination.spec.filepath.mode
+    if mode == "aggregatedYAML":
+        everyone = {p.name: p for p in peers}
+        everyone[placement.name] = placement
+        return PlacementWrite((aggregated_change(destination, everyone.values(), placement.name),))
+    if mode == "none":
+        return _flat_write(destination, placement, previously_owned)
+    directory = group_directory(destination, placement)
+    files = {
+        safe_relpath(filepath, what=f"workload filepath of WorkPlacement {placement.name}"): content
+        for filepath, content in placement.files
+    }
+    return PlacementWrite((DirChange(directory, files, placement.name),))
+
+
+def placement_removal(
+    destination: Destination,
+    placement: PlacementFiles,
+    *,
+    peers: Sequence[PlacementFiles] = (),
+    previously_owned: Iterable[str] = (),
+) -> PlacementWrite:
+    """The changes that remove ``placement``'s files.
+
+    nestedByMetadata deletes the group directory; aggregatedYAML rewrites the file from the
+    other ``peers`` (deleting it when none are left); none deletes the recorded and current
+    files and the state file.
+    """
+    mode = destination.spec.filepath.mode
+    if mode == "aggregatedYAML":
+        others = [p for p in peers if p.name != placement.name]
+        return PlacementWrite((aggregated_change(destination, others, placement.name),))
+    if mode == "none":
+        root = destination_root(destination)
+        paths = set(previously_owned)
+        for filepath, _ in placement.files:
+            try:
+                paths.add(_workload_path(root, placement, filepath))
+            except UnsafePathError:
+                continue  # never written, so nothing to remove
+        paths.add(state_file(destination, placement.namespace, placement.name))
+        return PlacementWrite(tuple(FileChange(path, None, placement.name) for path in sorted(paths)))
+    return PlacementWrite((DirChange(group_directory(destination, placement), None, placement.name),))
+
+
+def aggregated_change(
+    destination: Destination, placements: Iterable[PlacementFiles], label: str
+) -> FileChange:
+    """The aggregated file from ``placements`` (sorted by name); deleted when there are none."""
+    documents = [
+        content for placement in sorted(placements, key=lambda p: p.name) for _, content in placement.files
+    ]
+    content = AGGREGATED_SEPARATOR.join(documents) if documents else None
+    return FileChange(aggregated_file(destination), content, label)
+
+
+def _flat_write(
+    destination: Destination, placement: PlacementFiles, previously_owned: Iterable[str]
+) -> PlacementWrite:
+    root = destination_root(destination)
+    changes: list[Change] = []
+    owned: list[str] = []
+    for filepath, content in placement.files:
+        path = _workload_path(root, placement, filepath)
+        changes.append(FileChange(path, content, placement.name))
+        owned.append(path)
+    owned = sorted(set(owned))
+    record = state_file(destination, placement.namespace, placement.name)
+    changes.append(FileChange(record, state_file_content(owned), placement.name))
+    stale = sorted(set(previously_owned) - set(owned) - {record})
+    cleanup = tuple(FileChange(_checked(path), None, placement.name) for path in stale)
+    return PlacementWrite(tuple(changes), cleanup, tuple(owned))
+
+
+def _checked(path: str) -> str:
+    # Recorded paths come back from an annotation anyone could edit: check them again.
+    return safe_relpath(path, what="recorded file")
+
+
+def state_file_content(owned: Sequence[str]) -> bytes:
+    """The state file of mode none: ``files: [<paths relative to the store root>]``."""
+    return yaml.safe_dump({"files": list(owned)}, default_flow_style=False).encode()
+
+
+# -- canaries --------------------------------------------------------------------------------------
+
+
+def canary_paths(destination: Destination) -> tuple[str, str]:
+    """(namespace file, ConfigMap file): inside dependencies/ and resources/ for nestedByMetadata,
+    so both GitOps paths exist from day one; at the Destination's root for other modes."""
+    root = destination_root(destination)
+    if destination.spec.filepath.mode == "nestedByMetadata":
+        return (
+            join_under(root, f"{DEPENDENCIES_DIR}/{CANARY_NAMESPACE_FILE}"),
+            join_under(root, f"{RESOURCES_DIR}/{CANARY_CONFIG_MAP_FILE}"),
+        )
+    return join_under(root, CANARY_NAMESPACE_FILE), join_under(root, CANARY_CONFIG_MAP_FILE)
+
+
+def canary_documents() -> tuple[bytes, bytes]:
+    """The kratix-worker-system Namespace and the kratix-info ConfigMap, as stable YAML."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.WORKER_SYSTEM_NAMESPACE}}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": c.CANARY_CONFIG_MAP_NAME, "namespace": c.WORKER_SYSTEM_NAMESPACE},
+        "data": {"canary": CANARY_MESSAGE},
+    }
+    return yaml.safe_dump(namespace).encode(), yaml.safe_dump(config_map).encode()
+
+
+def canary_changes(destination: Destination, *, present: bool = True) -> tuple[FileChange, ...]:
+    """Write (``present``) or remove the canary files."""
+    namespace_doc, config_map_doc = canary_documents()
+    namespace_path, config_map_path = canary_paths(destination)
+    return (
+        FileChange(namespace_path, namespace_doc if present else None, CANARY_LABEL),
+        FileChange(config_map_path, config_map_doc if present else None, CANARY_LABEL),
+    )

@@ -1,0 +1,221 @@
+"""Destinations: prove the state store can be written (the canary files) and clean up on delete.
+
+``Ready`` (kratix-behaviour.md §1.2) says whether this Destination's directory can be written:
+``StateStoreNotFound`` / ``StateStoreNotReady`` / ``StateStoreWriteFailed`` (False), or
+``TestDocumentsWritten`` (True, canaries written) / ``DestinationReady`` (True, ``initWorkloads``
+disabled and the canaries removed). The canaries go through the store's batcher like any
+placement, so a burst of new Destinations costs one commit.
+
+``cleanup: all`` keeps ``kratix.io/destination-cleanup``: deleting the Destination first deletes
+its WorkPlacements (their finalizers remove the files), then the canaries, then lets it go. With
+``cleanup: none`` (the default) it goes at once and leaves the files.
+
+Scheduling is not done here: the operator re-enqueues every Work when a Destination's labels,
+spec or existence change (see ``app.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from kratix_py import kube as k
+from kratix_py.api import Destination, validation_message
+from kratix_py.api import constants as c
+from kratix_py.core import conditions as cond
+from kratix_py.core.layout import canary_changes
+from kratix_py.operator import resources as r
+from kratix_py.operator.statestores import (
+    Enqueue,
+    Key,
+    Outcome,
+    StateStores,
+    StoreProblem,
+    backoff,
+    changes_digest,
+    store_ready_problem,
+)
+from kratix_py.operator.status import transition_events, write_status
+from kratix_py.statestores.errors import UnsafePathError
+
+log = logging.getLogger(__name__)
+
+STORE_RETRY = c.DEFAULT_REQUEUE
+WRITE_BACKOFF = (2.0, 60.0)
+WAIT_FOR_BATCH = timedelta(seconds=30)
+WAIT_FOR_PLACEMENTS = timedelta(seconds=1)
+
+
+def destination_key(name: str) -> tuple[str, str]:
+    return ("destination", name)
+
+
+class DestinationReconciler:
+    """Reconciles one Destination per call; see the module docstring."""
+
+    def __init__(
+        self,
+        kube: k.Kube,
+        stores: StateStores,
+        *,
+        enqueue: Enqueue,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.kube = kube
+        self.stores = stores
+        self.enqueue = enqueue
+        self.clock = clock
+
+    def __call__(self, key: Key) -> timedelta | None:
+        name = str(key[1])
+        obj = self.kube.get(r.DESTINATIONS, name)
+        if obj is None:
+            self.stores.forget(key)
+            return None
+        try:
+            destination = Destination.model_validate(obj)
+        except ValidationError as error:
+            if obj["metadata"].get("deletionTimestamp"):
+                self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
+                return None
+            message = f"the Destination is invalid: {validation_message(error)}"
+            self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "DestinationNotReady", message))
+            return None
+        if obj["metadata"].get("deletionTimestamp"):
+            return self._delete(key, obj, destination)
+        obj = self._finalizer(obj, destination)
+
+        ref = destination.spec.state_store_ref
+        store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
+        if store is None:
+            message = f"{ref.kind} {ref.name} does not exist"
+            self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreNotFound", message))
+            return STORE_RETRY
+        not_ready = store_ready_problem(store)
+        try:
+            handle = self.stores.handle(ref.kind, store)
+        except StoreProblem as problem:
+            not_ready = not_ready or f"{problem.reason}: {problem.message}"
+            handle = None
+        if handle is None or not_ready is not None:
+            message = f"{ref.kind} {ref.name} is not ready: {not_ready}"
+            self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreNotReady", message))
+            return STORE_RETRY
+
+        enabled = destination.spec.init_workloads.enabled
+        try:
+            changes = canary_changes(destination, present=enabled)
+        except UnsafePathError as error:
+            self._ready(
+                obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreWriteFailed", str(error))
+            )
+            return None
+        digest = changes_digest(handle.fingerprint, changes)
+        if self.stores.is_pending(key, digest):
+            return WAIT_FOR_BATCH
+        outcome = self.stores.outcome(key)
+        if outcome is None or outcome.digest != digest:
+            self.stores.submit(handle, key, digest, changes)
+            return WAIT_FOR_BATCH
+        self._ready(obj, _written(outcome, enabled))
+        if outcome.ok:
+            return None
+        wait = backoff(outcome.failures, *WRITE_BACKOFF)
+        if self._age(outcome) < wait:
+            return timedelta(seconds=wait - self._age(outcome))
+        self.stores.submit(handle, key, digest, changes)
+        return WAIT_FOR_BATCH
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _finalizer(self, obj: dict[str, Any], destination: Destination) -> dict[str, Any]:
+        if destination.spec.cleanup == "all":
+            return self.kube.add_finalizers(r.DESTINATIONS, obj, [c.FINALIZER_DESTINATION_CLEANUP])
+        if c.FINALIZER_DESTINATION_CLEANUP in (obj["metadata"].get("finalizers") or []):
+            self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
+            fresh = self.kube.get(r.DESTINATIONS, destination.name)
+            return fresh if fresh is not None else obj
+        return obj
+
+    def _age(self, outcome: Outcome) -> float:
+        return time.monotonic() - outcome.finished_at
+
+    def _ready(self, obj: Mapping[str, Any], condition: cond.Condition) -> None:
+        old = copy.deepcopy(obj.get("status") or {})
+        status = dict(old)
+        status["conditions"] = cond.set_condition(
+            old.get("conditions"), condition, self.clock(), obj["metadata"].get("generation")
+        )
+        if not write_status(self.kube, r.DESTINATIONS, obj, old, status):
+            return
+        for event_type, reason, message in transition_events(old, status):
+            self.kube.emit_event(obj, reason, message, type=event_type)
+        if cond.is_true(old.get("conditions"), c.CONDITION_READY) != (condition.status == cond.TRUE):
+            self._enqueue_placements(str(obj["metadata"]["name"]))
+
+    def _enqueue_placements(self, name: str) -> None:
+        """Readiness flipped: placements waiting for this Destination's store try again."""
+        for placement in self._placements(name):
+            meta = placement["metadata"]
+            self.enqueue(("workplacement", meta["namespace"], meta["name"]), 0.0)
+
+    def _placements(self, name: str) -> list[dict[str, Any]]:
+        return self.kube.list(r.WORKPLACEMENTS, None, labels={c.LABEL_TARGET_DESTINATION_NAME: name})
+
+    def _delete(self, key: Key, obj: dict[str, Any], destination: Destination) -> timedelta | None:
+        if c.FINALIZER_DESTINATION_CLEANUP not in (obj["metadata"].get("finalizers") or []):
+            return None
+        placements = self._placements(destination.name)
+        for placement in placements:
+            meta = placement["metadata"]
+            if not meta.get("deletionTimestamp"):
+                self.kube.delete(r.WORKPLACEMENTS, meta["name"], meta["namespace"])
+        if placements:
+            return WAIT_FOR_PLACEMENTS  # their finalizers remove the files first
+        wait = self._remove_canaries(key, destination)
+        if wait is not None:
+            return wait
+        self.stores.forget(key)
+        self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
+        return None
+
+    def _remove_canaries(self, key: Key, destination: Destination) -> timedelta | None:
+        """None once the canaries are gone (or cannot be reached: a missing store has none to remove)."""
+        ref = destination.spec.state_store_ref
+        store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
+        if store is None:
+            return None
+        try:
+            handle = self.stores.handle(ref.kind, store)
+            changes = canary_changes(destination, present=False)
+        except (StoreProblem, UnsafePathError) as error:
+            log.info("Destination %s: not removing the canaries: %s", destination.name, error)
+            return None
+        digest = changes_digest(handle.fingerprint, changes, "remove")
+        if self.stores.is_pending(key, digest):
+            return WAIT_FOR_BATCH
+        outcome = self.stores.outcome(key)
+        if outcome is not None and outcome.digest == digest:
+            if outcome.ok:
+                return None
+            log.warning("Destination %s: removing the canaries failed: %s", destination.name, outcome.message)
+            wait = backoff(outcome.failures, *WRITE_BACKOFF)
+            if self._age(outcome) < wait:
+                return timedelta(seconds=wait - self._age(outcome))
+        self.stores.submit(handle, key, digest, changes)
+        return WAIT_FOR_BATCH
+
+
+def _written(outcome: Outcome, enabled: bool) -> cond.Condition:
+    if not outcome.ok:
+        return cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreWriteFailed", outcome.message)
+    if enabled:
+        return cond.Condition(
+            c.CONDITION_READY, cond.TRUE, "TestDocumentsWritten", "Test documents written to State Store"
+        )
+    return cond.Condition(c.CONDITION_READY, cond.TRUE, "DestinationReady", "Destination ready")

@@ -1,0 +1,436 @@
+"""WorkPlacements: write one workload group to its Destination's state store, remove it on delete.
+
+A reconcile computes the placement's changes (:mod:`kratix_py.core.layout`) and hands them to the
+store's batcher (:mod:`kratix_py.operator.statestores`), which writes many placements in one
+commit and calls this reconciler again with the outcome; only then is the status written.
+
+Status follows Kratix (kratix-behaviour.md §1.6): ``ScheduleSucceeded`` (misplaced or not),
+``WriteSucceeded`` (with the writer's error on failure) and ``Ready`` (message ``Ready`` only
+when written and not misplaced; else ``Pending``, ``Misplaced`` or ``Failing``), plus
+``status.versionID``. Conditions carry the placement's ``generation``, so the Work can tell a
+write of the current content from an older one. Failed writes are retried with backoff.
+
+On delete the files are removed before the finalizers go. If the Destination, its state store
+or the store's Secret no longer exists there is nothing the operator could clean, so the
+finalizers are dropped at once instead of leaving the placement (and its Work, its request,
+its Promise) stuck: Kratix's most reported deletion bug.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from kratix_py import kube as k
+from kratix_py.api import Destination, WorkPlacement, validation_message
+from kratix_py.api import constants as c
+from kratix_py.core import conditions as cond
+from kratix_py.core.layout import PlacementFiles, PlacementWrite, placement_removal, placement_write
+from kratix_py.operator import resources as r
+from kratix_py.operator.statestores import (
+    Key,
+    Outcome,
+    StateStores,
+    StoreHandle,
+    StoreProblem,
+    backoff,
+    changes_digest,
+    store_ready_problem,
+)
+from kratix_py.operator.status import write_status
+from kratix_py.statestores.base import Change
+from kratix_py.statestores.errors import UnsafePathError
+
+log = logging.getLogger(__name__)
+
+WRITE_BACKOFF = (2.0, 60.0)
+"""(first, longest) wait before retrying a failed write."""
+WAIT_FOR_BATCH = timedelta(seconds=30)
+"""Safety net while a write is in flight: the batcher enqueues us when done, this covers a lost wake-up."""
+STORE_NOT_READY_RETRY = timedelta(seconds=15)
+
+_SCHEDULED = cond.Condition(
+    c.CONDITION_SCHEDULE_SUCCEEDED, cond.TRUE, "ScheduledToDestination", "Scheduled to correct Destination"
+)
+_MISPLACED = cond.Condition(
+    c.CONDITION_SCHEDULE_SUCCEEDED,
+    cond.FALSE,
+    "DestinationSelectorMismatch",
+    "Target Destination no longer matches destinationSelectors",
+)
+
+
+def placement_key(namespace: str, name: str) -> Key:
+    return ("workplacement", namespace, name)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a placement's files go, or why they cannot go there (``gone``: nothing to clean)."""
+
+    destination: Destination | None = None
+    handle: StoreHandle | None = None
+    problem: str = ""
+    gone: bool = False
+
+
+class WorkPlacementReconciler:
+    """Reconciles one WorkPlacement per call; see the module docstring."""
+
+    def __init__(
+        self,
+        kube: k.Kube,
+        stores: StateStores,
+        *,
+        rewrite_interval: timedelta = c.DEFAULT_STATE_STORE_RECONCILIATION_INTERVAL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kube = kube
+        self.stores = stores
+        self.rewrite_interval = rewrite_interval
+        self.clock = clock
+        self.monotonic = monotonic
+
+    def __call__(self, key: Key) -> timedelta | None:
+        _, namespace, name = (str(part) for part in key)
+        obj = self.kube.get(r.WORKPLACEMENTS, name, namespace)
+        if obj is None:
+            self.stores.forget(key)
+            return None
+        deleting = bool(obj["metadata"].get("deletionTimestamp"))
+        try:
+            placement = WorkPlacement.model_validate(obj)
+        except ValidationError as error:
+            if deleting:
+                return self._release(key, obj)
+            log.warning("WorkPlacement %s/%s is invalid: %s", namespace, name, validation_message(error))
+            return None
+        target = self._target(placement)
+        if deleting:
+            return self._remove(key, obj, placement, target)
+        if target.destination is None and target.gone:
+            # No Destination: nothing to write to and nothing a later delete could clean. The
+            # Work reports the placement as misplaced; a Destination of that name coming back
+            # makes it write again (and take its finalizers again).
+            self.stores.forget(key)
+            self._misplaced_status(self._drop_finalizers(obj))
+            return None
+        if target.destination is None:
+            self._status(obj, placement, written=False, message=target.problem)
+            return None  # the Destination's own update enqueues its placements
+        obj = self.kube.add_finalizers(r.WORKPLACEMENTS, obj, _finalizers(target.destination))
+        if target.handle is None:
+            self._status(obj, placement, written=False, message=target.problem)
+            return STORE_NOT_READY_RETRY
+        return self._write(key, obj, placement, target.destination, target.handle)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _write(
+        self,
+        key: Key,
+        obj: dict[str, Any],
+        placement: WorkPlacement,
+        destination: Destination,
+        handle: StoreHandle,
+    ) -> timedelta | None:
+        previously_owned = _written_files(obj)
+        try:
+            files = PlacementFiles.from_placement(placement)
+            write = placement_write(destination, files, previously_owned=previously_owned)
+        except (UnsafePathError, ValueError) as error:
+            # Bad pipeline output: retrying cannot help, a new Work generation will.
+            self._status(obj, placement, written=False, message=f"nothing written: {error}")
+            return None
+        digest = changes_digest(handle.fingerprint, write.changes, destination.spec.filepath.mode)
+        source: Sequence[Change] | Callable[[], Sequence[Change]] = write.all_changes
+        if destination.spec.filepath.mode == "aggregatedYAML":
+            # The file holds every placement of the Destination: compute it when the batch is
+            # written, from the placements that exist then, so concurrent updates cannot lose one.
+            def aggregated() -> Sequence[Change]:
+                return placement_write(destination, files, peers=self._peers(destination)).changes
+
+            source = aggregated
+        return self._submit_or_report(
+            key, handle, digest, source, lambda outcome: self._report(obj, placement, outcome, write)
+        )
+
+    def _report(
+        self, obj: dict[str, Any], placement: WorkPlacement, outcome: Outcome, write: PlacementWrite
+    ) -> None:
+        if outcome.ok and write.owned and list(write.owned) != _written_files(obj):
+            obj = self.kube.patch(
+                r.WORKPLACEMENTS,
+                obj["metadata"]["name"],
+                {"metadata": {"annotations": {c.ANNOTATION_WRITTEN_FILES: json.dumps(list(write.owned))}}},
+                obj["metadata"]["namespace"],
+            )
+        self._status(
+            obj, placement, written=outcome.ok, message=outcome.message, version_id=outcome.version_id
+        )
+
+    def _submit_or_report(
+        self,
+        key: Key,
+        handle: StoreHandle,
+        digest: str,
+        source: Sequence[Change] | Callable[[], Sequence[Change]],
+        report: Callable[[Outcome], None],
+    ) -> timedelta | None:
+        """Report the outcome of this exact content if there is one; else (re)submit it.
+
+        Returns when to look again: after the rewrite interval (drift repair) on success, after
+        the backoff on failure, or the safety net while a write is in flight.
+        """
+        if self.stores.is_pending(key, digest):
+            return WAIT_FOR_BATCH
+        outcome = self.stores.outcome(key)
+        if outcome is not None and outcome.digest == digest:
+            report(outcome)
+            age = self.monotonic() - outcome.finished_at
+            wait = (
+                self.rewrite_interval.total_seconds()
+                if outcome.ok
+                else backoff(outcome.failures, *WRITE_BACKOFF)
+            )
+            if age < wait:
+                return timedelta(seconds=wait - age)
+        self.stores.submit(handle, key, digest, source)
+        return WAIT_FOR_BATCH
+
+    def _peers(self, destination: Destination) -> list[PlacementFiles]:
+        """Every live placement of the Destination (for its aggregated file)."""
+        peers = []
+        listed = self.kube.list(
+            r.WORKPLACEMENTS, None, labels={c.LABEL_TARGET_DESTINATION_NAME: destination.name}
+        )
+        for item in listed:
+            if item["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                peers.append(PlacementFiles.from_placement(WorkPlacement.model_validate(item)))
+            except (ValidationError, ValueError) as error:
+                log.warning(
+                    "leaving WorkPlacement %s out of the aggregated file: %s", item["metadata"]["name"], error
+                )
+        return peers
+
+    # -- removing ----------------------------------------------------------------------------------
+    def _remove(
+        self, key: Key, obj: dict[str, Any], placement: WorkPlacement, target: _Target
+    ) -> timedelta | None:
+        if not set(obj["metadata"].get("finalizers") or []) & set(_OUR_FINALIZERS):
+            return None
+        if target.gone or target.destination is None:
+            log.info(
+                "releasing WorkPlacement %s/%s without cleanup: %s",
+                placement.metadata.namespace,
+                placement.name,
+                target.problem,
+            )
+            return self._release(key, obj)
+        if target.handle is None:
+            self._status(obj, placement, written=False, message=f"cannot remove the files: {target.problem}")
+            return STORE_NOT_READY_RETRY
+        destination, handle = target.destination, target.handle
+        try:
+            files = PlacementFiles.from_placement(
+                placement, with_files=destination.spec.filepath.mode == "none"
+            )
+        except ValueError:
+            files = PlacementFiles.from_placement(placement, with_files=False)
+        try:
+            removal = placement_removal(destination, files, previously_owned=_written_files(obj))
+        except UnsafePathError as error:
+            self._status(obj, placement, written=False, message=f"cannot remove the files: {error}")
+            return None
+        digest = changes_digest(handle.fingerprint, removal.changes, "remove")
+        source: Sequence[Change] | Callable[[], Sequence[Change]] = removal.changes
+        if destination.spec.filepath.mode == "aggregatedYAML":
+
+            def aggregated() -> Sequence[Change]:
+                return placement_removal(destination, files, peers=self._peers(destination)).changes
+
+            source = aggregated
+        released: list[bool] = []
+
+        def report(outcome: Outcome) -> None:
+            if outcome.ok:
+                released.append(True)
+            else:
+                self._status(
+                    obj, placement, written=False, message=f"cannot remove the files: {outcome.message}"
+                )
+
+        wait = self._submit_or_report(key, handle, digest, source, report)
+        if released:
+            return self._release(key, obj)
+        return wait
+
+    def _release(self, key: Key, obj: dict[str, Any]) -> timedelta | None:
+        self.stores.forget(key)
+        self._drop_finalizers(obj)
+        return None
+
+    def _drop_finalizers(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Remove our finalizers (guarded by resourceVersion); returns the object as it now is."""
+        meta = obj["metadata"]
+        current = list(meta.get("finalizers") or [])
+        remaining = [f for f in current if f not in _OUR_FINALIZERS]
+        if remaining == current:
+            return obj
+        patch = {"metadata": {"finalizers": remaining, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            return self.kube.patch(r.WORKPLACEMENTS, meta["name"], patch, meta["namespace"])
+        except k.KubeError as error:
+            if not error.not_found:
+                raise
+            return obj
+
+    # -- where to --------------------------------------------------------------------------------------
+    def _target(self, placement: WorkPlacement) -> _Target:
+        destination_name = placement.spec.target_destination_name
+        destination_obj = self.kube.get(r.DESTINATIONS, destination_name)
+        if destination_obj is None:
+            return _Target(problem=f"Destination {destination_name} does not exist", gone=True)
+        try:
+            destination = Destination.model_validate(destination_obj)
+        except ValidationError as error:
+            return _Target(problem=f"Destination {destination_name} is invalid: {validation_message(error)}")
+        ref = destination.spec.state_store_ref
+        store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
+        if store is None:
+            return _Target(destination, problem=f"{ref.kind} {ref.name} does not exist", gone=True)
+        try:
+            handle = self.stores.handle(ref.kind, store)
+        except StoreProblem as problem:
+            # Without its Secret a store can never be written again as it was: treat it as gone.
+            gone = problem.reason == "SecretNotFound"
+            return _Target(destination, problem=f"{ref.kind} {ref.name}: {problem.message}", gone=gone)
+        not_ready = store_ready_problem(store)
+        if not_ready is not None:
+            return _Target(destination, problem=f"{ref.kind} {ref.name} is not ready: {not_ready}")
+        return _Target(destination, handle)
+
+    # -- status ----------------------------------------------------------------------------------------
+    def _misplaced_status(self, obj: Mapping[str, Any]) -> None:
+        """The Destination is gone: once the Work marks the placement misplaced, say so (the last
+        write's ``WriteSucceeded`` stays as it was: the files are still wherever they were written)."""
+        if (obj["metadata"].get("labels") or {}).get(c.LABEL_MISPLACED) != c.TRUE_LABEL_VALUE:
+            return
+        old = copy.deepcopy(obj.get("status") or {})
+        ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "Misplaced", "Misplaced")
+        conditions = cond.set_conditions(
+            old.get("conditions"), [_MISPLACED, ready], self.clock(), obj["metadata"].get("generation")
+        )
+        write_status(self.kube, r.WORKPLACEMENTS, obj, old, {**old, "conditions": conditions})
+
+    def _status(
+        self,
+        obj: Mapping[str, Any],
+        placement: WorkPlacement,
+        *,
+        written: bool,
+        message: str,
+        version_id: str = "",
+    ) -> None:
+        now = self.clock()
+        generation = obj["metadata"].get("generation")
+        misplaced = (obj["metadata"].get("labels") or {}).get(c.LABEL_MISPLACED) == c.TRUE_LABEL_VALUE
+        old = copy.deepcopy(obj.get("status") or {})
+        if written:
+            write = cond.Condition(
+                c.CONDITION_WRITE_SUCCEEDED,
+                cond.TRUE,
+                "WorkloadsWrittenToStateStore",
+                "Workloads written to State Store",
+            )
+        else:
+            write = cond.Condition(
+                c.CONDITION_WRITE_SUCCEEDED, cond.FALSE, "WorkloadsFailedWrite", message or "write failed"
+            )
+        if not written:
+            ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "WorkloadsFailedWrite", "Failing")
+        elif misplaced:
+            ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "Misplaced", "Misplaced")
+        else:
+            ready = cond.Condition(
+                c.CONDITION_READY, cond.TRUE, "WorkloadsWrittenToTargetDestination", "Ready"
+            )
+        status = dict(old)
+        status["conditions"] = cond.set_conditions(
+            old.get("conditions"), [_MISPLACED if misplaced else _SCHEDULED, write, ready], now, generation
+        )
+        if written and version_id:
+            status["versionID"] = version_id
+        if not write_status(self.kube, r.WORKPLACEMENTS, obj, old, status):
+            return
+        for event_type, reason, text in _events(old, status, placement):
+            self.kube.emit_event(obj, reason, text, type=event_type)
+
+
+_OUR_FINALIZERS = (c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP, c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)
+
+
+def _finalizers(destination: Destination) -> list[str]:
+    wanted = [c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP]
+    if destination.spec.filepath.mode == "none":
+        wanted.append(c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)
+    return wanted
+
+
+def _written_files(obj: Mapping[str, Any]) -> list[str]:
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_WRITTEN_FILES)
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _events(
+    old: Mapping[str, Any], new: Mapping[str, Any], placement: WorkPlacement
+) -> list[tuple[str, str, str]]:
+    """Events only on transitions: written / failed, and misplaced."""
+    events = []
+    before_write = cond.find(old.get("conditions"), c.CONDITION_WRITE_SUCCEEDED)
+    after_write = cond.find(new.get("conditions"), c.CONDITION_WRITE_SUCCEEDED)
+    destination = placement.spec.target_destination_name
+    if after_write is not None and (before_write or {}).get("status") != after_write.get("status"):
+        if after_write.get("status") == cond.TRUE:
+            events.append(
+                ("Normal", "WorkloadsWrittenToStateStore", f"Workloads written to Destination {destination}")
+            )
+        else:
+            events.append(
+                (
+                    "Warning",
+                    "FailedWriteToDestination",
+                    f"Failed to write to Destination {destination}: {after_write.get('message')}",
+                )
+            )
+    before_schedule = cond.find(old.get("conditions"), c.CONDITION_SCHEDULE_SUCCEEDED)
+    after_schedule = cond.find(new.get("conditions"), c.CONDITION_SCHEDULE_SUCCEEDED)
+    if (
+        after_schedule is not None
+        and after_schedule.get("status") == cond.FALSE
+        and (before_schedule or {}).get("status") != cond.FALSE
+    ):
+        events.append(
+            (
+                "Warning",
+                "DestinationSelectorMismatch",
+                f"Destination {destination} no longer matches the Work's selectors",
+            )
+        )
+    return events

@@ -1,0 +1,286 @@
+"""Works: schedule each workload group onto Destinations as WorkPlacements, and report.
+
+One reconcile reads the Work, every Destination and the Work's placements, asks
+:func:`kratix_py.core.scheduling.schedule` what should exist, creates/updates/deletes placements
+to match, and writes the status (only when it changed).
+
+Status (kratix-behaviour.md §1.5, §3.2) with kratix-py's stronger ``Ready``: the message is
+``Ready`` only when every placement has written the Work's current content
+(``WriteSucceeded=True`` for the placement's current generation), not merely when everything is
+scheduled. Requests and Promises derive ``WorksSucceeded`` from that message, so they turn
+green only once the files are really in the state stores. In order of precedence the message is
+``Failing`` (a placement's write failed), ``Pending`` (a group has no Destination), ``Misplaced``
+(a placement's Destination no longer matches), ``Pending`` (writes still in flight), ``Ready``.
+
+Deleting a Work deletes its placements first and waits until they are gone (their own
+finalizers remove the files), then releases ``kratix.io/work-cleanup``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from kratix_py import kube as k
+from kratix_py.api import Destination, Work, WorkPlacement, validation_message
+from kratix_py.api import constants as c
+from kratix_py.core import conditions as cond
+from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
+from kratix_py.operator import resources as r
+from kratix_py.operator.status import write_status
+
+log = logging.getLogger(__name__)
+
+WAIT_FOR_PLACEMENTS = timedelta(seconds=1)
+"""Deleting: look again this soon (placement deletions also enqueue the Work)."""
+
+
+def work_key(namespace: str, name: str) -> tuple[str, str, str]:
+    return ("work", namespace, name)
+
+
+class WorkReconciler:
+    """Reconciles one Work per call; see the module docstring."""
+
+    def __init__(self, kube: k.Kube, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.kube = kube
+        self.clock = clock
+
+    def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
+        _, namespace, name = (str(part) for part in key)
+        obj = self.kube.get(r.WORKS, name, namespace)
+        if obj is None:
+            return None
+        if obj["metadata"].get("deletionTimestamp"):
+            return self._delete(obj)
+        obj = self.kube.add_finalizers(r.WORKS, obj, [c.FINALIZER_WORK_CLEANUP])
+        now = self.clock()
+        try:
+            work = Work.model_validate(obj)
+        except ValidationError as error:
+            message = f"the Work is invalid: {validation_message(error)}"
+            invalid = [
+                cond.Condition(
+                    c.CONDITION_SCHEDULE_SUCCEEDED, cond.FALSE, "FailedToScheduleWorkloads", message
+                ),
+                cond.Condition(c.CONDITION_READY, cond.FALSE, "FailedToScheduleWorkloads", "Failing"),
+            ]
+            self._write(obj, invalid, now)
+            return None
+        destinations = self._destinations()
+        existing_objs: list[dict[str, Any]] = []
+        existing: list[WorkPlacement] = []
+        for item in self._placements(namespace, name):
+            try:
+                existing.append(WorkPlacement.model_validate(item))
+                existing_objs.append(item)
+            except ValidationError as error:  # hand-edited beyond repair: leave it alone, say so
+                log.warning(
+                    "ignoring invalid WorkPlacement %s: %s",
+                    item["metadata"].get("name"),
+                    validation_message(error),
+                )
+        plan = schedule(work, destinations, existing)
+        current = self._apply(work, plan, {p["metadata"]["name"]: p for p in existing_objs})
+        conditions = work_conditions(plan, current)
+        extra = {"workPlacements": len(plan.placements), "workPlacementsCreated": len(current)}
+        self._write(obj, conditions, now, extra, plan)
+        if plan.unscheduled and not work.is_dependency:
+            return c.SLOW_REQUEUE  # resource Works look for a Destination again (§3.2)
+        if len(current) < len(plan.placements):
+            return WAIT_FOR_PLACEMENTS  # a placement of the same name is still being deleted
+        return None
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _destinations(self) -> list[Destination]:
+        destinations = []
+        for item in self.kube.list(r.DESTINATIONS):
+            try:
+                destinations.append(Destination.model_validate(item))
+            except ValidationError as error:
+                log.warning(
+                    "ignoring invalid Destination %s: %s",
+                    item["metadata"].get("name"),
+                    validation_message(error),
+                )
+        return destinations
+
+    def _placements(self, namespace: str, work_name: str) -> list[dict[str, Any]]:
+        return self.kube.list(r.WORKPLACEMENTS, namespace, labels={c.LABEL_WORK: work_name})
+
+    # -- writing -------------------------------------------------------------------------------------
+    def _apply(
+        self, work: Work, plan: Schedule, existing: Mapping[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """Make the placements match the plan; returns the planned ones as they now are."""
+        current: dict[str, dict[str, Any]] = {}
+        for planned in plan.placements:
+            obj = existing.get(planned.name)
+            if obj is not None and obj["metadata"].get("deletionTimestamp"):
+                continue  # recreated once the old one is gone
+            result = self._create(planned) if obj is None else self._update(obj, planned)
+            if result is not None:
+                current[planned.name] = result
+        for name in plan.dangling:
+            self.kube.delete(r.WORKPLACEMENTS, name, work.metadata.namespace)
+        return current
+
+    def _create(self, planned: PlannedPlacement) -> dict[str, Any] | None:
+        try:
+            return self.kube.create(r.WORKPLACEMENTS, planned.manifest)
+        except k.KubeError as error:
+            if error.conflict:
+                return None  # created meanwhile (or still terminating): the next reconcile sees it
+            raise
+
+    def _update(self, obj: dict[str, Any], planned: PlannedPlacement) -> dict[str, Any]:
+        patch = placement_patch(obj, planned.manifest)
+        if not patch:
+            return obj
+        return self.kube.patch(r.WORKPLACEMENTS, obj["metadata"]["name"], patch, obj["metadata"]["namespace"])
+
+    def _write(
+        self,
+        obj: Mapping[str, Any],
+        conditions: list[cond.Condition],
+        now: datetime,
+        extra: Mapping[str, Any] | None = None,
+        plan: Schedule | None = None,
+    ) -> None:
+        old = copy.deepcopy(obj.get("status") or {})
+        status = {**old, **(extra or {})}
+        status["conditions"] = cond.set_conditions(
+            old.get("conditions"), conditions, now, obj["metadata"].get("generation")
+        )
+        if not write_status(self.kube, r.WORKS, obj, old, status):
+            return
+        for event_type, reason, message in work_events(old, status, plan):
+            self.kube.emit_event(obj, reason, message, type=event_type)
+
+    # -- deleting ------------------------------------------------------------------------------------
+    def _delete(self, obj: dict[str, Any]) -> timedelta | None:
+        meta = obj["metadata"]
+        if c.FINALIZER_WORK_CLEANUP not in (meta.get("finalizers") or []):
+            return None
+        placements = self._placements(meta["namespace"], meta["name"])
+        for placement in placements:
+            if not placement["metadata"].get("deletionTimestamp"):
+                self.kube.delete(r.WORKPLACEMENTS, placement["metadata"]["name"], meta["namespace"])
+        if placements:
+            return WAIT_FOR_PLACEMENTS
+        self.kube.remove_finalizer(r.WORKS, obj, c.FINALIZER_WORK_CLEANUP)
+        return None
+
+
+def placement_patch(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch taking an existing placement to the desired labels, owner and spec ({} if none)."""
+    patch: dict[str, Any] = {}
+    labels = obj["metadata"].get("labels") or {}
+    wanted = manifest["metadata"]["labels"]
+    label_patch: dict[str, Any] = {key: value for key, value in wanted.items() if labels.get(key) != value}
+    if c.LABEL_MISPLACED in labels and c.LABEL_MISPLACED not in wanted:
+        label_patch[c.LABEL_MISPLACED] = None
+    if label_patch:
+        patch["metadata"] = {"labels": label_patch}
+    owner = manifest["metadata"]["ownerReferences"][0]
+    owners = obj["metadata"].get("ownerReferences") or []
+    if not any(o.get("uid") == owner["uid"] and o.get("controller") for o in owners):
+        others = [o for o in owners if not o.get("controller")]
+        patch.setdefault("metadata", {})["ownerReferences"] = [*others, owner]
+    if obj.get("spec") != manifest["spec"]:
+        patch["spec"] = manifest["spec"]
+    return patch
+
+
+def work_conditions(plan: Schedule, placements: Mapping[str, Mapping[str, Any]]) -> list[cond.Condition]:
+    """``ScheduleSucceeded`` and ``Ready`` from the schedule and the placements' write status."""
+    if plan.unscheduled:
+        ids = " ".join(plan.unscheduled)
+        scheduled = cond.Condition(
+            c.CONDITION_SCHEDULE_SUCCEEDED,
+            cond.FALSE,
+            "UnscheduledWorkloads",
+            f"No matching destination found for workloadGroups: [{ids}]",
+        )
+    else:
+        scheduled = cond.Condition(
+            c.CONDITION_SCHEDULE_SUCCEEDED,
+            cond.TRUE,
+            "AllWorkplacementsScheduled",
+            "All workplacements scheduled successfully",
+        )
+    failing = sorted(name for name, p in placements.items() if _write_state(p) == "failed")
+    unwritten = [
+        p.name
+        for p in plan.placements
+        if p.name not in placements or _write_state(placements[p.name]) != "written"
+    ]
+    if failing:
+        ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "WorkplacementsFailing", "Failing")
+    elif plan.unscheduled:
+        ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "UnscheduledWorkloads", "Pending")
+    elif plan.misplaced:
+        ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "Misplaced", "Misplaced")
+    elif unwritten:
+        ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "WorkplacementsNotWritten", "Pending")
+    else:
+        ready = cond.Condition(c.CONDITION_READY, cond.TRUE, "AllWorkplacementsWritten", "Ready")
+    return [scheduled, ready]
+
+
+def _write_state(placement: Mapping[str, Any]) -> str:
+    """``written`` (current generation), ``failed`` (last write failed) or ``pending``."""
+    written = cond.find((placement.get("status") or {}).get("conditions"), c.CONDITION_WRITE_SUCCEEDED)
+    if written is None:
+        return "pending"
+    if written.get("status") == cond.FALSE:
+        return "failed"
+    current = written.get("observedGeneration") == placement["metadata"].get("generation")
+    return "written" if written.get("status") == cond.TRUE and current else "pending"
+
+
+def work_events(
+    old: Mapping[str, Any], new: Mapping[str, Any], plan: Schedule | None
+) -> list[tuple[str, str, str]]:
+    """Events on transitions only: no Destination found, misplaced, failing, written."""
+    events: list[tuple[str, str, str]] = []
+    before = {x.get("type"): (x.get("status"), x.get("reason")) for x in old.get("conditions") or []}
+    for condition in new.get("conditions") or []:
+        kind, status, reason = condition.get("type"), condition.get("status"), condition.get("reason")
+        if before.get(kind) == (status, reason):
+            continue
+        message = str(condition.get("message") or "")
+        if kind == c.CONDITION_SCHEDULE_SUCCEEDED and reason == "UnscheduledWorkloads":
+            if plan is not None:  # name what nothing matched, so the fix is obvious
+                wanted = "; ".join(
+                    f"{group_id[:5]}: {dict(plan.selectors.get(group_id) or {}) or 'no selectors'}"
+                    for group_id in plan.unscheduled
+                )
+                message = f"{message} (selectors {wanted})"
+            events.append(("Normal", "NoMatchingDestination", message))
+        elif kind == c.CONDITION_READY and reason == "Misplaced" and plan is not None:
+            events.append(
+                (
+                    "Warning",
+                    "Misplaced",
+                    "WorkPlacements on Destinations that no longer match: " + ", ".join(plan.misplaced),
+                )
+            )
+        elif kind == c.CONDITION_READY and reason == "WorkplacementsFailing":
+            events.append(
+                (
+                    "Warning",
+                    "WorkplacementsFailing",
+                    "Writing to a state store failed; see the WorkPlacements",
+                )
+            )
+        elif kind == c.CONDITION_READY and status == cond.TRUE:
+            events.append(
+                ("Normal", "AllWorkplacementsWritten", "All workloads are written to their Destinations")
+            )
+    return events

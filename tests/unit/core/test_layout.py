@@ -1,0 +1,209 @@
+"""State-store paths per filepath mode (kratix-behaviour.md §3.4) and the canaries (§3.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from kratix_py.api import Destination, WorkPlacement
+from kratix_py.api import constants as c
+from kratix_py.api.work import Workload
+from kratix_py.core.layout import (
+    PlacementFiles,
+    canary_changes,
+    group_directory,
+    placement_removal,
+    placement_write,
+    state_file,
+)
+from kratix_py.statestores import DirChange, FileChange, UnsafePathError
+
+DEFAULT = c.DEFAULT_WORKLOAD_GROUP_ID
+
+
+def destination(
+    path: str = "dev", mode: str = "nestedByMetadata", filename: str | None = None
+) -> Destination:
+    filepath: dict[str, Any] = {"mode": mode}
+    if filename:
+        filepath["filename"] = filename
+    return Destination.model_validate(
+        {
+            "metadata": {"name": "dev"},
+            "spec": {
+                "path": path,
+                "stateStoreRef": {"kind": "GitStateStore", "name": "s"},
+                "filepath": filepath,
+            },
+        }
+    )
+
+
+def files(
+    name: str = "wp",
+    *,
+    resource: str | None = None,
+    pipeline: str | None = "configure",
+    content: dict[str, str] | None = None,
+    resource_namespace: str | None = None,
+) -> PlacementFiles:
+    return PlacementFiles(
+        name=name,
+        namespace="team-a",
+        promise="db",
+        group_id=DEFAULT,
+        resource=resource,
+        resource_namespace=resource_namespace,
+        pipeline=pipeline,
+        files=tuple((path, text.encode()) for path, text in (content or {"a.yaml": "a: 1\n"}).items()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("placement", "expected"),
+    [
+        (files(), "dev/dependencies/db/configure/5058f"),
+        (files(pipeline=None), "dev/dependencies/db/5058f"),
+        (files(resource="my-db"), "dev/resources/team-a/db/my-db/configure/5058f"),
+        (
+            files(resource="my-db", resource_namespace="team-b"),
+            "dev/resources/team-b/db/my-db/configure/5058f",
+        ),
+    ],
+)
+def test_nested_directories(placement, expected):
+    assert group_directory(destination(), placement) == expected
+
+
+@pytest.mark.parametrize("root", [".", "/", "./"])
+def test_dot_and_slash_mean_the_store_root(root):
+    assert group_directory(destination(root), files()) == "dependencies/db/configure/5058f"
+
+
+def test_static_dependencies_land_under_static_without_a_pipeline_segment():
+    placement = files(pipeline=None, content={"static/db-dependencies.yaml": "kind: X\n"})
+    write = placement_write(destination("clusters/dev"), placement)
+    assert write.changes == (
+        DirChange("clusters/dev/dependencies/db/5058f", {"static/db-dependencies.yaml": b"kind: X\n"}, "wp"),
+    )
+
+
+def test_nested_write_replaces_the_group_directory_and_removal_deletes_it():
+    placement = files(resource="my-db", content={"redis.yaml": "r\n", "monitoring/dash.yaml": "d\n"})
+    write = placement_write(destination(), placement)
+    directory = "dev/resources/team-a/db/my-db/configure/5058f"
+    assert write.changes == (
+        DirChange(directory, {"redis.yaml": b"r\n", "monitoring/dash.yaml": b"d\n"}, "wp"),
+    )
+    assert placement_removal(destination(), placement).changes == (DirChange(directory, None, "wp"),)
+
+
+@pytest.mark.parametrize("bad", ["../escape.yaml", "/etc/passwd", "a/../../b.yaml", ".git/config"])
+@pytest.mark.parametrize("mode", ["nestedByMetadata", "none"])
+def test_a_path_leaving_its_directory_is_refused_with_the_file_named(bad, mode):
+    with pytest.raises(UnsafePathError) as error:
+        placement_write(destination(mode=mode), files(content={bad: "x"}))
+    assert "WorkPlacement wp" in str(error.value) and bad in str(error.value)
+
+
+def test_aggregated_yaml_joins_every_placement_sorted_by_name():
+    dest = destination("dev", "aggregatedYAML")
+    b = files("b", content={"1.yaml": "b1", "2.yaml": "b2"})
+    a = files("a", content={"x.yaml": "a1"})
+    write = placement_write(dest, b, peers=[a])
+    assert write.changes == (FileChange("dev/aggregated.yaml", b"a1\n---\nb1\n---\nb2", "b"),)
+    assert placement_removal(dest, b, peers=[a, b]).changes == (
+        FileChange("dev/aggregated.yaml", b"a1", "b"),
+    )
+    assert placement_removal(dest, a, peers=[a]).changes == (FileChange("dev/aggregated.yaml", None, "a"),)
+    custom = destination(".", "aggregatedYAML", filename="all.yaml")
+    assert placement_write(custom, a).changes[0].path == "all.yaml"
+
+
+def test_mode_none_writes_flat_files_and_a_state_file_and_cleans_up_what_it_dropped():
+    dest = destination("dev", "none")
+    placement = files(content={"cm.yaml": "cm", "sub/deploy.yaml": "d"})
+    write = placement_write(dest, placement, previously_owned=["dev/old.yaml", "dev/cm.yaml"])
+    record = "dev/.kratix/team-a-wp.yaml"
+    assert record == state_file(dest, "team-a", "wp")
+    assert write.changes[:2] == (
+        FileChange("dev/cm.yaml", b"cm", "wp"),
+        FileChange("dev/sub/deploy.yaml", b"d", "wp"),
+    )
+    assert write.changes[2].path == record
+    assert yaml.safe_load(write.changes[2].content) == {"files": ["dev/cm.yaml", "dev/sub/deploy.yaml"]}
+    assert write.cleanup == (FileChange("dev/old.yaml", None, "wp"),)
+    assert write.owned == ("dev/cm.yaml", "dev/sub/deploy.yaml")
+
+    removal = placement_removal(dest, placement, previously_owned=["dev/old.yaml"])
+    assert [ch.path for ch in removal.changes] == [
+        record,
+        "dev/cm.yaml",
+        "dev/old.yaml",
+        "dev/sub/deploy.yaml",
+    ]
+    assert all(ch.content is None for ch in removal.changes)
+
+
+def test_recorded_paths_are_checked_again_before_deleting():
+    with pytest.raises(UnsafePathError):
+        placement_write(destination("dev", "none"), files(), previously_owned=["../../outside"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "path", "expected"),
+    [
+        (
+            "nestedByMetadata",
+            "dev",
+            ("dev/dependencies/kratix-canary-namespace.yaml", "dev/resources/kratix-canary-configmap.yaml"),
+        ),
+        (
+            "nestedByMetadata",
+            ".",
+            ("dependencies/kratix-canary-namespace.yaml", "resources/kratix-canary-configmap.yaml"),
+        ),
+        ("aggregatedYAML", "dev", ("dev/kratix-canary-namespace.yaml", "dev/kratix-canary-configmap.yaml")),
+        ("none", "/", ("kratix-canary-namespace.yaml", "kratix-canary-configmap.yaml")),
+    ],
+)
+def test_canary_paths(mode, path, expected):
+    changes = canary_changes(destination(path, mode))
+    assert tuple(ch.path for ch in changes) == expected
+    namespace, config_map = (yaml.safe_load(ch.content) for ch in changes)
+    assert namespace == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "kratix-worker-system"},
+    }
+    assert config_map["metadata"] == {"name": "kratix-info", "namespace": "kratix-worker-system"}
+    assert "reading from Kratix state stores" in config_map["data"]["canary"]
+    assert all(ch.content is None for ch in canary_changes(destination(path, mode), present=False))
+
+
+def test_placement_files_come_from_the_workplacement():
+    wp = WorkPlacement.model_validate(
+        {
+            "metadata": {
+                "name": "w.dev-5058f",
+                "namespace": "pipelines",
+                "labels": {c.LABEL_PIPELINE_NAME: "configure", c.LABEL_RESOURCE_NAMESPACE: "team-b"},
+            },
+            "spec": {
+                "targetDestinationName": "dev",
+                "promiseName": "db",
+                "resourceName": "my-db",
+                "id": DEFAULT,
+                "workloads": [Workload.from_file("a.yaml", "a: 1\n").to_dict()],
+            },
+        }
+    )
+    placement = PlacementFiles.from_placement(wp)
+    assert placement.files == (("a.yaml", b"a: 1\n"),)
+    assert group_directory(destination(), placement) == "dev/resources/team-b/db/my-db/configure/5058f"
+    wp.spec.workloads[0].content = "not gzip"
+    with pytest.raises(ValueError, match=r"a\.yaml"):
+        PlacementFiles.from_placement(wp)
+    assert PlacementFiles.from_placement(wp, with_files=False).files == ()
