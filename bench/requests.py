@@ -4,8 +4,8 @@
 Three processes, as in a cluster: the API emulator, the operator (`kratix-py operator`), and this
 script, which plays the kubelet with the pod runner in fast mode (the real adapter steps and an
 instant user pipeline run in-process, no containers). It installs a Promise whose resource workflow
-writes one file, a Git state store and a Destination when the Work path is available, then applies
-N requests at once and records when each one's status says it is done.
+writes one file, a Git state store (a real Git server over HTTP) and a Destination, then applies N
+requests at once and records when each one is Reconciled: its pipeline ran and its file is in Git.
 
     .venv/bin/python bench/requests.py            # N = 100 and 1000
     .venv/bin/python bench/requests.py --n 50
@@ -33,6 +33,7 @@ import yaml
 from kratix_py import kube as k
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, adapter_steps, install_crds
+from kratix_py.testing.gitserver import GitServer
 from kratix_py.testing.kubeconfig import write_kubeconfig
 from kratix_py.testing.podrunner import PodRunner
 
@@ -99,13 +100,31 @@ def instant(ctx: Any) -> int:
 
 
 def done(obj: dict[str, Any]) -> bool:
-    status = obj.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    if conditions.get("Reconciled") == "True":
-        return True
-    return conditions.get("ConfigureWorkflowCompleted") == "True" and status.get(
-        "workflowsSucceeded"
-    ) == status.get("workflows")
+    """Reconciled: the workflow completed and every Work is written to the Destination's store."""
+    conditions = {c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []}
+    return conditions.get("Reconciled") == "True"
+
+
+def destination_objects(url: str) -> list[tuple[k.Resource, dict[str, Any]]]:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "git", "namespace": "default"},
+        "stringData": {"username": "kratix", "password": "bench"},
+    }
+    store = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "GitStateStore",
+        "metadata": {"name": "default"},
+        "spec": {"url": url, "secretRef": {"name": "git", "namespace": "default"}},
+    }
+    destination = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Destination",
+        "metadata": {"name": "dev", "labels": {"env": "dev"}},
+        "spec": {"path": "dev", "stateStoreRef": {"kind": "GitStateStore", "name": "default"}},
+    }
+    return [(k.SECRETS, secret), (r.GIT_STATE_STORES, store), (r.DESTINATIONS, destination)]
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -115,7 +134,7 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run(n: int, workdir: Path) -> dict[str, float]:
+def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
     emulator = subprocess.Popen(
         [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0", "--event-log-size", "200000"],
         stdout=subprocess.PIPE,
@@ -152,6 +171,10 @@ def run(n: int, workdir: Path) -> dict[str, float]:
             stderr=open(workdir / f"operator-{n}.log", "w"),  # noqa: SIM115
         )
         time.sleep(1.5)
+        repo = f"state-{n}"
+        git.create_repo(repo)
+        for resource, body in destination_objects(git.http_url(repo)):
+            kube.create(resource, body)
         kube.create(r.PROMISES, promise())
         deadline = time.monotonic() + 60
         while (kube.get(r.PROMISES, "cache") or {}).get("status", {}).get("status") != "Available":
@@ -183,6 +206,7 @@ def run(n: int, workdir: Path) -> dict[str, float]:
                     finished[name] = time.monotonic()
             time.sleep(0.2)
         total = time.monotonic() - start
+        commits = len(git.commits(repo, "main"))
         latencies = sorted(finished[name] - applied[name] for name in finished)
         quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
         return {
@@ -193,6 +217,7 @@ def run(n: int, workdir: Path) -> dict[str, float]:
             "p50_s": quantiles[49],
             "p95_s": quantiles[94],
             "operator_peak_rss_mib": peak_rss_mib(operator.pid),
+            "commits": commits,
         }
     finally:
         if operator is not None:
@@ -213,13 +238,17 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    with tempfile.TemporaryDirectory(prefix="kratix-py-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="kratix-py-bench-") as tmp,
+        GitServer(username="kratix", password="bench", https=False, ssh=False) as git,
+    ):
         for n in args.n or [100, 1000]:
-            result = run(n, Path(tmp))
+            result = run(n, Path(tmp), git)
             print(
                 f"requests N={result['n']}: {result['ready']} ready in {result['total_s']:.1f}s "
                 f"({result['requests_per_s']:.1f}/s); apply->ready p50 {result['p50_s']:.2f}s "
-                f"p95 {result['p95_s']:.2f}s; operator peak RSS {result['operator_peak_rss_mib']:.0f} MiB",
+                f"p95 {result['p95_s']:.2f}s; {result['commits']} Git commits; "
+                f"operator peak RSS {result['operator_peak_rss_mib']:.0f} MiB",
                 flush=True,
             )
     return 0
