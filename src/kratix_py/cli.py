@@ -36,10 +36,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kratix_py.authoring.validate",
         "check a Promise and requests offline (API, schema, defaults, pinned images)",
     ),
-    "test": ("kratix_py.authoring.testcmd", "golden-file tests of a Promise folder (render and compare; --update)"),
-    "init": ("kratix_py.authoring.init", "scaffold a Promise folder: API, Python pipeline, example request, golden test"),
-    "backstage": ("kratix_py.authoring.backstage", "Backstage Scaffolder Template and catalog entities for a Promise"),
-    "build-pipeline": ("kratix_py.authoring.build", "build a Promise's pipeline image (podman) with the kratix_py SDK"),
+    "test": (
+        "kratix_py.authoring.testcmd",
+        "golden-file tests of a Promise folder (render and compare; --update)",
+    ),
+    "init": (
+        "kratix_py.authoring.init",
+        "scaffold a Promise folder: API, Python pipeline, example request, golden test",
+    ),
+    "backstage": (
+        "kratix_py.authoring.backstage",
+        "Backstage Scaffolder Template and catalog entities for a Promise",
+    ),
+    "build-pipeline": (
+        "kratix_py.authoring.build",
+        "build a Promise's pipeline image (podman) with the kratix_py SDK",
+    ),
     "demo": (
         "kratix_py.demo",
         "run the whole kratix-py flow on the local platform and show what happened",

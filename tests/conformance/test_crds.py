@@ -315,3 +315,36 @@ def test_cluster_scoped_custom_resources(kube: Kube) -> None:
     ] == ["g"]
     response = kube.raw("GET", f"/apis/{group}/v1/namespaces/{kube.namespace}/globals")
     assert response.status == 404
+
+
+def test_a_default_added_by_a_crd_update_shows_on_existing_objects(kube: Kube) -> None:
+    """The API server defaults on read: no new resourceVersion or generation for the old object."""
+    group = kube.group("later")
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"size": {"type": "string"}}}},
+    }
+    kube.create_crd("Gadget", group=group, schema=schema)
+    created = kube.custom.create_namespaced_custom_object(
+        group,
+        "v1",
+        kube.namespace,
+        "gadgets",
+        {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": "s"}},
+    )
+    raw = kube.raw("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.{group}").body
+    raw["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "replicas"
+    ] = {
+        "type": "integer",
+        "default": 3,
+    }
+    kube.ext.replace_custom_resource_definition(f"gadgets.{group}", raw)
+
+    def defaulted() -> dict[str, Any] | None:
+        obj = kube.custom.get_namespaced_custom_object(group, "v1", kube.namespace, "gadgets", "g")
+        return obj if obj["spec"].get("replicas") == 3 else None
+
+    obj = kube.eventually(defaulted, message="the new default never appeared")
+    assert obj["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert obj["metadata"]["generation"] == created["metadata"]["generation"]

@@ -368,3 +368,96 @@ def test_the_operator_grants_itself_access_to_each_request_kind_and_drops_it_wit
     kube.delete(r.PROMISES, "redis")
     wait_for(lambda: kube.get(r.PROMISES, "redis") is None, what="the Promise to go")
     assert kube.get(k.CLUSTERROLES, "redis-promise-controller") is None
+
+
+def test_a_promise_update_reruns_every_request_and_keeps_them(system, recorder):
+    kube, _ = system
+    install(kube, promise_body("first"))
+    for name in ("one", "two"):
+        kube.create(REDIS, request_body(name))
+    for name in ("one", "two"):
+        completed(kube, name)
+    assert recorder.count("first") == 2
+
+    # A new API field and a second pipeline: the CRD is updated in place, both requests rerun both.
+    updated = promise_body("first", "second")
+    version = updated["spec"]["api"]["spec"]["versions"][0]
+    version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"] = {
+        "type": "integer",
+        "default": 1,
+    }
+    current = kube.get(r.PROMISES, "redis")
+    kube.patch(r.PROMISES, "redis", {"spec": updated["spec"]}, None)
+    wait_for(lambda: recorder.count("second") == 2, what="both requests to run the new pipeline")
+    for name in ("one", "two"):
+        obj = completed(kube, name)
+        assert obj["status"]["workflows"] == 2
+    assert recorder.count("first") == 4, "each request ran each pipeline once more, not twice"
+    assert kube.get(r.PROMISES, "redis")["metadata"]["generation"] > current["metadata"]["generation"]
+    kube.create(REDIS, {**request_body("three"), "spec": {"size": "small", "replicas": 3}})
+    assert kube.get(REDIS, "three", "default")["spec"]["replicas"] == 3, "the new field is served"
+
+
+def test_an_operator_restart_mid_workflow_neither_loses_nor_repeats_a_pipeline(platform_factory, recorder):
+    import threading
+
+    release = threading.Event()
+
+    def slow(ctx: Any, obj: dict[str, Any]) -> None:
+        release.wait(20)
+        (ctx.path("/kratix/output") / "slow.yaml").write_text("kind: ConfigMap\n")
+
+    platform = platform_factory(
+        pods="fast",
+        steps={
+            "test/first:v1": recorder.step("first", slow),
+            "test/second:v1": recorder.step("second", second),
+        },
+    )
+    kube = k.Kube(platform.api_client())
+    operator = RunningOperator(
+        settings_for(str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE)
+    ).start()
+    try:
+        install(kube, promise_body("first", "second"))
+        kube.create(REDIS, request_body())
+        wait_for(lambda: recorder.count("first") == 1, what="the first pipeline to start")
+        operator.stop()  # the operator goes away while the pipeline's Job is running
+        release.set()
+        operator = RunningOperator(operator.settings).start()
+        obj = completed(kube)
+    finally:
+        operator.stop()
+    assert recorder.count("first") == 1 and recorder.count("second") == 1
+    assert obj["status"]["workflowsSucceeded"] == 2
+
+
+def test_requests_wait_for_required_promises(system, recorder):
+    kube, _ = system
+    body = promise_body("first")
+    body["spec"]["requiredPromises"] = [{"name": "database", "version": "v1"}]
+    kube.create(r.PROMISES, body)
+    promise = wait_for(
+        lambda: (p := kube.get(r.PROMISES, "redis")) and condition(p, "RequirementsFulfilled") and p,
+        what="the requirement to be reported",
+    )
+    assert condition(promise, "RequirementsFulfilled")["status"] == "False"
+    assert "database at version v1" in condition(promise, "RequirementsFulfilled")["message"]
+    assert promise["status"]["requiredPromises"] == [
+        {"name": "database", "version": "v1", "state": "Requirement not installed"}
+    ]
+    kube.create(REDIS, request_body())
+    waiting = wait_for(
+        lambda: (o := kube.get(REDIS, "my-redis", "default")) and condition(o, "PromiseAvailable") and o,
+        what="the request to say it waits",
+    )
+    assert condition(waiting, "PromiseAvailable")["status"] == "False"
+    assert recorder.count("first") == 0
+
+    database = promise_body(name="database")
+    database["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: "v1"}
+    del database["spec"]["api"]
+    del database["spec"]["workflows"]
+    kube.create(r.PROMISES, database)
+    completed(kube)  # the requirement is met: the request goes ahead
+    assert recorder.count("first") == 1

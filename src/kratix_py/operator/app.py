@@ -21,7 +21,7 @@ import kopf
 from kratix_py import kube as k
 from kratix_py.api import constants as c
 from kratix_py.core.pipelines import PipelineSettings
-from kratix_py.core.request_crd import REQUEST_CATEGORY
+from kratix_py.core.request_crd import REQUEST_CATEGORY, InvalidAPI, RequestKind, request_kind
 from kratix_py.operator import resources as r
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
@@ -131,20 +131,35 @@ class Operator:
 
         return on_state_store
 
+    def request_kind(self, promise_name: str | None) -> RequestKind | None:
+        """The request kind a Promise offers (None if it has no API, is gone or its API is invalid)."""
+        if not promise_name:
+            return None
+        promise = self.kube.get(_PROMISES, promise_name) or {}
+        api = (promise.get("spec") or {}).get("api")
+        if not api:
+            return None
+        try:
+            return request_kind(api)
+        except InvalidAPI:
+            return None
+
+    def promises_requiring(self, name: str) -> list[str]:
+        """Names of the Promises whose ``requiredPromises`` name ``name``."""
+        return [
+            promise["metadata"]["name"]
+            for promise in self.kube.list(_PROMISES)
+            if any(r.get("name") == name for r in (promise.get("spec") or {}).get("requiredPromises") or [])
+        ]
+
     def enqueue_requests(self, promise_name: str) -> None:
         """Reconcile every request of a Promise (after the Promise changed)."""
-        promise = self.kube.get(_PROMISES, promise_name)
-        api = ((promise or {}).get("spec") or {}).get("api") or {}
-        spec = api.get("spec") or {}
-        versions = spec.get("versions") or []
-        if not versions:
+        kind = self.request_kind(promise_name)
+        if kind is None:
             return
-        stored = next((v for v in versions if v.get("storage")), versions[0])
-        group, plural = str(spec.get("group")), str((spec.get("names") or {}).get("plural"))
-        resource = k.Resource(group, stored["name"], plural)
-        for request in self.kube.list(resource):
+        for request in self.kube.list(k.Resource(kind.group, kind.version, kind.plural)):
             meta = request["metadata"]
-            self.enqueue(request_key(group, stored["name"], plural, meta["namespace"], meta["name"]))
+            self.enqueue(request_key(kind.group, kind.version, kind.plural, meta["namespace"], meta["name"]))
 
     def key_for_job(self, job: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The object a pipeline Job works for, from the annotations every pipeline Job carries."""
@@ -173,33 +188,24 @@ class Operator:
             return None
         if labels.get(c.LABEL_WORK_TYPE) != "resource":
             return ("promise", promise_name)
-        promise = self.kube.get(_PROMISES, promise_name) or {}
-        spec = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
-        versions = spec.get("versions") or []
-        if not versions:
+        kind = self.request_kind(promise_name)
+        if kind is None:
             return None
-        stored = next((v for v in versions if v.get("storage")), versions[0])
         namespace = labels.get(c.LABEL_RESOURCE_NAMESPACE) or (work.get("metadata") or {}).get("namespace")
         return request_key(
-            str(spec.get("group")),
-            stored["name"],
-            str((spec.get("names") or {}).get("plural")),
-            str(namespace),
-            labels[c.LABEL_RESOURCE_NAME],
+            kind.group, kind.version, kind.plural, str(namespace), labels[c.LABEL_RESOURCE_NAME]
         )
 
     def _plural(self, promise_name: str | None, group: str, kind: str) -> str | None:
+        """Request kinds never change their plural: cached after the first lookup."""
         cached = self._plurals.get((group, kind))
         if cached:
             return cached
-        if not promise_name:
+        offered = self.request_kind(promise_name)
+        if offered is None:
             return None
-        promise = self.kube.get(_PROMISES, promise_name) or {}
-        spec = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
-        plural = (spec.get("names") or {}).get("plural")
-        if plural:
-            self._plurals[(group, kind)] = plural
-        return plural
+        self._plurals[(group, kind)] = offered.plural
+        return offered.plural
 
     # -- kopf ------------------------------------------------------------------------------------
     def registry(self) -> kopf.OperatorRegistry:
@@ -233,6 +239,10 @@ class Operator:
         @kopf.on.event(c.GROUP, c.VERSION, "promises", registry=registry)
         async def on_promise(name: str, **_: Any) -> None:
             operator.queue.add(("promise", name))
+            # Promises that require this one re-check their requirements at once (Kratix watches
+            # the Promises in status.requiredBy for the same reason).
+            for requirer in await asyncio.to_thread(operator.promises_requiring, name):
+                operator.queue.add(("promise", requirer))
 
         @kopf.on.event(category=REQUEST_CATEGORY, registry=registry)
         async def on_request(resource: kopf.Resource, name: str, namespace: str | None, **_: Any) -> None:

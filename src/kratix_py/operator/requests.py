@@ -50,6 +50,7 @@ class RequestReconciler:
         self.kube = kube
         self.workflows = workflows
         self.clock = clock
+        self._promise_names: dict[tuple[str, str], str] = {}
 
     def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
         _, group, version, plural, namespace, name = (str(part) for part in key)
@@ -71,6 +72,13 @@ class RequestReconciler:
             return self._delete(resource, obj, promise, now)
         if promise is None or (promise_obj or {}).get("status", {}).get("status") != "Available":
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
+        if (promise_obj or {}).get("status", {}).get("observedGeneration") != promise_obj["metadata"].get(
+            "generation"
+        ):
+            # The Promise changed and its reconciler has not installed the change yet (its CRD may
+            # still be the old one). Running now would use a half-applied Promise and run again
+            # once the CRD's defaults reach the request; the Promise re-enqueues us when done.
+            return timedelta(seconds=2)
         if _label_on(promise_obj, c.LABEL_PAUSED) or _label_on(obj, c.LABEL_PAUSED):
             self._paused(resource, obj, now)
             return None
@@ -110,8 +118,6 @@ class RequestReconciler:
         return outcome.requeue_after
 
     # -- helpers -----------------------------------------------------------------------------------
-    _promise_names: dict[tuple[str, str], str] = {}
-
     def _promise_name(self, group: str, plural: str) -> str | None:
         """The Promise owning a request kind, from its CRD's label (cached: it never changes)."""
         cached = self._promise_names.get((group, plural))

@@ -24,7 +24,9 @@ API = {
                 "schema": {
                     "openAPIV3Schema": {
                         "type": "object",
-                        "properties": {"spec": {"type": "object", "properties": {"size": {"type": "string"}}}},
+                        "properties": {
+                            "spec": {"type": "object", "properties": {"size": {"type": "string"}}}
+                        },
                     }
                 },
             }
@@ -35,9 +37,16 @@ API = {
 
 def test_kind_comes_from_the_stored_version():
     api = copy.deepcopy(API)
-    api["spec"]["versions"].insert(0, {**copy.deepcopy(api["spec"]["versions"][0]), "name": "v1", "storage": False})
+    api["spec"]["versions"].insert(
+        0, {**copy.deepcopy(api["spec"]["versions"][0]), "name": "v1", "storage": False}
+    )
     kind = request_kind(api)
-    assert (kind.group, kind.version, kind.kind, kind.plural) == ("marketplace.kratix.io", "v1alpha1", "PostgreSQL", "postgresqls")
+    assert (kind.group, kind.version, kind.kind, kind.plural) == (
+        "marketplace.kratix.io",
+        "v1alpha1",
+        "PostgreSQL",
+        "postgresqls",
+    )
     assert kind.api_version == "marketplace.kratix.io/v1alpha1"
 
 
@@ -50,14 +59,19 @@ def test_the_crd_gets_label_status_subresource_status_schema_columns_and_categor
     assert status["x-kubernetes-preserve-unknown-fields"] is True
     assert "conditions" in status["properties"] and "kratix" in status["properties"]
     assert [c["name"] for c in version["additionalPrinterColumns"]] == ["message", "status"]
-    assert version["schema"]["openAPIV3Schema"]["properties"]["metadata"]["properties"]["name"]["maxLength"] == 63
+    assert (
+        version["schema"]["openAPIV3Schema"]["properties"]["metadata"]["properties"]["name"]["maxLength"]
+        == 63
+    )
     assert REQUEST_CATEGORY in crd["spec"]["names"]["categories"]
     assert API["spec"]["versions"][0].get("subresources") is None, "the Promise's own copy is not modified"
 
 
 def test_author_printer_columns_are_kept():
     api = copy.deepcopy(API)
-    api["spec"]["versions"][0]["additionalPrinterColumns"] = [{"name": "Size", "type": "string", "jsonPath": ".spec.size"}]
+    api["spec"]["versions"][0]["additionalPrinterColumns"] = [
+        {"name": "Size", "type": "string", "jsonPath": ".spec.size"}
+    ]
     crd = build_request_crd("postgresql", api)
     assert [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]] == ["Size"]
 
@@ -65,7 +79,10 @@ def test_author_printer_columns_are_kept():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda api: api.update(kind="ConfigMap"), "must be an apiextensions.k8s.io/v1 CustomResourceDefinition"),
+        (
+            lambda api: api.update(kind="ConfigMap"),
+            "must be an apiextensions.k8s.io/v1 CustomResourceDefinition",
+        ),
         (lambda api: api["spec"].update(scope="Cluster"), "must be Namespaced"),
         (lambda api: api["spec"]["versions"][0].pop("schema"), "has no schema.openAPIV3Schema"),
         (lambda api: api["metadata"].update(name="wrong"), "must be postgresqls.marketplace.kratix.io"),

@@ -39,7 +39,9 @@ def job(index: int, phase: JobPhase, *, run: int = 1, attempt: int = 1, spec_has
 
 
 def state(*jobs: JobRecord, **kwargs) -> WorkflowState:
-    return WorkflowState(pipelines=PIPELINES, spec_hash=kwargs.pop("spec_hash", "h1"), jobs=jobs, now=NOW, **kwargs)
+    return WorkflowState(
+        pipelines=PIPELINES, spec_hash=kwargs.pop("spec_hash", "h1"), jobs=jobs, now=NOW, **kwargs
+    )
 
 
 def test_no_jobs_starts_the_first_pipeline_of_run_1():
@@ -94,7 +96,9 @@ def test_a_spec_change_after_a_failure_starts_a_new_run():
 def test_manual_reconciliation_reruns_from_the_start():
     done = (job(0, JobPhase.SUCCEEDED), job(1, JobPhase.SUCCEEDED))
     decision = decide(state(*done, rerun_requested=True, completed_at=NOW))
-    assert decision == Start(index=0, run=2, attempt=1, reason="manual reconciliation requested", new_run=True)
+    assert decision == Start(
+        index=0, run=2, attempt=1, reason="manual reconciliation requested", new_run=True
+    )
 
 
 def test_an_unchanged_object_starts_nothing():
@@ -114,14 +118,20 @@ def test_periodic_reconciliation_reruns_after_the_interval():
 
 def test_the_newest_run_decides_older_runs_are_history():
     decision = decide(
-        state(job(0, JobPhase.FAILED, run=1), job(0, JobPhase.SUCCEEDED, run=2), job(1, JobPhase.SUCCEEDED, run=2))
+        state(
+            job(0, JobPhase.FAILED, run=1),
+            job(0, JobPhase.SUCCEEDED, run=2),
+            job(1, JobPhase.SUCCEEDED, run=2),
+        )
     )
     assert isinstance(decision, Completed) and decision.run == 2
 
 
 def test_a_suspended_pipeline_waits_and_reruns_when_resumed():
     resume_at = NOW + timedelta(minutes=5)
-    waiting = decide(state(job(0, JobPhase.SUCCEEDED), suspended=True, suspended_index=0, resume_at=resume_at))
+    waiting = decide(
+        state(job(0, JobPhase.SUCCEEDED), suspended=True, suspended_index=0, resume_at=resume_at)
+    )
     assert waiting == Suspended(index=0, resume_at=resume_at)
     resumed = decide(state(job(0, JobPhase.SUCCEEDED), suspended=False, suspended_index=0))
     assert resumed == Start(index=0, run=1, attempt=2, reason="workflow resumed")
@@ -139,7 +149,9 @@ def test_delete_waits_for_configure_then_runs_once():
     first = decide_delete(DeleteState(delete_jobs=[], configure_running=False, **base))
     assert isinstance(first, Start) and first.run == 1
     done = JobRecord("d", "teardown", 0, 1, 1, "", JobPhase.SUCCEEDED, NOW)
-    assert isinstance(decide_delete(DeleteState(delete_jobs=[done], configure_running=False, **base)), Completed)
+    assert isinstance(
+        decide_delete(DeleteState(delete_jobs=[done], configure_running=False, **base)), Completed
+    )
 
 
 def test_a_failed_delete_pipeline_blocks_until_retried_or_rerun_by_hand():

@@ -645,7 +645,23 @@ class Cluster:
     # --- CRD registration ------------------------------------------------------------------
 
     def _register_crd(self, crd: dict[str, Any]) -> None:
-        self.registry.replace_crd(crd["metadata"]["name"], crds.resource_types(crd))
+        types = crds.resource_types(crd)
+        self.registry.replace_crd(crd["metadata"]["name"], types)
+        self._default_stored_objects(types)
+
+    def _default_stored_objects(self, types: list[ResourceType]) -> None:
+        """Apply the (possibly new) schema defaults to the objects already stored.
+
+        A real API server defaults on every read from etcd, so a default added by a CRD update
+        shows up on existing objects at once, without a new resourceVersion, generation or watch
+        event. Defaulting the stored objects in place when the CRD changes is the same, observed
+        from outside, and keeps reads free of copying.
+        """
+        storage = next((rt for rt in types if rt.storage_version in (None, rt.version)), None)
+        if storage is None or storage.schema is None:
+            return
+        for obj in self.store.objects(self.key(storage)):
+            schema.apply_defaults(obj, storage.schema)
 
     def unregister_crd(self, crd: dict[str, Any]) -> None:
         spec = crd.get("spec") or {}

@@ -13,8 +13,13 @@ mode = sys.argv[1] if len(sys.argv) > 1 else "first"
 obj = sdk.read_object()
 if mode == "first":
     size = obj.get("spec.size", "small")
-    sdk.write_output("redis.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": obj.name}, "data": {"size": size}})
-    sdk.write_output("monitoring/dashboard.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash"}})
+    sdk.write_output(
+        "redis.yaml",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": obj.name}, "data": {"size": size}},
+    )
+    sdk.write_output(
+        "monitoring/dashboard.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash"}}
+    )
     sdk.write_destination_selectors([{"directory": "monitoring", "matchLabels": {"team": "observability"}}])
     sdk.write_status({"message": "first done", "endpoint": f"{obj.name}.{obj.namespace}:6379"})
     print(f"configured {obj.name} ({size})")
