@@ -70,11 +70,13 @@ class RequestReconciler:
         resource = k.Resource(group, version, plural, True, str(obj.get("kind") or ""))
         if obj["metadata"].get("deletionTimestamp"):
             return self._delete(resource, obj, promise, now)
-        if promise is None or (promise_obj or {}).get("status", {}).get("status") != "Available":
-            return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
-        if (promise_obj or {}).get("status", {}).get("observedGeneration") != promise_obj["metadata"].get(
-            "generation"
+        if (
+            promise is None
+            or promise_obj is None
+            or promise_obj.get("status", {}).get("status") != "Available"
         ):
+            return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
+        if promise_obj["status"].get("observedGeneration") != promise_obj["metadata"].get("generation"):
             # The Promise changed and its reconciler has not installed the change yet (its CRD may
             # still be the old one). Running now would use a half-applied Promise and run again
             # once the CRD's defaults reach the request; the Promise re-enqueues us when done.
