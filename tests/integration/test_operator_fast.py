@@ -461,3 +461,56 @@ def test_requests_wait_for_required_promises(system, recorder):
     kube.create(r.PROMISES, database)
     completed(kube)  # the requirement is met: the request goes ahead
     assert recorder.count("first") == 1
+
+
+BAD_OUTPUTS = {
+    "invalid YAML": (("output", "broken.yaml", "kind: [unclosed\n"), "broken.yaml"),
+    "a path escaping the output": (("symlink", "escape.yaml", "/etc/hostname"), "escape.yaml"),
+    "invalid destination selectors": (
+        ("metadata", "destination-selectors.yaml", "- directory: a/b\n  matchLabels: {x: y}\n"),
+        "destination-selectors.yaml",
+    ),
+    "a kratix key in status.yaml": (("metadata", "status.yaml", "kratix: {mine: true}\n"), "status.yaml"),
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD_OUTPUTS))
+def test_broken_pipeline_output_fails_the_run_naming_the_file_and_keeps_the_previous_work(
+    platform_factory, recorder, problem
+):
+    (where, name, content), named = BAD_OUTPUTS[problem]
+    broken = {"on": False}
+
+    def pipeline(ctx: Any, obj: dict[str, Any]) -> None:
+        (ctx.path("/kratix/output") / "good.yaml").write_text(f"kind: ConfigMap\nsize: {obj['spec']['size']}\n")
+        if not broken["on"]:
+            return
+        if where == "output":
+            (ctx.path("/kratix/output") / name).write_text(content)
+        elif where == "symlink":
+            (ctx.path("/kratix/output") / name).symlink_to(content)
+        else:
+            (ctx.path("/kratix/metadata") / name).write_text(content)
+
+    platform = platform_factory(pods="fast", steps={"test/first:v1": recorder.step("first", pipeline)})
+    kube = k.Kube(platform.api_client())
+    with RunningOperator(settings_for(str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE)):
+        install(kube, promise_body("first"))
+        kube.create(REDIS, request_body())
+        completed(kube)
+        before = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+        assert len(before) == 1
+
+        broken["on"] = True
+        kube.patch(REDIS, "my-redis", {"spec": {"size": "large"}}, "default")
+        failed = wait_for(
+            lambda: (o := kube.get(REDIS, "my-redis", "default"))
+            and (cd := condition(o, "ConfigureWorkflowCompleted"))
+            and cd["reason"] == "ConfigureWorkflowFailed"
+            and o,
+            what="the broken output to fail the run",
+        )
+        message = condition(failed, "ConfigureWorkflowCompleted")["message"]
+        assert named in message, message
+        after = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+        assert [w["spec"] for w in after] == [w["spec"] for w in before], "the previous good Work stays"

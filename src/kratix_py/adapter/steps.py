@@ -87,7 +87,12 @@ def _guarded(ctx: StepContext, step: str, action: Callable[[], None]) -> int:
     try:
         action()
     except _EXPECTED_ERRORS as error:
-        report_error(ctx, f"{step} failed: {error}")
+        # One line: the operator puts the end of this log into the object's condition, and YAML
+        # errors span several lines (problem, then where).
+        report_error(
+            ctx,
+            f"{step} failed: " + " / ".join(line.strip() for line in str(error).splitlines() if line.strip()),
+        )
         return 1
     return 0
 
@@ -266,6 +271,11 @@ def work_writer(
             what = "retry" if control.is_retry else "suspension"
             ctx.log(f"work-writer: {WORKFLOW_CONTROL_FILE} asks for a {what}; leaving the Work untouched")
             return
+        status_text = _read_text(metadata_dir / STATUS_FILE)
+        if status_text is not None:
+            # The status-writer runs after us and would refuse this file: fail the run before the
+            # Work changes, so a broken run never replaces the last good Work.
+            parse_status_file(status_text)
         directory_selectors = _read_destination_selectors(ctx, metadata_dir)
         output = read_pipeline_output(ctx.path(posixpath.join(root, WORK_CREATOR_OUTPUT)))
         check_yaml_files(output.files)
