@@ -482,7 +482,9 @@ def test_broken_pipeline_output_fails_the_run_naming_the_file_and_keeps_the_prev
     broken = {"on": False}
 
     def pipeline(ctx: Any, obj: dict[str, Any]) -> None:
-        (ctx.path("/kratix/output") / "good.yaml").write_text(f"kind: ConfigMap\nsize: {obj['spec']['size']}\n")
+        (ctx.path("/kratix/output") / "good.yaml").write_text(
+            f"kind: ConfigMap\nsize: {obj['spec']['size']}\n"
+        )
         if not broken["on"]:
             return
         if where == "output":
@@ -504,13 +506,38 @@ def test_broken_pipeline_output_fails_the_run_naming_the_file_and_keeps_the_prev
         broken["on"] = True
         kube.patch(REDIS, "my-redis", {"spec": {"size": "large"}}, "default")
         failed = wait_for(
-            lambda: (o := kube.get(REDIS, "my-redis", "default"))
-            and (cd := condition(o, "ConfigureWorkflowCompleted"))
-            and cd["reason"] == "ConfigureWorkflowFailed"
-            and o,
+            lambda: (
+                (o := kube.get(REDIS, "my-redis", "default"))
+                and (cd := condition(o, "ConfigureWorkflowCompleted"))
+                and cd["reason"] == "ConfigureWorkflowFailed"
+                and o
+            ),
             what="the broken output to fail the run",
         )
         message = condition(failed, "ConfigureWorkflowCompleted")["message"]
         assert named in message, message
         after = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
         assert [w["spec"] for w in after] == [w["spec"] for w in before], "the previous good Work stays"
+
+
+def test_a_quiet_reconcile_writes_nothing_and_records_no_event(system, recorder):
+    kube, operator = system
+    install(kube, promise_body("first", "second"))
+    kube.create(REDIS, request_body())
+    completed(kube)
+    wait_for(lambda: operator.operator.queue.idle(), what="the queue to settle")
+    before = kube.get(REDIS, "my-redis", "default")
+    events_before = len(kube.list(k.EVENTS, "default"))
+
+    operator.restart()  # every object is reconciled again from scratch
+    wait_for(
+        lambda: operator.operator.queue.reconciles >= 2 and operator.operator.queue.idle(),
+        what="the Promise and the request to be reconciled after the restart",
+    )
+    after = kube.get(REDIS, "my-redis", "default")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert [cd["type"] for cd in after["status"]["conditions"]] == [
+        cd["type"] for cd in before["status"]["conditions"]
+    ]
+    assert len(kube.list(k.EVENTS, "default")) == events_before
+    assert recorder.count("first") == 1

@@ -48,6 +48,8 @@ class WorkQueue:
     _failures: dict[Key, int] = field(default_factory=dict)
     _wakeup: asyncio.Event | None = None
     _stopping: bool = False
+    reconciles: int = 0
+    """Reconciles finished so far (successful or not): lets tests and tools tell "idle" from "not started"."""
 
     def add(self, key: Key, delay: float = 0.0) -> None:
         """Reconcile ``key`` after ``delay`` seconds (an earlier due time always wins)."""
@@ -129,6 +131,7 @@ class WorkQueue:
             if requeue is not None:
                 self.add(key, requeue.total_seconds())
         finally:
+            self.reconciles += 1
             semaphore.release()
             if self._wakeup is not None:
                 self._wakeup.set()
