@@ -281,15 +281,22 @@ class Kube:
             raise
 
     def apply(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create the object, or merge-patch it to ``body`` if it exists (labels/spec/data kept in sync)."""
+        """Make the object match ``body``: create it, merge-patch what differs, or leave it alone.
+
+        Pipeline RBAC, ConfigMaps and Works are applied on every run but rarely change, so the
+        common case is one GET and no write (no new resourceVersion, no watch event).
+        """
         meta = body["metadata"]
-        try:
-            return self.create(resource, body)
-        except KubeError as error:
-            if not error.conflict:
-                raise
-        patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind", "status")}
-        return self.patch(resource, meta["name"], patch, meta.get("namespace"))
+        existing = self.get(resource, meta["name"], meta.get("namespace"))
+        if existing is None:
+            try:
+                return self.create(resource, body)
+            except KubeError as error:
+                if not error.conflict:  # created meanwhile by someone else: patch it below
+                    raise
+        elif _contains(existing, _desired(body)):
+            return existing
+        return self.patch(resource, meta["name"], _desired(body), meta.get("namespace"))
 
     # -- finalizers ------------------------------------------------------------------------------
     def remove_finalizer(self, resource: Resource, obj: Mapping[str, Any], finalizer: str) -> None:
@@ -366,3 +373,23 @@ class Kube:
             self.create(EVENTS, event, namespace)
         except KubeError as error:
             log.warning("could not record event %s on %s: %s", reason, meta.get("name"), error)
+
+
+def _desired(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What :meth:`Kube.apply` keeps in sync: everything but the type, status and server-set metadata."""
+    desired = {key: value for key, value in body.items() if key not in ("apiVersion", "kind", "status")}
+    meta = {key: value for key, value in (body.get("metadata") or {}).items() if key in _SYNCED_METADATA}
+    desired["metadata"] = meta
+    return desired
+
+
+_SYNCED_METADATA = ("name", "namespace", "labels", "annotations", "ownerReferences", "finalizers")
+
+
+def _contains(actual: Any, wanted: Any) -> bool:
+    """True if ``wanted`` is already part of ``actual`` (maps by key; lists and scalars exactly)."""
+    if isinstance(wanted, Mapping):
+        return isinstance(actual, Mapping) and all(
+            key in actual and _contains(actual[key], value) for key, value in wanted.items()
+        )
+    return bool(actual == wanted)
