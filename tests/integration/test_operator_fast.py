@@ -541,3 +541,28 @@ def test_a_quiet_reconcile_writes_nothing_and_records_no_event(system, recorder)
     ]
     assert len(kube.list(k.EVENTS, "default")) == events_before
     assert recorder.count("first") == 1
+
+
+def test_a_permission_removed_from_a_pipeline_is_revoked_before_its_next_run(system, recorder):
+    kube, _ = system
+    body = promise_body("first")
+    pipeline = body["spec"]["workflows"]["resource"]["configure"][0]
+    pipeline["spec"]["rbac"] = {
+        "permissions": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+    }
+    install(kube, body)
+    kube.create(REDIS, request_body())
+    completed(kube)
+    selector = {
+        c.LABEL_PROMISE_NAME: "redis",
+        c.LABEL_PIPELINE_NAME: "first",
+        c.LABEL_WORKFLOW_ACTION: "configure",
+    }
+    granted = [role["rules"] for role in kube.list(k.ROLES, "default", labels=selector)]
+    assert [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}] in granted
+
+    del pipeline["spec"]["rbac"]
+    kube.patch(r.PROMISES, "redis", {"spec": {"workflows": body["spec"]["workflows"]}}, None)
+    wait_for(lambda: recorder.count("first") == 2, what="the rerun after the Promise change")
+    remaining = [role["rules"] for role in kube.list(k.ROLES, "default", labels=selector)]
+    assert [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}] not in remaining

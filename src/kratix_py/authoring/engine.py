@@ -250,8 +250,13 @@ class _Session:
         self._create(k.CRDS, crd, "the Promise's request CRD (spec.api)")
         gvk = self.promise.request_gvk()
         assert gvk is not None  # build_request_crd succeeded, so there is an API
-        # Requests wait for an Available Promise; render runs only the resource workflow.
-        self.kube.patch_status(r.PROMISES, self.promise.name, {"status": "Available"})
+        # Requests wait for an Available Promise whose current generation has been installed;
+        # render runs only the resource workflow, so it says both of the Promise directly.
+        installed = self.kube.get(r.PROMISES, self.promise.name) or {}
+        generation = (installed.get("metadata") or {}).get("generation")
+        self.kube.patch_status(
+            r.PROMISES, self.promise.name, {"status": "Available", "observedGeneration": generation}
+        )
         body = _fresh(self.inputs.request)
         namespace = body["metadata"].setdefault("namespace", "default")
         self._ensure_namespace(namespace)

@@ -23,6 +23,7 @@ from kratix_py.core import conditions as cond
 from kratix_py.core.jobs import job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
+from kratix_py.core.rbac import permission_labels, stale_permission_objects
 from kratix_py.core.workflow import (
     Completed,
     Decision,
@@ -51,6 +52,9 @@ _KIND_RESOURCES = {
     "ClusterRoleBinding": k.CLUSTERROLEBINDINGS,
     "Job": k.JOBS,
 }
+
+_PERMISSION_RESOURCES = (k.ROLES, k.ROLEBINDINGS, k.CLUSTERROLES, k.CLUSTERROLEBINDINGS)
+"""Where ``rbac.permissions`` become objects (found again by their labels to revoke stale ones)."""
 
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED, PHASE_SUSPENDED = (
     "Pending",
@@ -272,7 +276,9 @@ class WorkflowRunner:
             request=subject.request,
             request_plural=subject.resource.plural if subject.request is not None else None,
         )
-        for obj in build_pipeline_resources(run, self.pipeline_settings).objects():
+        resources = build_pipeline_resources(run, self.pipeline_settings)
+        self._revoke_stale_permissions(subject, run, resources.namespace, resources.rbac)
+        for obj in resources.objects():
             resource = _KIND_RESOURCES[obj["kind"]]
             if obj["kind"] == "Job":
                 try:
@@ -291,6 +297,23 @@ class WorkflowRunner:
             decision.attempt,
             decision.reason,
         )
+
+    def _revoke_stale_permissions(
+        self, subject: Subject, run: PipelineRun, namespace: str, desired: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Delete Roles/bindings of ``rbac.permissions`` the pipeline no longer asks for (§2.6)."""
+        selector = permission_labels(
+            subject.promise.name, run.pipeline.name, namespace, run.workflow_type, run.action
+        )
+        existing: list[dict[str, Any]] = []
+        for resource in _PERMISSION_RESOURCES:
+            existing += [
+                {**item, "kind": resource.kind} for item in self.kube.list(resource, None, labels=selector)
+            ]
+        for stale in stale_permission_objects(existing, desired):
+            meta = stale["metadata"]
+            self.kube.delete(_KIND_RESOURCES[str(stale["kind"])], meta["name"], meta.get("namespace"))
+            log.info("revoked %s %s: the pipeline no longer asks for it", stale["kind"], meta["name"])
 
     def _remove_labels(self, subject: Subject, keys: Sequence[str]) -> None:
         present = [key for key in keys if key in subject.labels]
