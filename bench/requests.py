@@ -164,6 +164,8 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
                 ADAPTER_IMAGE,
                 "--health-port",
                 "0",
+                "--metrics-port",
+                "0",
                 "--log-level",
                 "WARNING",
             ],

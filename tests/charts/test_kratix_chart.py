@@ -368,7 +368,7 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
         {"rbac": {"requestKinds": {"apiGroups": ["rbac.authorization.k8s.io"]}}},
         "/rbac/requestKinds/apiGroups/0",
     ),
-    "unknown value": ({"metrics": {"port": 8080}}, "additional properties 'metrics' not allowed"),
+    "unknown value": ({"monitoring": {"port": 8080}}, "additional properties 'monitoring' not allowed"),
 }
 
 
@@ -378,3 +378,13 @@ def test_bad_values_fail_at_install_time_naming_the_value(problem: str) -> None:
     with pytest.raises(HelmError) as error:
         render_kratix(values)
     assert message in str(error.value)
+
+
+def test_the_metrics_port_is_exposed_and_can_get_a_service():
+    rendered = render_kratix({"metrics": {"service": {"enabled": True}}})
+    container = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    assert env_of(rendered)["KRATIX_PY_METRICS_PORT"] == "8080"
+    assert rendered.one("Service")["spec"]["ports"][0]["targetPort"] == "metrics"
+    off = render_kratix({"operator": {"metricsPort": 0}, "metrics": {"service": {"enabled": True}}})
+    assert off.find("Service") == []

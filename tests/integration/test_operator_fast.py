@@ -566,3 +566,64 @@ def test_a_permission_removed_from_a_pipeline_is_revoked_before_its_next_run(sys
     wait_for(lambda: recorder.count("first") == 2, what="the rerun after the Promise change")
     remaining = [role["rules"] for role in kube.list(k.ROLES, "default", labels=selector)]
     assert [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}] not in remaining
+
+
+def test_the_operator_process_serves_metrics_and_health(platform_factory, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    platform = platform_factory()
+    kube = k.Kube(platform.api_client())
+    metrics_port, health_port = free_port(), free_port()
+    log = (tmp_path / "operator.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kratix_py",
+            "operator",
+            "--kubeconfig",
+            str(platform.kubeconfig),
+            "--metrics-port",
+            str(metrics_port),
+            "--health-port",
+            str(health_port),
+            "--log-format",
+            "json",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def get(port: int, path: str) -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                    return response.read().decode()
+            except OSError:
+                return ""
+
+        wait_for(lambda: get(health_port, "/healthz"), what="the liveness endpoint")
+        kube.create(r.PROMISES, {**promise_body("first"), "spec": {"dependencies": []}})
+        text = wait_for(
+            lambda: (
+                (t := get(metrics_port, "/metrics"))
+                and 'kratix_py_reconciles_total{kind="promise",result="ok"}' in t
+                and t
+            ),
+            what="a promise reconcile in the metrics",
+        )
+        assert "kratix_py_reconcile_duration_seconds_bucket" in text and "kratix_py_queue_depth" in text
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0, "the operator stops cleanly on SIGTERM"
+        log.close()
+    lines = [line for line in (tmp_path / "operator.log").read_text().splitlines() if line.strip()]
+    assert lines and all(line.startswith("{") for line in lines), "--log-format json logs JSON lines"

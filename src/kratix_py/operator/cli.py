@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
+    from kratix_py.operator import metrics
+
     operator = Operator(settings)
+    metrics.serve(settings.metrics_port)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     asyncio.run(operator.run(liveness_endpoint=liveness))
     return 0

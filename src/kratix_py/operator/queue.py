@@ -20,6 +20,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from kratix_py.operator import metrics
+
 log = logging.getLogger(__name__)
 
 Key = tuple[Hashable, ...]
@@ -108,7 +110,9 @@ class WorkQueue:
         return None, soonest
 
     async def _work(self, key: Key, semaphore: asyncio.Semaphore) -> None:
-        reconcile = self.reconcilers[str(key[0])]
+        kind = str(key[0])
+        reconcile = self.reconcilers[kind]
+        started = time.monotonic()
         try:
             requeue = await asyncio.to_thread(reconcile, key)
         except Exception as error:
@@ -116,6 +120,7 @@ class WorkQueue:
                 # Someone else wrote the object after we read it: normal under concurrency. Start
                 # again from fresh state at once; no backoff, no alarming traceback.
                 log.debug("conflict reconciling %s; retrying with fresh state", _show(key))
+                metrics.RECONCILES.labels(kind, "conflict").inc()
                 self._finish(key)
                 self.add(key)
                 return
@@ -123,14 +128,18 @@ class WorkQueue:
             self._failures[key] = attempt
             delay = min(self.base_backoff * 2 ** (attempt - 1), self.max_backoff)
             log.exception("reconciling %s failed (attempt %d); retrying in %.1fs", _show(key), attempt, delay)
+            metrics.RECONCILES.labels(kind, "error").inc()
             self._finish(key)
             self.add(key, delay)
         else:
+            metrics.RECONCILES.labels(kind, "ok").inc()
             self._failures.pop(key, None)
             self._finish(key)
             if requeue is not None:
                 self.add(key, requeue.total_seconds())
         finally:
+            metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+            metrics.QUEUE_DEPTH.set(len(self))
             self.reconciles += 1
             semaphore.release()
             if self._wakeup is not None:

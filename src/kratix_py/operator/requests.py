@@ -260,9 +260,8 @@ class RequestReconciler:
         extra_events: list[tuple[str, str, str]] | None = None,
     ) -> None:
         written = write_status(self.kube, resource, obj, old_status, status)
-        events = list(extra_events or [])
-        if written:
-            events += transition_events(old_status, status)
+        # Events only with a status change: a reconcile that changes nothing stays silent.
+        events = [*(extra_events or []), *transition_events(old_status, status)] if written else []
         for event_type, reason, message in events:
             self.kube.emit_event(obj, reason, message, type=event_type)
 

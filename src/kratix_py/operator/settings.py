@@ -47,6 +47,9 @@ class OperatorSettings:
     health_port: int = field(
         default=8081, metadata={"help": "port of the /healthz liveness endpoint (0 disables it)"}
     )
+    metrics_port: int = field(
+        default=8080, metadata={"help": "port of the Prometheus /metrics endpoint (0 disables it)"}
+    )
     batch_window: float = field(
         default=0.2,
         metadata={"help": "seconds to gather state-store writes into one commit"},
@@ -86,6 +89,9 @@ class OperatorSettings:
             raise ValueError("reconcile interval must be at least 1m")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
+        for port in (self.health_port, self.metrics_port):
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port {port} is not a TCP port (0 disables the endpoint)")
         if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
             raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
 

@@ -40,6 +40,7 @@ from kratix_py.core.workflow import (
     decide_delete,
     jobs_to_prune,
 )
+from kratix_py.operator import metrics
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ class WorkflowRunner:
             if obj["kind"] == "Job":
                 try:
                     self.kube.create(resource, obj)
+                    metrics.PIPELINE_RUNS.labels(str(run.workflow_type), str(action)).inc()
                 except k.KubeError as error:
                     if not error.conflict:  # 409: this exact run was started before (e.g. before a restart)
                         raise

@@ -74,6 +74,6 @@ class RunningOperator:
 
 
 def settings_for(kubeconfig: str, **overrides: object) -> OperatorSettings:
-    """Operator settings for tests: a kubeconfig, quick intervals, no health port."""
-    base = OperatorSettings(kubeconfig=kubeconfig, health_port=0, workers=4)
+    """Operator settings for tests: a kubeconfig, no health or metrics port."""
+    base = OperatorSettings(kubeconfig=kubeconfig, health_port=0, metrics_port=0, workers=4)
     return replace(base, **overrides)  # type: ignore[arg-type]
