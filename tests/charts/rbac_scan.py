@@ -43,7 +43,7 @@ KUBE_VERBS: dict[str, tuple[str, ...]] = {
     "patch": ("patch",),
     "patch_status": ("patch",),
     "delete": ("delete",),
-    "apply": ("create", "patch"),  # create, then merge-patch when it exists
+    "apply": ("get", "create", "patch"),  # read, then create or merge-patch what differs
     "add_finalizers": ("patch",),
     "remove_finalizer": ("patch",),
 }

@@ -230,7 +230,8 @@ def test_deployment_runs_one_locked_down_operator(case: tuple[str, dict[str, Any
     assert deployment["metadata"]["namespace"] == NAMESPACE
     spec = deployment["spec"]
     assert spec["replicas"] == values.get("replicas", 1)
-    assert spec["strategy"] == {"type": "Recreate"}
+    leader_election = values.get("operator", {}).get("leaderElection", True)
+    assert spec["strategy"] == {"type": "RollingUpdate" if leader_election else "Recreate"}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == SERVICE_ACCOUNT
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -319,7 +320,10 @@ def test_notes_say_what_to_do_next() -> None:
 
 
 BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
-    "two replicas": ({"replicas": 2}, "replicas: 2 is not supported"),
+    "two replicas": (
+        {"replicas": 2, "operator": {"leaderElection": False}},
+        "replicas: 2 needs operator.leaderElection: true",
+    ),
     "unknown state store kind": (
         {"stateStores": [{**GIT_BASIC, "kind": "S3StateStore"}]},
         "/stateStores/0/kind",
@@ -388,3 +392,13 @@ def test_the_metrics_port_is_exposed_and_can_get_a_service():
     assert rendered.one("Service")["spec"]["ports"][0]["targetPort"] == "metrics"
     off = render_kratix({"operator": {"metricsPort": 0}, "metrics": {"service": {"enabled": True}}})
     assert off.find("Service") == []
+
+
+def test_replicas_stand_by_behind_leader_election():
+    rendered = render_kratix({"replicas": 2})
+    deployment = rendered.one("Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert env_of(rendered)["KRATIX_PY_LEADER_ELECTION"] == "true"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
+    assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"

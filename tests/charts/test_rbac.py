@@ -211,8 +211,10 @@ class Reconciler:
         for n in result.needs
     }
     assert found == {
+        ("jobs", "", "get"),
         ("jobs", "", "create"),
         ("jobs", "", "patch"),
+        ("roles", "", "get"),
         ("roles", "", "create"),
         ("roles", "", "patch"),
         (REQUEST_KIND, "", "get"),
@@ -228,7 +230,8 @@ def test_the_chart_allows_every_call_of_the_operator(platform: LocalPlatform, ne
     kube, identity = _install(platform, VALUES)
     authorizer = _authorizer(kube)
     platform_needs = {n for n in needs if not isinstance(n.target, RequestKind)}
-    assert _denied(authorizer, identity, platform_needs) == []
+    denied = _denied(authorizer, identity, platform_needs)
+    assert denied == [], "\n".join(denied)
     # Nothing is bound to another account, and nothing more than the operator's own rules.
     assert authorizer.rules_for(identity[0], "default") == []
 

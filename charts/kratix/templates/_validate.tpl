@@ -5,8 +5,8 @@ operator or leaving a state store that can never become Ready.
 */}}
 {{- define "kratix.validate" -}}
 
-{{- if gt (int .Values.replicas) 1 -}}
-{{- fail (printf "replicas: %d is not supported, use 0 or 1. kopf has no leader election: kratix-py runs it standalone, so every replica would reconcile every object and start duplicate pipeline Jobs (and kopf peering with equal priorities freezes all replicas)" (int .Values.replicas)) -}}
+{{- if and (gt (int .Values.replicas) 1) (not .Values.operator.leaderElection) -}}
+{{- fail (printf "replicas: %d needs operator.leaderElection: true; without it every replica would reconcile every object and start duplicate pipeline Jobs" (int .Values.replicas)) -}}
 {{- end -}}
 
 {{- $interval := .Values.operator.reconcileInterval -}}

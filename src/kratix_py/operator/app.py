@@ -24,6 +24,7 @@ from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.core.request_crd import REQUEST_CATEGORY, InvalidAPI, RequestKind, request_kind
 from kratix_py.operator import resources as r
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
+from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler
 from kratix_py.operator.queue import Key, WorkQueue
@@ -47,6 +48,10 @@ class Operator:
     stores: StateStores = field(init=False)
     _plurals: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
     _queue_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _leader_task: asyncio.Task[None] | None = field(default=None, init=False)
+    election: LeaderElection | None = field(default=None, init=False)
+    leading: bool = field(default=False, init=False)
+    """True while this replica holds the Lease (always True without leader election)."""
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _destination_views: dict[str, tuple[Any, ...]] = field(default_factory=dict, init=False)
 
@@ -144,6 +149,27 @@ class Operator:
         except InvalidAPI:
             return None
 
+    async def lead(self, election: LeaderElection) -> None:
+        """Hold the Lease: reconcile while we have it, stand by while someone else does."""
+        renew_every = election.lease_duration.total_seconds() / 3
+        while True:
+            try:
+                holding = await asyncio.to_thread(election.try_acquire)
+            except Exception as error:  # the API is unreachable: we cannot know, so we must not act
+                log.warning("leader election: %s", getattr(error, "message", error))
+                holding = False
+            if holding and not self.leading:
+                self.leading = True
+                self.queue.resume()
+                log.info("leading: reconciling as %s", election.identity)
+            elif not holding and self.leading:
+                self.leading = False
+                self.queue.pause()
+                log.error("lost the Lease %s: standing by until it is free again", election.name)
+            elif not holding:
+                log.debug("standing by: another replica holds the Lease %s", election.name)
+            await asyncio.sleep(renew_every)
+
     def promises_requiring(self, name: str) -> list[str]:
         """Names of the Promises whose ``requiredPromises`` name ``name``."""
         return [
@@ -222,13 +248,24 @@ class Operator:
             await asyncio.to_thread(operator.ensure_system_namespace)
             loop = asyncio.get_running_loop()
             operator._loop = loop
+            if operator.settings.leader_election:
+                # kopf runs (watches, /healthz) on every replica; only the Lease holder reconciles.
+                operator.queue.pause()
+                operator.election = LeaderElection(operator.kube, c.SYSTEM_NAMESPACE)
+                operator._leader_task = loop.create_task(operator.lead(operator.election))
+            else:
+                operator.leading = True
             operator._queue_task = loop.create_task(operator.queue.run())
 
         @kopf.on.cleanup(registry=registry)
         async def cleanup(**_: Any) -> None:
             operator.queue.stop()
+            if operator._leader_task is not None:
+                operator._leader_task.cancel()
             if operator._queue_task is not None:
                 await asyncio.wait([operator._queue_task], timeout=5)
+            if operator.election is not None and operator.leading:
+                await asyncio.to_thread(operator.election.release)
             await asyncio.to_thread(operator.stores.close)
             operator._loop = None
 

@@ -50,6 +50,8 @@ class WorkQueue:
     _failures: dict[Key, int] = field(default_factory=dict)
     _wakeup: asyncio.Event | None = None
     _stopping: bool = False
+    paused: bool = False
+    """While paused (a standby replica), keys are collected but nothing is reconciled."""
     reconciles: int = 0
     """Reconciles finished so far (successful or not): lets tests and tools tell "idle" from "not started"."""
 
@@ -93,12 +95,22 @@ class WorkQueue:
             for task in tasks:
                 task.cancel()
 
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        if self._wakeup is not None:
+            self._wakeup.set()
+
     def stop(self) -> None:
         self._stopping = True
         if self._wakeup is not None:
             self._wakeup.set()
 
     def _next_ready(self) -> tuple[Key | None, float]:
+        if self.paused:
+            return None, 3600.0  # resume() wakes the loop
         now = time.monotonic()
         soonest = 3600.0
         for key, entry in self._pending.items():

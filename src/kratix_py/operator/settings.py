@@ -47,6 +47,12 @@ class OperatorSettings:
     health_port: int = field(
         default=8081, metadata={"help": "port of the /healthz liveness endpoint (0 disables it)"}
     )
+    leader_election: bool = field(
+        default=True,
+        metadata={
+            "help": "run only while holding the Lease kratix-py-operator, so replicas can stand by (true/false)"
+        },
+    )
     metrics_port: int = field(
         default=8080, metadata={"help": "port of the Prometheus /metrics endpoint (0 disables it)"}
     )
@@ -103,6 +109,10 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
             return _duration(raw)
         if "tuple" in kind:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind in ("bool", "<class 'bool'>"):
+            if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"expected true or false, got {raw!r}")
+            return raw.strip().lower() in ("true", "1", "yes")
         if kind in ("int", "<class 'int'>"):
             return int(raw)
         if kind in ("float", "<class 'float'>"):
