@@ -245,3 +245,26 @@ def test_a_requests_files_appear_change_and_disappear_with_it(pipelines, git_ser
     kube.delete(CACHES, "my-cache", "default")
     wait_for(lambda: kube.get(CACHES, "my-cache", "default") is None, what="the request to go")
     assert not any("my-cache" in p for p in tree(git_server, repo))
+
+
+def test_a_destination_on_an_already_used_directory_is_refused_and_gets_nothing(system, git_server, repo):
+    kube, _ = system
+    git_store(kube, git_server, repo)
+    destination(kube, "dev", {"env": "dev"}, path="clusters/dev")
+    wait_for(lambda: condition(kube.get(r.DESTINATIONS, "dev"), "Ready").get("status") == "True", what="dev")
+    destination(kube, "copy", {"env": "dev"}, path="clusters/dev/")
+    refused = wait_for(
+        lambda: (
+            (cd := condition(kube.get(r.DESTINATIONS, "copy"), "Ready")).get("reason") == "PathConflict"
+            and cd
+        ),
+        what="the conflict to be reported",
+    )
+    assert "Destination dev already writes to path" in refused["message"]
+    work(kube, "w", group({"a.yaml": "a"}, {"env": "dev"}))
+    ready(kube, r.WORKS, "w", "default", message="Ready")
+    assert [p["spec"]["targetDestinationName"] for p in placements(kube, "w")] == ["dev"]
+
+    kube.delete(r.DESTINATIONS, "copy")  # leaving does not take the other's canaries with it
+    wait_for(lambda: kube.get(r.DESTINATIONS, "copy") is None, what="the copy to go")
+    assert "clusters/dev/dependencies/kratix-canary-namespace.yaml" in tree(git_server, repo)

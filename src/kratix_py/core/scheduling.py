@@ -26,6 +26,7 @@ the groups that now hash highest to it, instead of reshuffling every later choic
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +69,9 @@ def candidates(
 ) -> list[str]:
     """Names of the Destinations a group with ``selector`` may be placed on, sorted."""
     names = []
+    conflicting = path_conflicts(destinations)
     for destination in destinations:
-        if destination.metadata.deletion_timestamp is not None:
+        if destination.metadata.deletion_timestamp is not None or destination.name in conflicting:
             continue
         if _is_dry_run(destination.labels) != dry_run:
             continue
@@ -78,6 +80,38 @@ def candidates(
         if matches(selector, destination):
             names.append(destination.name)
     return sorted(names)
+
+
+def directory_of(destination: Destination) -> tuple[str, str, str]:
+    """(state store kind, store name, normalised path): the directory a Destination writes to."""
+    ref = destination.spec.state_store_ref
+    return (ref.kind, ref.name, posixpath.normpath("/" + (destination.spec.path or "").strip()).strip("/"))
+
+
+def path_conflicts(destinations: Sequence[Destination]) -> dict[str, str]:
+    """Destinations whose directory another one already owns: name -> the owner's name.
+
+    Two Destinations on the same state store and path would overwrite each other's files and
+    canaries (Kratix's webhook refuses the second). The first created keeps the directory; the
+    others are never scheduled to and report why on their Ready condition.
+    """
+    owners: dict[tuple[str, str, str], Destination] = {}
+    conflicts: dict[str, str] = {}
+    # Oldest first; creation times have one-second resolution, so within a second a Destination
+    # that is already Ready (it has written its canaries there) keeps the directory, then the name.
+    ordered = sorted(
+        destinations,
+        key=lambda d: (str(d.metadata.creation_timestamp or ""), not d.status.is_true("Ready"), d.name),
+    )
+    for destination in ordered:
+        if destination.metadata.deletion_timestamp is not None:
+            continue
+        key = directory_of(destination)
+        if key in owners:
+            conflicts[destination.name] = owners[key].name
+        else:
+            owners[key] = destination
+    return conflicts
 
 
 def request_identity(work: Work) -> str:

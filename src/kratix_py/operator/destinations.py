@@ -30,6 +30,7 @@ from kratix_py.api import Destination, validation_message
 from kratix_py.api import constants as c
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import canary_changes
+from kratix_py.core.scheduling import directory_of, path_conflicts
 from kratix_py.operator import resources as r
 from kratix_py.operator.statestores import (
     Enqueue,
@@ -92,6 +93,15 @@ class DestinationReconciler:
         obj = self._finalizer(obj, destination)
 
         ref = destination.spec.state_store_ref
+        others = [d for d in map(_parsed, self.kube.list(r.DESTINATIONS)) if d is not None]
+        owner = path_conflicts(others).get(destination.name)
+        if owner is not None:
+            message = (
+                f"Destination {owner} already writes to path {destination.spec.path!r} of {ref.kind} {ref.name}: "
+                "give this Destination its own spec.path (nothing is scheduled here until then)"
+            )
+            self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "PathConflict", message))
+            return STORE_RETRY  # look again: the owner may move or go
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
             message = f"{ref.kind} {ref.name} does not exist"
@@ -187,6 +197,14 @@ class DestinationReconciler:
     def _remove_canaries(self, key: Key, destination: Destination) -> timedelta | None:
         """None once the canaries are gone (or cannot be reached: a missing store has none to remove)."""
         ref = destination.spec.state_store_ref
+        others = [d for d in map(_parsed, self.kube.list(r.DESTINATIONS)) if d is not None]
+        if any(
+            other.name != destination.name
+            and other.metadata.deletion_timestamp is None
+            and directory_of(other) == directory_of(destination)
+            for other in others
+        ):
+            return None  # another Destination still writes to this directory: leave its canaries
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
             return None
@@ -219,3 +237,10 @@ def _written(outcome: Outcome, enabled: bool) -> cond.Condition:
             c.CONDITION_READY, cond.TRUE, "TestDocumentsWritten", "Test documents written to State Store"
         )
     return cond.Condition(c.CONDITION_READY, cond.TRUE, "DestinationReady", "Destination ready")
+
+
+def _parsed(obj: Mapping[str, Any]) -> Destination | None:
+    try:
+        return Destination.model_validate(obj)
+    except ValidationError:
+        return None

@@ -265,3 +265,17 @@ def test_a_placement_being_deleted_does_not_hold_its_group():
 def test_a_work_without_groups_schedules_nothing_and_is_not_pending(resource):
     plan = schedule(work(resource=resource), [destination("a")], [])
     assert plan.placements == () and plan.unscheduled == () and plan.dangling == ()
+
+
+def test_two_destinations_on_one_directory_the_first_keeps_it_and_the_other_gets_nothing():
+    from kratix_py.core.scheduling import path_conflicts
+
+    first = destination("first", {"env": "dev"}, path="shared/")
+    first.metadata.creation_timestamp = "2026-01-01T00:00:00Z"
+    second = destination("second", {"env": "dev"}, path="./shared")
+    second.metadata.creation_timestamp = "2026-01-02T00:00:00Z"
+    other_store = destination(
+        "elsewhere", {"env": "dev"}, path="shared", stateStoreRef={"kind": "BucketStateStore", "name": "b"}
+    )
+    assert path_conflicts([second, first, other_store]) == {"second": "first"}
+    assert candidates({"env": "dev"}, [first, second, other_store]) == ["elsewhere", "first"]
