@@ -56,8 +56,11 @@ def set_condition(
             continue
         placed = True
         changed = existing.get("status") != condition.status
-        transition = timestamp(now) if changed else existing.get("lastTransitionTime", timestamp(now))
-        result.append(_render(condition, transition, observed_generation))
+        transition = timestamp(now) if changed else existing.get("lastTransitionTime") or timestamp(now)
+        rendered = _render(condition, transition, observed_generation)
+        for key, value in existing.items():  # keep fields set by others, e.g. observedGeneration
+            rendered.setdefault(key, value)
+        result.append(rendered)
     if not placed:
         result.append(_render(condition, timestamp(now), observed_generation))
     return result

@@ -20,6 +20,7 @@ import yaml
 
 from kratix_py.api.constants import CONDITION_CONFIGURE_WORKFLOW_COMPLETED
 from kratix_py.api.meta import format_timestamp
+from kratix_py.core.conditions import Condition, set_condition
 from kratix_py.core.workflow_control import WorkflowControl, apply_workflow_control
 
 STATUS_FILE = "status.yaml"
@@ -142,38 +143,6 @@ def promise_status_fields(incoming: Mapping[str, Any]) -> tuple[dict[str, Any], 
     return kept, warnings
 
 
-def set_condition(
-    conditions: Sequence[Any],
-    *,
-    condition_type: str,
-    status: str,
-    reason: str,
-    message: str,
-    now: datetime,
-) -> list[Any]:
-    """Set one condition in place (order kept); ``lastTransitionTime`` moves only when ``status`` changes."""
-    result = [copy.deepcopy(condition) for condition in conditions]
-    condition: dict[str, Any] = {
-        "type": condition_type,
-        "status": status,
-        "reason": reason,
-        "message": message,
-    }
-    for index, current in enumerate(result):
-        if _condition_type(current) == condition_type:
-            if current.get("status") == status and current.get("lastTransitionTime"):
-                condition["lastTransitionTime"] = current["lastTransitionTime"]
-            else:
-                condition["lastTransitionTime"] = format_timestamp(now)
-            for key, value in current.items():  # keep fields we do not manage, e.g. observedGeneration
-                condition.setdefault(key, value)
-            result[index] = condition
-            return result
-    condition["lastTransitionTime"] = format_timestamp(now)
-    result.append(condition)
-    return result
-
-
 def mark_completed(status: Mapping[str, Any], *, workflow_type: str, now: datetime) -> dict[str, Any]:
     """The last pipeline succeeded: ``ConfigureWorkflowCompleted=True``, a final message, no suspension."""
     result = copy.deepcopy(dict(status))
@@ -187,11 +156,13 @@ def mark_completed(status: Mapping[str, Any], *, workflow_type: str, now: dateti
     conditions = result.get("conditions")
     result["conditions"] = set_condition(
         conditions if isinstance(conditions, list) else [],
-        condition_type=CONDITION_CONFIGURE_WORKFLOW_COMPLETED,
-        status="True",
-        reason=REASON_PIPELINES_EXECUTED_SUCCESSFULLY,
-        message=MESSAGE_PIPELINES_COMPLETED,
-        now=now,
+        Condition(
+            CONDITION_CONFIGURE_WORKFLOW_COMPLETED,
+            "True",
+            REASON_PIPELINES_EXECUTED_SUCCESSFULLY,
+            MESSAGE_PIPELINES_COMPLETED,
+        ),
+        now,
     )
     return result
 

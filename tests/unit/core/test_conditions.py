@@ -31,3 +31,18 @@ def test_lookup_helpers():
     conditions = set_condition([], Condition("Ready", TRUE, "Ok"), T0)
     assert is_true(conditions, "Ready") and not is_true(conditions, "Other")
     assert find(conditions, "Ready")["reason"] == "Ok" and find(None, "Ready") is None
+
+
+def test_fields_set_by_others_are_kept():
+    existing = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Ok",
+            "message": "",
+            "lastTransitionTime": "x",
+            "severity": "Info",
+        }
+    ]
+    updated = set_condition(existing, Condition("Ready", TRUE, "Ok", "new"), T1)
+    assert updated[0]["severity"] == "Info" and updated[0]["lastTransitionTime"] == "x"

@@ -13,7 +13,6 @@ from kratix_py.core.status_merge import (
     merge_conditions,
     merge_status,
     parse_status_file,
-    set_condition,
     status_after_pipeline,
 )
 from kratix_py.core.workflow_control import WorkflowControl
@@ -98,23 +97,6 @@ def test_conditions_without_type_are_dropped_with_a_warning() -> None:
 
 
 # -- completion ------------------------------------------------------------------------------------
-
-
-def test_set_condition_moves_time_only_on_a_status_change_and_keeps_position() -> None:
-    conditions = [_condition("A"), _condition("Done", "False", lastTransitionTime=EARLIER), _condition("Z")]
-    same = set_condition(conditions, condition_type="Done", status="False", reason="X", message="y", now=NOW)
-    assert same[1] == {
-        "type": "Done",
-        "status": "False",
-        "reason": "X",
-        "message": "y",
-        "lastTransitionTime": EARLIER,
-    }
-    changed = set_condition(
-        conditions, condition_type="Done", status="True", reason="X", message="y", now=NOW
-    )
-    assert [c["type"] for c in changed] == ["A", "Done", "Z"]
-    assert changed[1]["lastTransitionTime"] == "2024-05-01T10:00:00Z"
 
 
 @pytest.mark.parametrize(
