@@ -21,11 +21,14 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -134,7 +137,18 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
+@dataclass
+class System:
+    """A running platform: the API (emulator process), the operator process and its Git repo."""
+
+    kube: k.Kube
+    operator_pid: int
+    repo: str
+
+
+@contextlib.contextmanager
+def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]:
+    """Emulator and operator processes, the pod runner here, a Git-backed Destination, the Promise."""
     emulator = subprocess.Popen(
         [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0", "--event-log-size", "200000"],
         stdout=subprocess.PIPE,
@@ -144,7 +158,7 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
     runner: PodRunner | None = None
     try:
         url = emulator.stdout.readline().strip().rsplit(" ", 1)[-1]  # type: ignore[union-attr]
-        kubeconfig = write_kubeconfig(workdir / f"kubeconfig-{n}", url)
+        kubeconfig = write_kubeconfig(workdir / f"kubeconfig-{name}", url)
         configuration = k.kubernetes.client.Configuration()
         configuration.host = url
         kube = k.Kube(k.kubernetes.client.ApiClient(configuration))
@@ -152,30 +166,16 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
         runner = PodRunner(
             url, steps={**adapter_steps(), "bench/instant:v1": instant}, use_podman=False, max_parallel=8
         ).start()
+        command = [sys.executable, "-m", "kratix_py", "operator", "--kubeconfig", str(kubeconfig)]
+        command += ["--pipeline-adapter-image", ADAPTER_IMAGE, "--health-port", "0", "--metrics-port", "0"]
         operator = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kratix_py",
-                "operator",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--pipeline-adapter-image",
-                ADAPTER_IMAGE,
-                "--health-port",
-                "0",
-                "--metrics-port",
-                "0",
-                "--log-level",
-                "WARNING",
-            ],
+            [*command, "--log-level", "WARNING"],
             stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"operator-{n}.log", "w"),  # noqa: SIM115
+            stderr=open(workdir / f"operator-{name}.log", "w"),  # noqa: SIM115
         )
         time.sleep(1.5)
-        repo = f"state-{n}"
-        git.create_repo(repo)
-        for resource, body in destination_objects(git.http_url(repo)):
+        git.create_repo(name)
+        for resource, body in destination_objects(git.http_url(name)):
             kube.create(resource, body)
         kube.create(r.PROMISES, promise())
         deadline = time.monotonic() + 60
@@ -184,20 +184,34 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
                 raise SystemExit("the Promise did not become Available")
             time.sleep(0.1)
         time.sleep(0.5)  # let kopf start watching the new request kind
+        yield System(kube, operator.pid, name)
+    finally:
+        if operator is not None:
+            operator.terminate()
+            operator.wait(15)
+        if runner is not None:
+            runner.stop()
+        emulator.terminate()
+        emulator.wait(15)
 
+
+def request(name: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Cache",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec or {},
+    }
+
+
+def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
+    with running_system(workdir, git, f"state-{n}") as system:
+        kube = system.kube
         applied: dict[str, float] = {}
         start = time.monotonic()
         for i in range(n):
             name = f"cache-{i:05d}"
-            kube.create(
-                REQUESTS,
-                {
-                    "apiVersion": f"{GROUP}/v1",
-                    "kind": "Cache",
-                    "metadata": {"name": name, "namespace": "default"},
-                    "spec": {},
-                },
-            )
+            kube.create(REQUESTS, request(name))
             applied[name] = time.monotonic()
         finished: dict[str, float] = {}
         deadline = time.monotonic() + max(120, n * 0.5)
@@ -208,7 +222,6 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
                     finished[name] = time.monotonic()
             time.sleep(0.2)
         total = time.monotonic() - start
-        commits = len(git.commits(repo, "main"))
         latencies = sorted(finished[name] - applied[name] for name in finished)
         quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
         return {
@@ -218,17 +231,9 @@ def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
             "requests_per_s": len(finished) / total,
             "p50_s": quantiles[49],
             "p95_s": quantiles[94],
-            "operator_peak_rss_mib": peak_rss_mib(operator.pid),
-            "commits": commits,
+            "operator_peak_rss_mib": peak_rss_mib(system.operator_pid),
+            "commits": len(git.commits(system.repo, "main")),
         }
-    finally:
-        if operator is not None:
-            operator.terminate()
-            operator.wait(15)
-        if runner is not None:
-            runner.stop()
-        emulator.terminate()
-        emulator.wait(15)
 
 
 def main() -> int:

@@ -18,21 +18,16 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse
 import importlib.util
-import subprocess
 import tempfile
 import time
-from typing import Any
 
 from kratix_py import kube as k
-from kratix_py.operator import resources as r
-from kratix_py.testing.fixtures import ADAPTER_IMAGE, adapter_steps, install_crds
 from kratix_py.testing.gitserver import GitServer
-from kratix_py.testing.kubeconfig import write_kubeconfig
-from kratix_py.testing.podrunner import PodRunner
 
 _spec = importlib.util.spec_from_file_location("bench_requests", HERE / "requests.py")
 assert _spec is not None and _spec.loader is not None
 bench = importlib.util.module_from_spec(_spec)
+sys.modules["bench_requests"] = bench  # its dataclasses look their module up there
 _spec.loader.exec_module(bench)
 
 
@@ -68,88 +63,30 @@ def main() -> int:
     with (
         tempfile.TemporaryDirectory(prefix="kratix-py-soak-") as tmp,
         GitServer(username="kratix", password="bench", https=False, ssh=False) as git,
+        bench.running_system(Path(tmp), git, "soak") as system,
     ):
-        emulator = subprocess.Popen(
-            [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0", "--event-log-size", "200000"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        operator: subprocess.Popen[str] | None = None
-        runner: PodRunner | None = None
-        try:
-            url = emulator.stdout.readline().strip().rsplit(" ", 1)[-1]  # type: ignore[union-attr]
-            kubeconfig = write_kubeconfig(Path(tmp) / "kubeconfig", url)
-            configuration = k.kubernetes.client.Configuration()
-            configuration.host = url
-            kube = k.Kube(k.kubernetes.client.ApiClient(configuration))
-            install_crds(kube)
-            runner = PodRunner(
-                url, steps={**adapter_steps(), "bench/instant:v1": bench.instant}, use_podman=False
-            ).start()
-            operator = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kratix_py",
-                    "operator",
-                    "--kubeconfig",
-                    str(kubeconfig),
-                    "--pipeline-adapter-image",
-                    ADAPTER_IMAGE,
-                    "--health-port",
-                    "0",
-                    "--metrics-port",
-                    "0",
-                    "--log-level",
-                    "WARNING",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.5)
-            git.create_repo("soak")
-            for resource, body in bench.destination_objects(git.http_url("soak")):
-                kube.create(resource, body)
-            kube.create(r.PROMISES, bench.promise())
-            while (kube.get(r.PROMISES, "cache") or {}).get("status", {}).get("status") != "Available":
-                time.sleep(0.1)
-            time.sleep(0.5)
-            names = [f"cache-{i:04d}" for i in range(args.n)]
-            generation: dict[str, int] = {}
+        kube, pid = system.kube, system.operator_pid
+        names = [f"cache-{i:04d}" for i in range(args.n)]
+        generation = {
+            name: kube.create(bench.REQUESTS, bench.request(name, {"round": 0}))["metadata"]["generation"]
+            for name in names
+        }
+        wait_all(kube, names, generation)
+        baseline = rss_mib(pid)
+        print(f"soak N={args.n}: after creating: operator RSS {baseline:.1f} MiB", flush=True)
+        for round_number in range(1, args.rounds + 1):
+            started = time.monotonic()
             for name in names:
-                body: dict[str, Any] = {
-                    "apiVersion": f"{bench.GROUP}/v1",
-                    "kind": "Cache",
-                    "metadata": {"name": name, "namespace": "default"},
-                    "spec": {"round": 0},
-                }
-                generation[name] = kube.create(bench.REQUESTS, body)["metadata"]["generation"]
+                updated = kube.patch(bench.REQUESTS, name, {"spec": {"round": round_number}}, "default")
+                generation[name] = updated["metadata"]["generation"]
             wait_all(kube, names, generation)
-            baseline = rss_mib(operator.pid)
-            print(f"soak N={args.n}: after creating: operator RSS {baseline:.1f} MiB", flush=True)
-            for round_number in range(1, args.rounds + 1):
-                started = time.monotonic()
-                for name in names:
-                    updated = kube.patch(bench.REQUESTS, name, {"spec": {"round": round_number}}, "default")
-                    generation[name] = updated["metadata"]["generation"]
-                wait_all(kube, names, generation)
-                print(
-                    f"round {round_number}: {args.n} updates reconciled in {time.monotonic() - started:.1f}s; "
-                    f"operator RSS {rss_mib(operator.pid):.1f} MiB",
-                    flush=True,
-                )
             print(
-                f"soak: RSS grew {rss_mib(operator.pid) - baseline:+.1f} MiB over {args.rounds * args.n} updates",
+                f"round {round_number}: {args.n} updates reconciled in {time.monotonic() - started:.1f}s; "
+                f"operator RSS {rss_mib(pid):.1f} MiB",
                 flush=True,
             )
-        finally:
-            if operator is not None:
-                operator.terminate()
-                operator.wait(15)
-            if runner is not None:
-                runner.stop()
-            emulator.terminate()
-            emulator.wait(15)
+        grown = rss_mib(pid) - baseline
+        print(f"soak: RSS grew {grown:+.1f} MiB over {args.rounds * args.n} updates", flush=True)
     return 0
 
 
