@@ -132,22 +132,22 @@ class Kube:
         self.field_manager = field_manager
 
     # -- transport -------------------------------------------------------------------------------
-    def request(
+    def _send(
         self,
         method: str,
         path: str,
-        *,
-        body: Any = None,
-        query: Mapping[str, Any] | None = None,
-        content_type: str = "application/json",
-        timeout: float | None = 30,
-    ) -> Any:
+        headers: dict[str, str],
+        body: Any,
+        query: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> bytes:
+        """One HTTP call; the raw body of a 2xx answer, else a :class:`KubeError` with the server's message."""
         query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
         serialized = self.api_client.param_serialize(
             method,
             path,
             query_params=query_params,
-            header_params={"Accept": "application/json", "Content-Type": content_type},
+            header_params=headers,
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -160,30 +160,28 @@ class Kube:
             raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
         if not 200 <= response.status <= 299:
             raise KubeError.from_api_exception(ApiException(http_resp=response))
-        return json.loads(response.data) if response.data else None
+        return bytes(response.data or b"")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = 30,
+    ) -> Any:
+        """A JSON API call: the decoded answer (None for an empty body)."""
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        data = self._send(method, path, headers, body, query, timeout)
+        return json.loads(data) if data else None
 
     def request_text(
         self, path: str, *, query: Mapping[str, Any] | None = None, timeout: float | None = 30
     ) -> str:
         """GET a plain-text endpoint (pod logs)."""
-        query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
-        serialized = self.api_client.param_serialize(
-            "GET",
-            path,
-            query_params=query_params,
-            header_params={"Accept": "*/*"},
-            auth_settings=["BearerToken"],
-        )
-        try:
-            response = self.api_client.call_api(*serialized, _request_timeout=timeout)
-            response.read()
-        except ApiException as error:
-            raise KubeError.from_api_exception(error) from None
-        except OSError as error:
-            raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
-        if not 200 <= response.status <= 299:
-            raise KubeError.from_api_exception(ApiException(http_resp=response))
-        return response.data.decode("utf-8", "replace") if response.data else ""
+        return self._send("GET", path, {"Accept": "*/*"}, None, query, timeout).decode("utf-8", "replace")
 
     # -- verbs -----------------------------------------------------------------------------------
     def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:

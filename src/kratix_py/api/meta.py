@@ -45,6 +45,18 @@ def format_timestamp(moment: datetime) -> str:
     return _as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_timestamp(value: Any) -> datetime | None:
+    """A metav1.Time or MicroTime string (or a datetime) as an aware UTC datetime; None if absent or bad."""
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    if not value:
+        return None
+    try:
+        return _as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
 Timestamp = Annotated[
     datetime,
     AfterValidator(_as_utc),

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kratix_py.api.meta import format_timestamp
+
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
 
-def timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as the API server stores metav1.Time."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+timestamp = format_timestamp
+"""RFC 3339 in UTC with second precision, as the API server stores metav1.Time."""
 
 
 @dataclass(frozen=True)

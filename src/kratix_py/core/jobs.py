@@ -23,6 +23,7 @@ from kratix_py.api.constants import (
     WorkflowAction,
     WorkflowType,
 )
+from kratix_py.api.meta import parse_timestamp
 from kratix_py.api.promise import Promise
 from kratix_py.core.names import uses_pipeline_namespace
 from kratix_py.core.workflow import JobPhase, JobRecord
@@ -133,15 +134,17 @@ def _outcome(job: Mapping[str, Any], phase: JobPhase) -> tuple[datetime | None, 
     conditions = status.get("conditions") or []
     if phase is JobPhase.SUCCEEDED:
         completed = _condition(conditions, "Complete")
-        return _time(status.get("completionTime") or (completed or {}).get("lastTransitionTime")), ""
+        return parse_timestamp(
+            status.get("completionTime") or (completed or {}).get("lastTransitionTime")
+        ), ""
     if phase is JobPhase.FAILED:
         failed = _condition(conditions, "Failed")
         if failed is not None and failed.get("status") == _TRUE:
             message = str(failed.get("message") or failed.get("reason") or "the pipeline Job failed")
-            return _time(failed.get("lastTransitionTime")), message
+            return parse_timestamp(failed.get("lastTransitionTime")), message
         suspended = _condition(conditions, "Suspended") or {}
         message = str(suspended.get("message") or "the pipeline Job was suspended before it finished")
-        return _time(suspended.get("lastTransitionTime")), message
+        return parse_timestamp(suspended.get("lastTransitionTime")), message
     return None, ""
 
 
@@ -152,15 +155,3 @@ def _condition(conditions: Iterable[Mapping[str, Any]], condition_type: str) -> 
 def _condition_true(conditions: Iterable[Mapping[str, Any]], condition_type: str) -> bool:
     found = _condition(conditions, condition_type)
     return found is not None and found.get("status") == _TRUE
-
-
-def _time(value: Any) -> datetime | None:
-    """A metav1.Time string (``2024-05-01T10:00:00Z``) as an aware datetime; ``None`` if absent."""
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kratix_py import kube as k
+from kratix_py.api.meta import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,6 @@ def default_identity() -> str:
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -66,7 +58,7 @@ class LeaderElection:
                 raise
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
-        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+        renewed = parse_timestamp(spec.get("renewTime")) or parse_timestamp(spec.get("acquireTime"))
         duration = timedelta(
             seconds=int(spec.get("leaseDurationSeconds") or self.lease_duration.total_seconds())
         )
@@ -75,7 +67,7 @@ class LeaderElection:
         ours = holder == self.identity
         body = self._lease(
             now,
-            acquired=_parse(spec.get("acquireTime")) if ours else now,
+            acquired=parse_timestamp(spec.get("acquireTime")) if ours else now,
             transitions=int(spec.get("leaseTransitions") or 0) + (0 if ours else 1),
         )
         body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]

@@ -19,6 +19,7 @@ from kratix_py import kube as k
 from kratix_py.api import Promise
 from kratix_py.api import constants as c
 from kratix_py.api.constants import WorkflowAction, WorkflowType
+from kratix_py.api.meta import parse_timestamp
 from kratix_py.core import conditions as cond
 from kratix_py.core.jobs import job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
@@ -162,7 +163,7 @@ class WorkflowRunner:
         completed = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
         completed_at = None
         if completed is not None and completed.get("status") == cond.TRUE:
-            completed_at = _parse_time(completed.get("lastTransitionTime"))
+            completed_at = parse_timestamp(completed.get("lastTransitionTime"))
         state = WorkflowState(
             pipelines=[p.name for p in pipelines],
             spec_hash=subject.spec_hash,
@@ -491,7 +492,7 @@ def _suspension(
             and entry.get("phase") == PHASE_SUSPENDED
             and entry.get("name") in names
         ):
-            return names.index(str(entry["name"])), _parse_time(entry.get("nextRetryAt"))
+            return names.index(str(entry["name"])), parse_timestamp(entry.get("nextRetryAt"))
     return None, None
 
 
@@ -509,12 +510,3 @@ def _label_on(labels: Mapping[str, str], key: str) -> bool:
 
 def _job_label(job: Mapping[str, Any], key: str) -> str | None:
     return ((job.get("metadata") or {}).get("labels") or {}).get(key)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
