@@ -4,7 +4,7 @@
 # With a local base image and a prebuilt site-packages folder (no network during the build):
 #   podman build --build-arg BASE_IMAGE=localhost/kratix-py-base:bookworm \
 #                --build-arg SITE_STAGE=site-prebuilt --build-arg INSTALL_GIT=false <context with site/>
-# (kratix_py.testing.kratix_image prepares that context and runs the build.)
+# (kratix_py.local_platform.kratix_image prepares that context and runs the build.)
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG SITE_STAGE=site-from-pip
@@ -14,7 +14,10 @@ FROM ${BASE_IMAGE} AS site-from-pip
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python3 -m pip install --no-cache-dir --target /site . && rm -rf /site/bin
+# The image runs the operator and the pipeline adapter only: the local platform, the test fixtures
+# and the authoring tools stay out (kratix_py.local_platform.kratix_image.IMAGE_LEAVES_OUT).
+RUN python3 -m pip install --no-cache-dir --target /site . \
+    && rm -rf /site/bin /site/kratix_py/local_platform /site/kratix_py/testing /site/kratix_py/authoring
 
 # The same folder, prepared outside the build (for builders without network access).
 FROM scratch AS site-prebuilt

@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 setup-python: $(VENV)/.installed  ## a virtualenv in .venv with kratix-py and its dev tools
 
 setup-images: setup-python  ## the podman base image, built once from Debian packages and reused
-	$(PY) -m kratix_py.testing.images
+	$(PY) -m kratix_py.local_platform.images
 
 test: setup  ## run the whole test suite (unit, conformance, integration with real containers)
 	$(VENV)/bin/pytest
@@ -43,10 +43,10 @@ example-images: setup-images  ## build the example Promises' pipeline images wit
 
 crds: setup-python  ## regenerate crds/ from the API models (and the chart's copy)
 	$(PY) -m kratix_py.api.crdgen --out crds
-	$(PY) -m kratix_py.testing.helm sync
+	$(PY) -m kratix_py.local_platform.helm sync
 
 charts: setup-python  ## refresh the kratix chart's copy of crds/
-	$(PY) -m kratix_py.testing.helm sync
+	$(PY) -m kratix_py.local_platform.helm sync
 
 demo: setup  ## the whole flow on the local platform
 	$(VENV)/bin/kratix-py demo

@@ -145,7 +145,9 @@ def main() -> int:
     parser.add_argument("--kopf-n", type=int, default=200)
     args = parser.parse_args()
     server = subprocess.Popen(
-        [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "kratix_py.local_platform.emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         url = server.stdout.readline().strip().rsplit(" ", 1)[-1]  # type: ignore[union-attr]

@@ -34,11 +34,11 @@ from typing import Any
 import yaml
 
 from kratix_py import kube as k
+from kratix_py.local_platform.gitserver import GitServer
+from kratix_py.local_platform.kubeconfig import write_kubeconfig
+from kratix_py.local_platform.podrunner import PodRunner
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, adapter_steps, install_crds
-from kratix_py.testing.gitserver import GitServer
-from kratix_py.testing.kubeconfig import write_kubeconfig
-from kratix_py.testing.podrunner import PodRunner
 
 GROUP = "bench.kratix.io"
 REQUESTS = k.Resource(GROUP, "v1", "caches", True, "Cache")
@@ -150,7 +150,15 @@ class System:
 def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]:
     """Emulator and operator processes, the pod runner here, a Git-backed Destination, the Promise."""
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0", "--event-log-size", "200000"],
+        [
+            sys.executable,
+            "-m",
+            "kratix_py.local_platform.emulator",
+            "--port",
+            "0",
+            "--event-log-size",
+            "200000",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from kratix_py import kube as k
-from kratix_py.testing.gitserver import GitServer
+from kratix_py.local_platform.gitserver import GitServer
 
 _spec = importlib.util.spec_from_file_location("bench_requests", HERE / "requests.py")
 assert _spec is not None and _spec.loader is not None

@@ -24,11 +24,11 @@ from pathlib import Path
 # package (bench/requests.py) would shadow it for boto3/moto. Drop that entry.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from kratix_py.local_platform.gitserver import GitServer  # noqa: E402
+from kratix_py.local_platform.s3server import S3Server  # noqa: E402
 from kratix_py.statestores import DirChange  # noqa: E402
 from kratix_py.statestores.bucket import BucketStateStoreWriter  # noqa: E402
 from kratix_py.statestores.git import GitStateStoreWriter  # noqa: E402
-from kratix_py.testing.gitserver import GitServer  # noqa: E402
-from kratix_py.testing.s3server import S3Server  # noqa: E402
 
 FILES_PER_PLACEMENT = 3
 

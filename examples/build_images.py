@@ -73,7 +73,7 @@ def example_promise_dirs(names: Sequence[str] = ()) -> list[Path]:
 
 def build(promise_dir: Path) -> list[str]:
     """Build every pipeline image of one Promise; returns the tags."""
-    from kratix_py.testing.kratix_image import build_pipeline_image
+    from kratix_py.local_platform.kratix_image import build_pipeline_image
 
     built: list[str] = []
     for entry in pipeline_images(promise_dir):

@@ -7,7 +7,7 @@
 # Idempotent: packages already installed are left alone and `apt-get update` runs only when
 # something is missing. Runs as root (CI); elsewhere it re-runs itself with sudo.
 # Afterwards, build the container base image once per machine:
-#   python -m kratix_py.testing.images
+#   python -m kratix_py.local_platform.images
 set -euo pipefail
 
 PACKAGES=(
@@ -50,4 +50,4 @@ else
 fi
 
 echo "setup-system: podman $(podman --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}')"
-echo "setup-system: next, once per machine: python -m kratix_py.testing.images   (builds the base image, ~1 min)"
+echo "setup-system: next, once per machine: python -m kratix_py.local_platform.images   (builds the base image, ~1 min)"

@@ -17,7 +17,7 @@ from kratix_py.errors import CommandError
 # name -> (module implementing `add_arguments(parser)` and `run(args) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "local-platform": (
-        "kratix_py.testing.cli",
+        "kratix_py.local_platform.cli",
         "run the local platform (Kubernetes API emulator, pod runner) and write a kubeconfig for kubectl",
     ),
     "operator": (
@@ -72,21 +72,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kratix-py {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if not (error.name or "").startswith(_LEFT_OUT_OF_THE_IMAGE):
+                raise
+            # The operator image ships only the operator and the pipeline adapter.
+            command_parser = sub.add_parser(name, help=f"{help_text} (not in this installation)")
+            command_parser.set_defaults(_missing=error.name)
+            continue
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         command_parser.set_defaults(_module=module_name)
-        importlib.import_module(module_name).add_arguments(command_parser)
+        module.add_arguments(command_parser)
     return parser
+
+
+def _not_installed(command: str, module: str) -> int:
+    print(
+        f"kratix-py {command}: this installation has no {module} (the operator image ships only "
+        "the operator and the pipeline adapter); install kratix-py with pip to use this command",
+        file=sys.stderr,
+    )
+    return 2
+
+
+_LEFT_OUT_OF_THE_IMAGE = ("kratix_py.local_platform", "kratix_py.testing", "kratix_py.authoring")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "_missing", None):
+        return _not_installed(args.command, args._missing)
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith(_LEFT_OUT_OF_THE_IMAGE):
+            raise
+        return _not_installed(args.command, error.name or "")
     except CommandError as error:
         print(f"kratix-py {args.command}: {error}", file=sys.stderr)
         return 1

@@ -44,12 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kratix_py import kube as k
+    from kratix_py.local_platform.gitserver import GitServer
+    from kratix_py.local_platform.kratix_image import IMAGE, build_pipeline_image, ensure_kratix_image
+    from kratix_py.local_platform.operator import RunningOperator, settings_for
+    from kratix_py.local_platform.platform import LocalPlatform
+    from kratix_py.local_platform.podman import podman_problem
     from kratix_py.operator import resources as r
-    from kratix_py.testing.gitserver import GitServer
-    from kratix_py.testing.kratix_image import IMAGE, build_pipeline_image, ensure_kratix_image
-    from kratix_py.testing.operator import RunningOperator, settings_for
-    from kratix_py.testing.platform import LocalPlatform
-    from kratix_py.testing.podman import podman_problem
 
     if not EXAMPLE.is_dir():
         raise CommandError(f"the example Promise is not at {EXAMPLE}: run the demo from a kratix-py checkout")

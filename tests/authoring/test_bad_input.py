@@ -19,7 +19,7 @@ REQUEST = DATA / "app-request.yaml"
 @pytest.fixture
 def podman_works(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """Pretend podman is fine and holds the images in the returned set (empty: none)."""
-    from kratix_py.testing import podman
+    from kratix_py.local_platform import podman
 
     present: set[str] = set()
     monkeypatch.setattr(podman, "podman_problem", lambda: None)
@@ -92,7 +92,7 @@ def test_the_workflow_must_fit_the_arguments(run_cli: Callable[..., Outcome]) ->
 
 
 def test_no_container_runtime(monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Outcome]) -> None:
-    from kratix_py.testing import podman
+    from kratix_py.local_platform import podman
 
     monkeypatch.setattr(podman, "podman_problem", lambda: "podman is not installed: install it")
     monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
@@ -128,7 +128,7 @@ def test_a_missing_adapter_image_says_how_to_build_kratix_py(
     assert message.startswith(
         "image localhost/adapter:1 (kratix-py's pipeline adapter) is not present locally"
     )
-    assert "python -m kratix_py.testing.kratix_image" in message
+    assert "python -m kratix_py.local_platform.kratix_image" in message
 
 
 def test_a_missing_image_stops_test_once_instead_of_failing_every_case(

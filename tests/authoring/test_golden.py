@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kratix_py.api.constants import WorkflowAction, WorkflowType
 from kratix_py.authoring import golden
 from kratix_py.authoring.engine import RenderedGroup, RenderedWork, RenderResult
 from kratix_py.authoring.output import IGNORED, format_report, normalise, result_files
+from kratix_py.contract import WorkflowAction, WorkflowType
 
 STATUS = b"""\
 message: done

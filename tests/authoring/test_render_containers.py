@@ -11,7 +11,7 @@ import yaml
 
 from kratix_py.authoring.build import build
 from kratix_py.authoring.inputs import load_promise
-from kratix_py.testing.kratix_image import build_pipeline_image
+from kratix_py.local_platform.kratix_image import build_pipeline_image
 
 from .conftest import DATA, EXAMPLES, Outcome
 

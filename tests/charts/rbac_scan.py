@@ -32,7 +32,7 @@ from typing import Any
 from kratix_py import kube as k
 
 ROOTS = ("kratix_py.operator.app", "kratix_py.operator.cli")
-NOT_OPERATOR = ("kratix_py.adapter", "kratix_py.testing")
+NOT_OPERATOR = ("kratix_py.adapter", "kratix_py.testing", "kratix_py.local_platform")
 """Packages the operator may import but whose API calls run elsewhere (or only in tests)."""
 
 KUBE_VERBS: dict[str, tuple[str, ...]] = {

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from kratix_py.api import Destination
+from kratix_py.contract import join_under, normalise_prefix
 from kratix_py.core.layout import canary_paths
-from kratix_py.statestores.paths import join_under, normalise_prefix
-from kratix_py.testing.helm import (
+from kratix_py.local_platform.helm import (
     DESTINATION_EXAMPLES,
     HelmError,
     Rendered,
@@ -340,7 +340,7 @@ def test_bad_values_fail_at_install_time_naming_the_value(problem: str) -> None:
 def test_plain_manifests_are_rendered_from_the_chart() -> None:
     """deploy/destination/*.yaml are the chart's output for deploy/destination/values/*.yaml."""
     stale = [path for path in stale_files(REPO) if path.startswith("deploy/")]
-    assert stale == [], f"{stale}: run `python -m kratix_py.testing.helm sync`"
+    assert stale == [], f"{stale}: run `python -m kratix_py.local_platform.helm sync`"
     for name in DESTINATION_EXAMPLES:
         text = (REPO / "deploy" / "destination" / f"{name}.yaml").read_text()
         objects = parse_documents(text)

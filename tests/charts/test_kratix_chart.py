@@ -10,8 +10,8 @@ import yaml
 
 import kratix_py
 from kratix_py.api import BucketStateStore, Destination, GitStateStore
+from kratix_py.local_platform.helm import HelmError, Rendered, lint, render, stale_files
 from kratix_py.operator.settings import OperatorSettings
-from kratix_py.testing.helm import HelmError, Rendered, lint, render, stale_files
 from tests.charts.conftest import KRATIX_CHART, REPO, is_builtin, validate_builtin
 
 NAMESPACE = "kratix-platform-system"
@@ -162,7 +162,9 @@ def test_chart_crds_are_the_repository_crds() -> None:
     )
     assert crd_names == repo_names
     stale = [path for path in stale_files(REPO) if path.startswith("charts/")]
-    assert stale == [], "charts/kratix/crds differs from crds/: run `python -m kratix_py.testing.helm sync`"
+    assert stale == [], (
+        "charts/kratix/crds differs from crds/: run `python -m kratix_py.local_platform.helm sync`"
+    )
 
 
 def test_versions_follow_the_package() -> None:

@@ -19,8 +19,8 @@ import pytest
 from kratix_py import kube as k
 from kratix_py.api.pipeline import Permission
 from kratix_py.core import rbac as pipeline_rbac
-from kratix_py.testing.helm import install, render
-from kratix_py.testing.platform import LocalPlatform
+from kratix_py.local_platform.helm import install, render
+from kratix_py.local_platform.platform import LocalPlatform
 from tests.charts.conftest import KRATIX_CHART
 from tests.charts.rbac_match import Authorizer, Request
 from tests.charts.rbac_scan import REQUEST_KIND, Module, Need, RequestKind, ScanResult, scan
@@ -144,7 +144,8 @@ def test_scan_sees_the_operator(scanned: ScanResult) -> None:
     assert {"kratix_py.operator.app", "kratix_py.operator.promises"} <= set(scanned.modules)
     # kube.py is the implementation of the calls; the adapter runs in pipeline pods.
     assert not any(
-        m.startswith(("kratix_py.kube", "kratix_py.adapter", "kratix_py.testing")) for m in scanned.modules
+        m.startswith(("kratix_py.kube", "kratix_py.adapter", "kratix_py.testing", "kratix_py.local_platform"))
+        for m in scanned.modules
     )
     expected = {
         ("platform.kratix.io", "promises", "watch"),

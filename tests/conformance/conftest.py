@@ -21,7 +21,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiClient, ApiException
 
-from kratix_py.testing.emulator import Emulator
+from kratix_py.local_platform.emulator import Emulator
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from kratix_py.testing.emulator import Emulator
+from kratix_py.local_platform.emulator import Emulator
 
 from .conftest import Kube
 
@@ -125,7 +125,9 @@ def test_many_creates_per_second_and_list_stays_cheap() -> None:
 
 def test_module_entry_point_serves_until_terminated() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "kratix_py.testing.emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "kratix_py.local_platform.emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kratix_py.testing.emulator import jsonpath, patch, protobuf, schema, selectors
-from kratix_py.testing.emulator.errors import ApiError
-from kratix_py.testing.emulator.table import human_duration
+from kratix_py.local_platform.emulator import jsonpath, patch, protobuf, schema, selectors
+from kratix_py.local_platform.emulator.errors import ApiError
+from kratix_py.local_platform.emulator.table import human_duration
 
 pytestmark = pytest.mark.emulator_only
 

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import watch
 from kubernetes.client import ApiException
 
-from kratix_py.testing.emulator import Emulator
+from kratix_py.local_platform.emulator import Emulator
 
 from .conftest import Kube
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
+from kratix_py.local_platform.kratix_image import build_pipeline_image
 from kratix_py.testing.fixtures import wait_for
-from kratix_py.testing.kratix_image import build_pipeline_image
 
 from .conftest import dependencies_file, resource_dir
 from .helpers import configure_image, example_request, request_resource

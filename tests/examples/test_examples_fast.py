@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kratix_py.api import constants as c
+from kratix_py import contract as c
 from kratix_py.operator import resources as r
 
 from .conftest import dependencies_file, resource_dir

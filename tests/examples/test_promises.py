@@ -13,7 +13,7 @@ import yaml
 
 from kratix_py import kube as k
 from kratix_py.api import Promise
-from kratix_py.api.constants import LABEL_PROMISE_NAME, LABEL_PROMISE_VERSION
+from kratix_py.contract import LABEL_PROMISE_NAME, LABEL_PROMISE_VERSION
 from kratix_py.testing.fixtures import wait_for
 
 from .helpers import (

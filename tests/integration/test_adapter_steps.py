@@ -23,8 +23,8 @@ from kratix_py.adapter.kube import WORKS
 from kratix_py.adapter.steps import run_container, run_step
 from kratix_py.core.workloads import DEFAULT_GROUP_ID, decode_content
 from kratix_py.kube import CRDS, NAMESPACES, Kube, Resource
-from kratix_py.testing.emulator import Emulator
-from kratix_py.testing.kubeconfig import write_kubeconfig
+from kratix_py.local_platform.emulator import Emulator
+from kratix_py.local_platform.kubeconfig import write_kubeconfig
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 REDISES = Resource("marketplace.kratix.io", "v1alpha1", "redises", kind="Redis")
@@ -401,7 +401,7 @@ def test_the_command_reports_failures_on_stderr(emulator: Emulator, kube: Kube, 
 def test_the_fast_pod_runner_context_runs_the_adapter_image(
     emulator: Emulator, kube: Kube, tmp_path: Path
 ) -> None:
-    from kratix_py.testing.podrunner_exec import StepContext
+    from kratix_py.local_platform.podrunner_exec import StepContext
 
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", emulator.url)
     ctx = StepContext(

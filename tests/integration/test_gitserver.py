@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kratix_py.testing.gitserver import GitServer, GitServerError
+from kratix_py.local_platform.gitserver import GitServer, GitServerError
 
 PASSWORD = "s3cret-pw"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kratix_py import __version__
-from kratix_py.testing.podman import run_podman
+from kratix_py.local_platform.podman import run_podman
 
 pytestmark = [pytest.mark.containers]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kratix_py.testing.images import (
+from kratix_py.local_platform.images import (
     BASE_IMAGE_NAME,
     CONTEXT_LABEL,
     RECIPE_LABEL,
@@ -27,7 +27,7 @@ from kratix_py.testing.images import (
     recipe_digest,
     strip_rootfs,
 )
-from kratix_py.testing.podman import containers_conf_text, podman_env, run_podman
+from kratix_py.local_platform.podman import containers_conf_text, podman_env, run_podman
 
 # --- where Debian comes from ----------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ def test_the_podman_configuration_fits_the_machine_limits() -> None:
     assert 'pull_policy = "never"' in text and 'runtime = "runc"' in text and 'netns = "none"' in text
     env = podman_env({"CONTAINERS_STORAGE_CONF": "/elsewhere/storage.conf", "PATH": "/bin"})
     assert "CONTAINERS_STORAGE_CONF" not in env and env["PATH"] == "/bin"
-    assert Path(env["CONTAINERS_CONF"]).read_text().startswith("# Written by kratix_py.testing.podman")
+    assert Path(env["CONTAINERS_CONF"]).read_text().startswith("# Written by kratix_py.local_platform.podman")
 
 
 # --- with podman ------------------------------------------------------------------------------------

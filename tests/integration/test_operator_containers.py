@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
+from kratix_py.local_platform.kratix_image import build_pipeline_image
+from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
-from kratix_py.testing.kratix_image import build_pipeline_image
-from kratix_py.testing.operator import RunningOperator, settings_for
 
 from .test_operator_fast import REDIS, condition, install, promise_body, request_body
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
 from kratix_py.core import conditions as cond
+from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
-from kratix_py.testing.operator import RunningOperator, settings_for
 
 GROUP = "test.kratix.io"
 REDIS = k.Resource(GROUP, "v1alpha1", "redises", True, "Redis")

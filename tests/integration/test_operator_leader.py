@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
+from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.operator.leader import LEASES, LeaderElection
 from kratix_py.testing.fixtures import wait_for
-from kratix_py.testing.operator import RunningOperator, settings_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

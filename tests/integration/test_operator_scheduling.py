@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
+from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
-from kratix_py.testing.operator import RunningOperator, settings_for
 
 from .test_operator_statestores import (
     condition,

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
 from kratix_py.api.work import Workload
 from kratix_py.core import conditions as cond
+from kratix_py.local_platform.gitserver import GitServer
+from kratix_py.local_platform.operator import RunningOperator, settings_for
+from kratix_py.local_platform.s3server import S3Server
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import wait_for
-from kratix_py.testing.gitserver import GitServer
-from kratix_py.testing.operator import RunningOperator, settings_for
-from kratix_py.testing.s3server import S3Server
 
 PASSWORD = "s3cret-Pa55word"
 DEFAULT = c.DEFAULT_WORKLOAD_GROUP_ID

@@ -18,13 +18,13 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kratix_py.testing.emulator import Emulator
-from kratix_py.testing.images import build_image
-from kratix_py.testing.podman import run_podman
-from kratix_py.testing.podrunner import PodRunner, StepContext, generate_pod_name, pod_for_job
-from kratix_py.testing.podrunner_exec import podman_run_args
-from kratix_py.testing.podrunner_spec import CONTAINER_KUBECONFIG_PATH, ContainerSpec, Mount, expand
-from kratix_py.testing.podrunner_status import JobStatusTracker
+from kratix_py.local_platform.emulator import Emulator
+from kratix_py.local_platform.images import build_image
+from kratix_py.local_platform.podman import run_podman
+from kratix_py.local_platform.podrunner import PodRunner, StepContext, generate_pod_name, pod_for_job
+from kratix_py.local_platform.podrunner_exec import podman_run_args
+from kratix_py.local_platform.podrunner_spec import CONTAINER_KUBECONFIG_PATH, ContainerSpec, Mount, expand
+from kratix_py.local_platform.podrunner_status import JobStatusTracker
 
 NS = "default"
 Json = dict[str, Any]

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from kratix_py.testing.s3server import S3Server
+from kratix_py.local_platform.s3server import S3Server
 
 
 @pytest.fixture(scope="module")

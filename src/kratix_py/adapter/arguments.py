@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from kratix_py.adapter.params import DEFAULT_METADATA_DIR, DEFAULT_PIPELINE_NAMESPACE, WORK_CREATOR_ROOT
+from kratix_py.contract import DEFAULT_METADATA_DIR, DEFAULT_PIPELINE_NAMESPACE, WORK_CREATOR_ROOT
 
 STEP_NAMES = ("reader", "work-writer", "status-writer")
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kratix_py.adapter.context import StepContext
-from kratix_py.adapter.params import ENV_KUBECONFIG, ObjectRef
-from kratix_py.api.constants import GROUP, VERSION
+from kratix_py.adapter.params import ObjectRef
+from kratix_py.contract import ENV_KUBECONFIG, GROUP, VERSION
 from kratix_py.kube import Kube, KubeError, Resource, load_api_client
 
 WORKS = Resource(GROUP, VERSION, "works", namespaced=True, kind="Work")

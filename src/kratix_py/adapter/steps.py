@@ -23,23 +23,22 @@ from kratix_py.adapter.arguments import ArgumentsError, canonical_step_name, par
 from kratix_py.adapter.context import StepContext, report_error
 from kratix_py.adapter.kube import WORKS, AdapterError, PipelineApi, connect
 from kratix_py.adapter.output_files import read_pipeline_output
-from kratix_py.adapter.params import (
+from kratix_py.adapter.params import ParameterError, object_ref_from_env, params_from_env
+from kratix_py.adapter.work import WorkIdentity, new_work, trace_annotations, updated_work
+from kratix_py.contract import (
     DEFAULT_INPUT_DIR,
     DEFAULT_PIPELINE_NAMESPACE,
     ENV_DRY_RUN,
     ENV_INPUT_DIR,
     ENV_TRACE_PARENT,
     ENV_TRACE_STATE,
+    LABEL_DRY_RUN,
     OBJECT_FILE,
+    TRUE_LABEL_VALUE,
     WORK_CREATOR_KRATIX_SYSTEM,
     WORK_CREATOR_METADATA,
     WORK_CREATOR_OUTPUT,
-    ParameterError,
-    object_ref_from_env,
-    params_from_env,
 )
-from kratix_py.adapter.work import WorkIdentity, new_work, trace_annotations, updated_work
-from kratix_py.api.constants import LABEL_DRY_RUN, TRUE_LABEL_VALUE
 from kratix_py.core.status_merge import STATUS_FILE, StatusFileError, parse_status_file, status_after_pipeline
 from kratix_py.core.workflow_control import (
     WORKFLOW_CONTROL_FILE,

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kratix_py.api.constants import (
+from kratix_py.api.meta import format_timestamp
+from kratix_py.api.work import WorkSpec
+from kratix_py.contract import (
     ANNOTATION_TRACE_PARENT,
     ANNOTATION_TRACE_STATE,
     API_VERSION,
@@ -27,8 +29,6 @@ from kratix_py.api.constants import (
     LABEL_WORK_TYPE,
     TRUE_LABEL_VALUE,
 )
-from kratix_py.api.meta import format_timestamp
-from kratix_py.api.work import WorkSpec
 from kratix_py.core.hashing import canonical_json, md5_hex
 from kratix_py.core.names import NAME_SUFFIX_LENGTH, shorten_name
 from kratix_py.core.workloads import WorkloadGroup

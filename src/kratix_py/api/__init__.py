@@ -2,7 +2,7 @@
 
 Parse objects from the API server with ``Kind.model_validate(obj)``; write them back with
 ``obj.to_dict()`` (camelCase, no ``None``, JSON-compatible). Fixed names (labels, annotations,
-finalizers, namespaces) live in :mod:`kratix_py.api.constants`.
+finalizers, namespaces) live in :mod:`kratix_py.contract`.
 """
 
 from kratix_py.api.destination import (

@@ -28,12 +28,12 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from kratix_py.api import KINDS
-from kratix_py.api.constants import CATEGORY, GROUP, VERSION
 from kratix_py.api.destination import Destination
 from kratix_py.api.meta import KubeObject
 from kratix_py.api.promise import Promise
 from kratix_py.api.statestore import BucketStateStore, GitStateStore
 from kratix_py.api.work import Work, WorkPlacement
+from kratix_py.contract import CATEGORY, GROUP, VERSION
 
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 HEADER = (

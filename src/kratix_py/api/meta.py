@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from kratix_py.api.constants import API_VERSION
+from kratix_py.contract import API_VERSION
 
 
 def _as_utc(moment: datetime) -> datetime:

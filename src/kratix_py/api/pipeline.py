@@ -15,19 +15,19 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from kratix_py.api.constants import (
-    KRATIX_CONTAINER_NAMES,
-    KRATIX_VOLUME_NAMES,
-    MAX_PIPELINE_ID_LENGTH,
-    WorkflowAction,
-    WorkflowType,
-)
 from kratix_py.api.meta import KubeModel
 from kratix_py.api.validation import (
     annotation_keys_error,
     dns1123_label_error,
     dns1123_subdomain_error,
     labels_error,
+)
+from kratix_py.contract import (
+    KRATIX_CONTAINER_NAMES,
+    KRATIX_VOLUME_NAMES,
+    MAX_PIPELINE_ID_LENGTH,
+    WorkflowAction,
+    WorkflowType,
 )
 
 

@@ -15,12 +15,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from kratix_py.api.constants import (
-    LABEL_PROMISE_VERSION,
-    MIN_RECONCILIATION_INTERVAL,
-    WorkflowAction,
-    WorkflowType,
-)
 from kratix_py.api.duration import format_duration, parse_duration
 from kratix_py.api.meta import (
     HasConditions,
@@ -33,6 +27,12 @@ from kratix_py.api.meta import (
 )
 from kratix_py.api.pipeline import Pipeline
 from kratix_py.api.validation import dns1123_label_error, dns1123_subdomain_error, labels_error
+from kratix_py.contract import (
+    LABEL_PROMISE_VERSION,
+    MIN_RECONCILIATION_INTERVAL,
+    WorkflowAction,
+    WorkflowType,
+)
 
 GO_DURATION_PATTERN = r"^(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$"
 

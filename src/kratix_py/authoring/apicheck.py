@@ -60,8 +60,8 @@ class ApiChecker:
     _resource: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from kratix_py.testing.emulator import errors
-        from kratix_py.testing.emulator.cluster import Cluster
+        from kratix_py.local_platform.emulator import errors
+        from kratix_py.local_platform.emulator.cluster import Cluster
 
         self._cluster = Cluster(event_log_size=10)
         crds = self._cluster.rt("apiextensions.k8s.io", "v1", "customresourcedefinitions")
@@ -75,7 +75,7 @@ class ApiChecker:
 
     def admit(self, request: Mapping[str, Any]) -> Admission:
         """Create ``request`` with dryRun: the object as stored, or the fields refused."""
-        from kratix_py.testing.emulator import errors
+        from kratix_py.local_platform.emulator import errors
 
         body = copy.deepcopy(dict(request))
         body.pop("status", None)

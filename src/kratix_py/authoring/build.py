@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(directory: Path, image: str) -> str:
     """Build ``image`` from ``directory``; a CommandError with podman's output on failure."""
-    from kratix_py.testing.images import ImageBuildError
-    from kratix_py.testing.kratix_image import build_pipeline_image
-    from kratix_py.testing.podman import PodmanError
+    from kratix_py.local_platform.images import ImageBuildError
+    from kratix_py.local_platform.kratix_image import build_pipeline_image
+    from kratix_py.local_platform.podman import PodmanError
 
     if not (directory / "Dockerfile").is_file() and not (directory / "Containerfile").is_file():
         raise CommandError(f"{directory}: no Dockerfile or Containerfile in this folder")

@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Destination, Promise, Work
-from kratix_py.api import constants as c
-from kratix_py.api.constants import WorkflowAction, WorkflowType, WorkType
+from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core import scheduling
 from kratix_py.core.hashing import promise_spec_hash, resource_spec_hash
@@ -128,7 +128,7 @@ class RenderResult:
 
 def render(inputs: RenderInputs) -> RenderResult:
     """Run the workflow on a fresh local platform (podman) and report what happened."""
-    from kratix_py.testing.platform import LocalPlatform
+    from kratix_py.local_platform.platform import LocalPlatform
 
     promise = _promise_model(inputs.promise)
     destinations = [_destination_model(d) for d in inputs.destinations]

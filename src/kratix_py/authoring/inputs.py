@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from kratix_py.api import Promise, RequestGVK
-from kratix_py.api.constants import API_VERSION, WorkflowAction, WorkflowType
 from kratix_py.authoring.documents import Document, DocumentError, format_path, read_objects, read_one_object
+from kratix_py.contract import API_VERSION, WorkflowAction, WorkflowType
 from kratix_py.errors import CommandError
 
 

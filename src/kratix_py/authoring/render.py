@@ -17,14 +17,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kratix_py.api.constants import WorkflowAction, WorkflowType
 from kratix_py.authoring.documents import Document
 from kratix_py.authoring.inputs import LoadedPromise
+from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.errors import CommandError
-from kratix_py.testing.kratix_image import IMAGE as KRATIX_IMAGE
+from kratix_py.local_platform.kratix_image import IMAGE as KRATIX_IMAGE
 
 DEFAULT_ADAPTER_IMAGE = KRATIX_IMAGE
-"""kratix-py's own image, as ``python -m kratix_py.testing.kratix_image`` builds it."""
+"""kratix-py's own image, as ``python -m kratix_py.local_platform.kratix_image`` builds it."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from kratix_py.errors import CommandError
 
 RUNTIME_CHOICES = ("auto", "podman", "docker")
 
-ADAPTER_BUILD_HINT = "python -m kratix_py.testing.kratix_image"
+ADAPTER_BUILD_HINT = "python -m kratix_py.local_platform.kratix_image"
 PIPELINE_BUILD_HINT = "python -m kratix_py.authoring.build <directory with its Dockerfile> {image}"
 
 
@@ -25,7 +25,7 @@ class EnvironmentProblem(CommandError):
 
 def select_runtime(choice: str) -> str:
     """The runtime to use for ``choice`` (``auto`` picks whichever works), or a CommandError."""
-    from kratix_py.testing.podman import SETUP_HINT, podman_problem
+    from kratix_py.local_platform.podman import SETUP_HINT, podman_problem
 
     if choice not in RUNTIME_CHOICES:
         raise CommandError(f"--runtime {choice!r} is not one of {', '.join(RUNTIME_CHOICES)}")
@@ -58,7 +58,7 @@ def require_images(
     ``images`` maps each image to who uses it (``pipeline configure, container main``);
     ``sources`` the folders images are built from, where known, for the hint.
     """
-    from kratix_py.testing.podman import image_exists
+    from kratix_py.local_platform.podman import image_exists
 
     missing = [image for image in sorted(images) if not image_exists(image)]
     if not missing:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kratix_py.api.constants import WorkflowAction, WorkflowType
+from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.errors import CommandError
 
 PROMISE_FILE = "promise.yaml"

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from kratix_py.api.constants import (
+from kratix_py.api.meta import parse_timestamp
+from kratix_py.api.promise import Promise
+from kratix_py.contract import (
     LABEL_HASH,
     LABEL_PIPELINE_NAME,
     LABEL_PROMISE_NAME,
@@ -23,8 +25,6 @@ from kratix_py.api.constants import (
     WorkflowAction,
     WorkflowType,
 )
-from kratix_py.api.meta import parse_timestamp
-from kratix_py.api.promise import Promise
 from kratix_py.core.names import uses_pipeline_namespace
 from kratix_py.core.workflow import JobPhase, JobRecord
 

@@ -23,8 +23,8 @@ placement's namespace, which is the pipeline's; with ``pipelineNamespace`` set, 
 same name from different namespaces would then share (and overwrite) one directory. Without
 ``pipelineNamespace`` the two are the same, so ordinary layouts are identical to Kratix's.
 
-Every path is built with :mod:`kratix_py.statestores.paths`, so a workload path with ``..`` or
-an absolute path raises :class:`~kratix_py.statestores.errors.UnsafePathError` naming the file,
+Every path is built with :mod:`kratix_py.contract`, so a workload path with ``..`` or
+an absolute path raises :class:`~kratix_py.contract.UnsafePathError` naming the file,
 which the placement reports in its ``WriteSucceeded`` condition; nothing is skipped silently.
 """
 
@@ -35,14 +35,13 @@ from dataclasses import dataclass
 
 import yaml
 
-from kratix_py.api import constants as c
+from kratix_py import contract as c
 from kratix_py.api.destination import Destination
 from kratix_py.api.work import WorkPlacement
+from kratix_py.contract import UnsafePathError, join_under, normalise_prefix, safe_relpath
+from kratix_py.core.changes import Change, DirChange, FileChange
 from kratix_py.core.scheduling import GROUP_ID_PREFIX_LENGTH
 from kratix_py.core.workloads import decode_content
-from kratix_py.statestores.base import Change, DirChange, FileChange
-from kratix_py.statestores.errors import UnsafePathError
-from kratix_py.statestores.paths import join_under, normalise_prefix, safe_relpath
 
 DEPENDENCIES_DIR = "dependencies"
 RESOURCES_DIR = "resources"

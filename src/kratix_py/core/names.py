@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import string
 
-from kratix_py.api.constants import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.api.promise import Promise
+from kratix_py.contract import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.core.hashing import md5_hex
 
 NAME_SUFFIX_LENGTH = 5

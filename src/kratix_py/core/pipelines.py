@@ -24,7 +24,14 @@ from typing import Any, Final
 
 import yaml
 
-from kratix_py.adapter.params import (
+from kratix_py.api.pipeline import Container, Pipeline
+from kratix_py.api.promise import Promise
+from kratix_py.contract import (
+    ANNOTATION_JOB_RESOURCE_API_VERSION,
+    ANNOTATION_JOB_RESOURCE_KIND,
+    ANNOTATION_JOB_RESOURCE_NAME,
+    ANNOTATION_JOB_RESOURCE_NAMESPACE,
+    API_VERSION,
     DEFAULT_INPUT_DIR,
     DEFAULT_OUTPUT_DIR,
     ENV_CLUSTER_SCOPED,
@@ -40,17 +47,6 @@ from kratix_py.adapter.params import (
     ENV_PROMISE_NAME,
     ENV_WORKFLOW_ACTION,
     ENV_WORKFLOW_TYPE,
-    WORK_CREATOR_KRATIX_SYSTEM,
-    WORK_CREATOR_METADATA,
-    WORK_CREATOR_OUTPUT,
-    WORK_CREATOR_ROOT,
-)
-from kratix_py.api.constants import (
-    ANNOTATION_JOB_RESOURCE_API_VERSION,
-    ANNOTATION_JOB_RESOURCE_KIND,
-    ANNOTATION_JOB_RESOURCE_NAME,
-    ANNOTATION_JOB_RESOURCE_NAMESPACE,
-    API_VERSION,
     LABEL_HASH,
     LABEL_MANAGED_BY,
     LABEL_PIPELINE_NAME,
@@ -63,12 +59,14 @@ from kratix_py.api.constants import (
     SHARED_OUTPUT_VOLUME,
     STATUS_WRITER_CONTAINER,
     TRUE_LABEL_VALUE,
+    WORK_CREATOR_KRATIX_SYSTEM,
+    WORK_CREATOR_METADATA,
+    WORK_CREATOR_OUTPUT,
+    WORK_CREATOR_ROOT,
     WORK_WRITER_CONTAINER,
     WorkflowAction,
     WorkflowType,
 )
-from kratix_py.api.pipeline import Container, Pipeline
-from kratix_py.api.promise import Promise
 from kratix_py.core.jobs import ANNOTATION_ATTEMPT, ANNOTATION_PIPELINE_INDEX, ANNOTATION_RUN_ID, job_selector
 from kratix_py.core.names import (
     job_name,

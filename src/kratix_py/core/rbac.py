@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from kratix_py.api.constants import (
+from kratix_py.api.pipeline import Permission
+from kratix_py.contract import (
     GROUP,
     LABEL_PIPELINE_NAME,
     LABEL_PIPELINE_NAMESPACE,
@@ -37,7 +38,6 @@ from kratix_py.api.constants import (
     WorkflowAction,
     WorkflowType,
 )
-from kratix_py.api.pipeline import Permission
 from kratix_py.core.names import ALL_NAMESPACES_NAME_PART, deterministic_name
 
 RBAC_API_GROUP: Final = "rbac.authorization.k8s.io"

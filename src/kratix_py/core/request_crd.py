@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kratix_py.api import constants
+from kratix_py import contract as constants
 
 REQUEST_CATEGORY = "kratix-request"
 

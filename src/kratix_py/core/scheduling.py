@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kratix_py.api import constants as c
+from kratix_py import contract as c
 from kratix_py.api.destination import Destination
 from kratix_py.api.work import Work, WorkloadGroup, WorkPlacement
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from kratix_py.api.constants import CONDITION_CONFIGURE_WORKFLOW_COMPLETED
 from kratix_py.api.meta import format_timestamp
+from kratix_py.contract import CONDITION_CONFIGURE_WORKFLOW_COMPLETED
 from kratix_py.core.conditions import Condition, set_condition
 from kratix_py.core.workflow_control import WorkflowControl, apply_workflow_control
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from kratix_py.api.constants import LABEL_WORKFLOW_SUSPENDED, TRUE_LABEL_VALUE
 from kratix_py.api.duration import parse_duration
 from kratix_py.api.meta import format_timestamp
+from kratix_py.contract import LABEL_WORKFLOW_SUSPENDED, TRUE_LABEL_VALUE
 
 WORKFLOW_CONTROL_FILE = "workflow-control.yaml"
 PHASE_SUSPENDED = "Suspended"

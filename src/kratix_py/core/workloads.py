@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from kratix_py.api.constants import DEFAULT_WORKLOAD_GROUP_DIRECTORY, DEFAULT_WORKLOAD_GROUP_ID
 from kratix_py.api.promise import DestinationSelector as PromiseDestinationSelector
 from kratix_py.api.promise import squash_destination_selectors
 from kratix_py.api.work import decode_workload_content, encode_workload_content
+from kratix_py.contract import DEFAULT_WORKLOAD_GROUP_DIRECTORY, DEFAULT_WORKLOAD_GROUP_ID
 from kratix_py.core.hashing import md5_hex
 
 DESTINATION_SELECTORS_FILE = "destination-selectors.yaml"

@@ -18,8 +18,8 @@ from typing import Any
 
 import kopf
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
 from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.core.request_crd import REQUEST_CATEGORY, InvalidAPI, RequestKind, request_kind
 from kratix_py.operator import resources as r

@@ -25,9 +25,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Destination, validation_message
-from kratix_py.api import constants as c
+from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import canary_changes
 from kratix_py.core.scheduling import directory_of, path_conflicts
@@ -43,7 +44,6 @@ from kratix_py.operator.statestores import (
     store_ready_problem,
 )
 from kratix_py.operator.status import transition_events, write_status
-from kratix_py.statestores.errors import UnsafePathError
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Destination, WorkPlacement, validation_message
-from kratix_py.api import constants as c
+from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import PlacementFiles, PlacementWrite, placement_removal, placement_write
 from kratix_py.operator import resources as r
@@ -47,7 +48,6 @@ from kratix_py.operator.statestores import (
 )
 from kratix_py.operator.status import write_status
 from kratix_py.statestores.base import Change
-from kratix_py.statestores.errors import UnsafePathError
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import ObjectMeta, Promise, Work, validation_message
-from kratix_py.api import constants as c
-from kratix_py.api.constants import WorkflowAction, WorkflowType, WorkType
 from kratix_py.api.work import Workload, WorkloadGroup, WorkloadGroupSelector, WorkSpec
+from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import promise_spec_hash
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd, request_kind

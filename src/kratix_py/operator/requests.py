@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Promise, validation_message
-from kratix_py.api import constants as c
-from kratix_py.api.constants import WorkflowType, WorkType
+from kratix_py.contract import WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import resource_spec_hash
 from kratix_py.core.names import pipeline_namespace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import (
     BucketStateStore,
@@ -12,7 +13,6 @@ from kratix_py.api import (
     Work,
     WorkPlacement,
 )
-from kratix_py.api import constants as c
 
 
 def resource_of(kind: type[KubeObject]) -> k.Resource:

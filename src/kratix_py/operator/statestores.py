@@ -38,14 +38,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import BucketStateStore, GitStateStore, validation_message
-from kratix_py.api import constants as c
+from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
 from kratix_py.operator.status import transition_events, write_status
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
-from kratix_py.statestores.errors import StateStoreError, UnsafePathError
+from kratix_py.statestores.errors import StateStoreError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import constants as c
 from kratix_py.core import conditions as cond
 
 

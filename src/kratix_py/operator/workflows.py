@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Promise
-from kratix_py.api import constants as c
-from kratix_py.api.constants import WorkflowAction, WorkflowType
 from kratix_py.api.meta import parse_timestamp
+from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core import conditions as cond
 from kratix_py.core.jobs import job_records, job_selector
 from kratix_py.core.names import pipeline_namespace

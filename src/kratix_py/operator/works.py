@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Destination, Work, WorkPlacement, validation_message
-from kratix_py.api import constants as c
 from kratix_py.core import conditions as cond
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
 from kratix_py.operator import resources as r

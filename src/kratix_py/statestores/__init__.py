@@ -5,6 +5,8 @@ their modules (``statestores.git``, ``statestores.bucket``) so that using one do
 other's client library.
 """
 
+from kratix_py.contract import join_under, normalise_prefix, safe_relpath
+
 from .base import Change, DirChange, FileChange, StateStoreWriter, WriteResult
 from .errors import (
     AuthenticationError,
@@ -18,7 +20,6 @@ from .errors import (
     UnsafePathError,
     WriteConflictError,
 )
-from .paths import join_under, normalise_prefix, safe_relpath
 
 __all__ = [
     "AuthenticationError",

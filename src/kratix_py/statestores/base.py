@@ -14,35 +14,13 @@ Later changes in a batch win over earlier ones for the same path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from kratix_py.core.changes import Change, DirChange, FileChange
 
 __all__ = ["Change", "DirChange", "FileChange", "StateStoreWriter", "WriteResult"]
-
-
-@dataclass(frozen=True)
-class DirChange:
-    """Make ``directory`` contain exactly ``files`` (relative paths), or delete it if ``None``.
-
-    ``label`` names who asked (usually the WorkPlacement name) for the commit message.
-    """
-
-    directory: str
-    files: Mapping[str, bytes] | None
-    label: str
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """Set ``path`` to ``content``, or delete it if ``content`` is ``None``."""
-
-    path: str
-    content: bytes | None
-    label: str
-
-
-Change: TypeAlias = DirChange | FileChange
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from kratix_py.contract import is_within, join_under, normalise_prefix
+
 from .base import Change, WriteResult
 from .errors import (
     AuthenticationError,
@@ -42,7 +44,6 @@ from .errors import (
     TLSVerificationError,
     UnreachableError,
 )
-from .paths import is_within, join_under, normalise_prefix
 from .plan import plan_ops, touched_roots
 
 __all__ = ["PERMISSION_CHECK_KEY", "BucketStateStoreWriter"]

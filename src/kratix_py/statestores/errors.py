@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from kratix_py.contract import UnsafePathError
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
@@ -75,9 +77,3 @@ class WriteConflictError(StateStoreError):
     """Others kept moving the branch; the write was retried and still could not be pushed."""
 
     cause = "WriteConflict"
-
-
-class UnsafePathError(StateStoreError, ValueError):
-    """A path would leave its directory (``..``, absolute, NUL, ``.git``...): nothing was written."""
-
-    cause = "UnsafePath"

@@ -43,10 +43,11 @@ from typing import Any, Self
 
 import git
 
+from kratix_py.contract import is_within, normalise_prefix
+
 from .base import Change, WriteResult
 from .errors import ConfigurationError, StateStoreError, UnreachableError, WriteConflictError
 from .gitauth import GitAccess, classify_git_failure, credentials_from_secret, parse_remote_url
-from .paths import is_within, normalise_prefix
 from .plan import commit_message, plan_ops, touched_roots
 
 __all__ = ["GitStateStoreWriter"]

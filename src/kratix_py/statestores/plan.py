@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from kratix_py.contract import UnsafePathError, is_within, join_under
+
 from .base import Change, DirChange, FileChange
-from .errors import UnsafePathError
-from .paths import is_within, join_under
 
 __all__ = ["PathOp", "commit_message", "plan_ops", "touched_roots"]
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from kratix_py import kube as k
-from kratix_py.testing.platform import LocalPlatform
+from kratix_py.local_platform.platform import LocalPlatform
 
 T = TypeVar("T")
 
@@ -87,6 +87,6 @@ def local_platform(platform_factory: Callable[..., LocalPlatform]) -> LocalPlatf
 @pytest.fixture(scope="session")
 def kratix_image(base_image: str) -> str:
     """kratix-py's own image, built from the working tree (reused while the source is unchanged)."""
-    from kratix_py.testing.kratix_image import ensure_kratix_image
+    from kratix_py.local_platform.kratix_image import ensure_kratix_image
 
     return ensure_kratix_image(ADAPTER_IMAGE)

@@ -16,8 +16,13 @@ import sys
 
 import pytest
 
-from kratix_py.testing.images import BUILD_BASE_HINT, ImageBuildError, base_image_ref, ensure_base_image
-from kratix_py.testing.podman import PodmanError, image_exists, podman_problem
+from kratix_py.local_platform.images import (
+    BUILD_BASE_HINT,
+    ImageBuildError,
+    base_image_ref,
+    ensure_base_image,
+)
+from kratix_py.local_platform.podman import PodmanError, image_exists, podman_problem
 
 
 def in_ci() -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kratix_py.testing.gitserver import GitServer
-from kratix_py.testing.s3server import S3Server
+from kratix_py.local_platform.gitserver import GitServer
+from kratix_py.local_platform.s3server import S3Server
 
 _names = itertools.count()
 

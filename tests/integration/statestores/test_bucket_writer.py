@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kratix_py.local_platform.s3server import S3Server
 from kratix_py.statestores import (
     ConfigurationError,
     DirChange,
@@ -18,7 +19,6 @@ from kratix_py.statestores import (
     UnsafePathError,
 )
 from kratix_py.statestores.bucket import PERMISSION_CHECK_KEY, BucketStateStoreWriter
-from kratix_py.testing.s3server import S3Server
 
 
 @pytest.fixture

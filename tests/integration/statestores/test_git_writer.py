@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from kratix_py.local_platform.gitserver import GitServer
 from kratix_py.statestores import (
     AuthenticationError,
     DirChange,
@@ -23,7 +24,6 @@ from kratix_py.statestores import (
     WriteConflictError,
 )
 from kratix_py.statestores.git import GitStateStoreWriter
-from kratix_py.testing.gitserver import GitServer
 
 
 def basic_auth(server: GitServer) -> dict[str, str]:

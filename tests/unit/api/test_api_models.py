@@ -31,7 +31,7 @@ from kratix_py.api import (
     squash_destination_selectors,
     validation_message,
 )
-from kratix_py.api.constants import (
+from kratix_py.contract import (
     DEFAULT_WORKLOAD_GROUP_ID,
     FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP,
     LABEL_TARGET_DESTINATION_NAME,

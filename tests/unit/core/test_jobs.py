@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kratix_py.api.constants import WorkflowAction, WorkflowType
 from kratix_py.api.promise import Promise
+from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
 from kratix_py.core.workflow import JobPhase

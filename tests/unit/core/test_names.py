@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from kratix_py.api.constants import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.api.promise import Promise
+from kratix_py.contract import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.core.names import (
     deterministic_name,
     job_name,

@@ -19,8 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from kratix_py.api.constants import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.api.promise import Promise
+from kratix_py.contract import SYSTEM_NAMESPACE, WorkflowAction, WorkflowType
 from kratix_py.core.jobs import job_selector
 from kratix_py.core.pipelines import (
     ADAPTER_SECURITY_CONTEXT,

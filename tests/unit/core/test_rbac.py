@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kratix_py.api.constants import WorkflowAction, WorkflowType
 from kratix_py.api.pipeline import Permission
+from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core.rbac import permission_labels, pipeline_rbac, stale_permission_objects
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from kratix_py import contract as c
 from kratix_py.api import Destination, Work, WorkPlacement
-from kratix_py.api import constants as c
 from kratix_py.api.work import Workload
 from kratix_py.core.scheduling import (
     candidates,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kratix_py.contract import is_within, join_under, normalise_prefix, safe_relpath
 from kratix_py.statestores.errors import StateStoreError, UnsafePathError
-from kratix_py.statestores.paths import is_within, join_under, normalise_prefix, safe_relpath
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,16 @@ def test_safe_relpath_refuses(raw: str, reason: str) -> None:
     assert "file of 'wp-a'" in str(raised.value)
 
 
-def test_unsafe_path_error_is_a_state_store_error_and_a_value_error() -> None:
+def test_unsafe_path_error_is_a_value_error_named_by_the_contract() -> None:
+    """Bad paths are bad input (a ValueError), raised before any store is touched; the contract
+    owns the class and the state-store package exports that same class."""
+    from kratix_py import contract
+    from kratix_py.statestores import errors
+
     error = UnsafePathError("x")
-    assert isinstance(error, StateStoreError)
     assert isinstance(error, ValueError)
+    assert not isinstance(error, StateStoreError)
+    assert UnsafePathError is contract.UnsafePathError is errors.UnsafePathError
     assert error.cause == "UnsafePath"
 
 

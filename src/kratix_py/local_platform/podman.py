@@ -16,12 +16,12 @@ any, else overlay when the kernel supports it) are consistent for both processes
 
 Usage::
 
-    from kratix_py.testing.podman import podman_available, run_podman
+    from kratix_py.local_platform.podman import podman_available, run_podman
     if podman_available():
         run_podman(["image", "exists", "localhost/kratix-py-base:bookworm"], check=False)
 
-``python -m kratix_py.testing.podman`` prints the environment to use podman the same way by hand
-(``eval "$(python -m kratix_py.testing.podman)"``) and ``--check`` explains what is missing.
+``python -m kratix_py.local_platform.podman`` prints the environment to use podman the same way by hand
+(``eval "$(python -m kratix_py.local_platform.podman)"``) and ``--check`` explains what is missing.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _hard_limit(kind: int, ceiling: int) -> int:
 def containers_conf_text(*, nofile: int, nproc: int) -> str:
     """The containers.conf every kratix-py podman call uses (pure, so it can be tested)."""
     return f"""\
-# Written by kratix_py.testing.podman; used through CONTAINERS_CONF. Do not edit: it is rewritten.
+# Written by kratix_py.local_platform.podman; used through CONTAINERS_CONF. Do not edit: it is rewritten.
 [containers]
 # No network unless a container asks for one (the pod runner passes --network host for pods that
 # talk to the Kubernetes API); creating a network namespace costs ~200 ms per container.
@@ -83,7 +83,7 @@ default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
 network_backend = "netavark"
 
 [engine]
-# Nothing is ever pulled: images are built locally (kratix_py.testing.images).
+# Nothing is ever pulled: images are built locally (kratix_py.local_platform.images).
 pull_policy = "never"
 # crun rejects hybrid cgroup v1/v2 hosts; runc works everywhere we run.
 runtime = "runc"
@@ -211,7 +211,7 @@ def remove_containers(names: Iterable[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kratix_py.testing.podman",
+        prog="python -m kratix_py.local_platform.podman",
         description="Print shell exports to use podman configured as kratix-py does, or check it works.",
     )
     parser.add_argument("--check", action="store_true", help="check that podman can run containers")

@@ -1,4 +1,4 @@
-"""Run the emulator in its own process: ``python -m kratix_py.testing.emulator --port 8080``.
+"""Run the emulator in its own process: ``python -m kratix_py.local_platform.emulator --port 8080``.
 
 Prints the URL once listening, then serves until SIGINT or SIGTERM.
 """
@@ -14,7 +14,7 @@ from .emulator import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kratix_py.testing.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m kratix_py.local_platform.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--event-log-size", type=int, default=10000, help="watch history kept per resource")

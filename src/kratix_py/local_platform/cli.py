@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kratix_py.testing.platform import LocalPlatform
+    from kratix_py.local_platform.platform import LocalPlatform
 
     platform = LocalPlatform(
         workdir=args.dir.resolve(),

@@ -1,15 +1,19 @@
-"""The fixed names of the Kratix contract: group, namespaces, label and annotation keys, finalizers.
+"""The Kratix contract, spelled once: names, labels, finalizers, the pipeline pod's environment and
+mounts, layout constants and the path-safety rules for state stores.
 
 Existing Promises, pipeline images, GitOps set-ups and `kubectl` habits depend on these exact
-strings (kratix-behaviour.md §0), so they are spelled once, here, and imported everywhere else.
-A typo in a label key is not a crash but a silent mismatch, which is why nothing else in kratix-py
-should write a ``"kratix.io/..."`` literal.
+strings (kratix-behaviour.md §0, §2), so nothing else in kratix-py writes a ``"kratix.io/..."``
+literal or a ``KRATIX_*`` name. A typo in a label key is not a crash but a silent mismatch.
+
+This module imports nothing of kratix-py's own: every layer (api, core, adapter, statestores,
+operator) may import it, and it can never be the reason for an import cycle.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from datetime import timedelta
 from typing import Final
 
@@ -223,3 +227,116 @@ ANNOTATION_WRITTEN_FILES: Final = "internal.workplacement.kratix.io/written-file
 successful write put there, so the next write (and the delete) can remove what the pipeline no
 longer outputs. Kratix reads this back from its ``.kratix/`` state file; kratix-py's writers do not
 read, so the list is kept on the object that owns the files."""
+
+# --- The pipeline pod's environment and mounts (kratix-behaviour.md §2.3, §2.5) ------------------
+
+ENV_WORKFLOW_ACTION: Final = "KRATIX_WORKFLOW_ACTION"
+ENV_WORKFLOW_TYPE: Final = "KRATIX_WORKFLOW_TYPE"
+ENV_PROMISE_NAME: Final = "KRATIX_PROMISE_NAME"
+ENV_PIPELINE_NAME: Final = "KRATIX_PIPELINE_NAME"
+ENV_OBJECT_KIND: Final = "KRATIX_OBJECT_KIND"
+ENV_OBJECT_GROUP: Final = "KRATIX_OBJECT_GROUP"
+ENV_OBJECT_VERSION: Final = "KRATIX_OBJECT_VERSION"
+ENV_OBJECT_NAME: Final = "KRATIX_OBJECT_NAME"
+ENV_OBJECT_NAMESPACE: Final = "KRATIX_OBJECT_NAMESPACE"
+ENV_CRD_PLURAL: Final = "KRATIX_CRD_PLURAL"
+ENV_CLUSTER_SCOPED: Final = "KRATIX_CLUSTER_SCOPED"
+ENV_DRY_RUN: Final = "KRATIX_DRY_RUN"
+ENV_IS_LAST_PIPELINE: Final = "IS_LAST_PIPELINE"
+ENV_TRACE_PARENT: Final = "KRATIX_TRACE_PARENT"
+ENV_TRACE_STATE: Final = "KRATIX_TRACE_STATE"
+ENV_INPUT_DIR: Final = "INPUT_DIR"
+ENV_OUTPUT_DIR: Final = "OUTPUT_DIR"
+ENV_LOGGER_PREFIX: Final = "KRATIX_LOGGER_PREFIX"
+ENV_KUBECONFIG: Final = "KUBECONFIG"
+
+DEFAULT_INPUT_DIR: Final = "/kratix/input"
+DEFAULT_OUTPUT_DIR: Final = "/kratix/output"
+OBJECT_FILE: Final = "object.yaml"
+
+# The work-writer and status-writer see the pod's volumes under this root (§2.3).
+WORK_CREATOR_ROOT: Final = "/work-creator-files"
+WORK_CREATOR_OUTPUT: Final = "input"  # the shared-output volume, mounted as <root>/input
+WORK_CREATOR_METADATA: Final = "metadata"
+WORK_CREATOR_KRATIX_SYSTEM: Final = "kratix-system"
+DEFAULT_METADATA_DIR: Final = f"{WORK_CREATOR_ROOT}/{WORK_CREATOR_METADATA}"
+DEFAULT_NAMESPACE: Final = "default"
+DEFAULT_PIPELINE_NAMESPACE: Final = SYSTEM_NAMESPACE
+
+# --- Paths inside a state store ----------------------------------------------------------------
+# Every path a writer touches comes from here, so "nothing is ever written outside its directory"
+# is a property of one small module. Paths are POSIX, relative to the store root, and checked
+# *before* any I/O: a batch with one bad path writes nothing.
+#
+# Rules, for a relative path (a file path from pipeline output, a destination directory):
+#
+# * empty and ``.`` segments are dropped (``a//b/./c`` is ``a/b/c``), so output is canonical;
+# * ``..`` segments are refused even when they would stay inside (``a/../b``): a path that climbs
+#   is a bug or an attack, never needed;
+# * absolute paths, NUL and other control characters, and backslashes are refused;
+# * a ``.git`` segment (any case) is refused: it would address Git's own files;
+# * what is left must not be empty (that would be the directory itself).
+#
+# Store prefixes (``spec.path``) follow Kratix: a leading ``/`` is trimmed, and ``""``, ``.``
+# and ``/`` mean the store root.
+
+
+class UnsafePathError(ValueError):
+    """A path would leave its directory (``..``, absolute, NUL, ``.git``...): nothing was written."""
+
+    cause = "UnsafePath"
+
+
+_PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_relpath(path: str, *, what: str = "path") -> str:
+    """Return ``path`` in canonical form, or raise :class:`UnsafePathError` saying why."""
+    if not isinstance(path, str):
+        raise UnsafePathError(f"{what} must be a string, got {type(path).__name__}")
+    if path.startswith("/"):
+        raise UnsafePathError(f"{what} {path!r} is absolute; use a path relative to its directory")
+    segments = _segments(path, what)
+    if not segments:
+        raise UnsafePathError(f"{what} {path!r} is empty after normalisation; name a file or directory")
+    return "/".join(segments)
+
+
+def normalise_prefix(prefix: str | None, *, what: str = "path prefix") -> str:
+    """Canonical store prefix: ``""`` for the root, else ``a/b`` (leading ``/`` trimmed)."""
+    if prefix is None:
+        return ""
+    if not isinstance(prefix, str):
+        raise UnsafePathError(f"{what} must be a string, got {type(prefix).__name__}")
+    return "/".join(_segments(prefix.lstrip("/"), what))
+
+
+def join_under(prefix: str, relative: str, *, what: str = "path") -> str:
+    """``prefix/relative``, both checked; the result always lies under ``prefix``."""
+    base = normalise_prefix(prefix)
+    rel = safe_relpath(relative, what=what)
+    return f"{base}/{rel}" if base else rel
+
+
+def is_within(path: str, directory: str) -> bool:
+    """True if canonical ``path`` is ``directory`` itself or below it (``""`` is the root)."""
+    return not directory or path == directory or path.startswith(directory + "/")
+
+
+def _segments(path: str, what: str) -> list[str]:
+    if "\\" in path:
+        raise UnsafePathError(f"{what} {path!r} contains a backslash; use '/' as the separator")
+    if _PATH_CONTROL.search(path):
+        raise UnsafePathError(f"{what} {path!r} contains a control character (such as NUL)")
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            raise UnsafePathError(
+                f"{what} {path!r} contains '..'; paths may not climb out of their directory"
+            )
+        if segment.casefold() == ".git":
+            raise UnsafePathError(f"{what} {path!r} contains a '.git' segment, which Git reserves")
+        segments.append(segment)
+    return segments

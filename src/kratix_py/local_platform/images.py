@@ -6,7 +6,7 @@ documentation, man pages, locales and apt lists, and imported with ``podman impo
 carries a digest of the recipe, so changing the recipe makes a new image instead of silently
 reusing a stale one; the same image is also tagged ``localhost/kratix-py-base:<suite>`` for
 Containerfiles written by hand. Building takes about a minute, so it is done once per machine
-(``python -m kratix_py.testing.images``) and reused whenever ``podman image exists`` says so.
+(``python -m kratix_py.local_platform.images``) and reused whenever ``podman image exists`` says so.
 
 Images of pipelines are built from a directory with a Containerfile (or Dockerfile) by
 :func:`build_image`; it passes the base image as the build argument ``BASE_IMAGE``::
@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kratix_py.testing.podman import (
+from kratix_py.local_platform.podman import (
     SETUP_HINT,
     PodmanError,
     config_dir,
@@ -52,7 +52,7 @@ BASE_PACKAGES = ("python3-minimal", "python3-yaml")
 BASE_IMAGE_BUILD_ARG = "BASE_IMAGE"
 RECIPE_LABEL = "io.kratix-py.base-recipe"
 CONTEXT_LABEL = "io.kratix-py.context-digest"
-BUILD_BASE_HINT = "python -m kratix_py.testing.images  (as root; builds the base image once, ~1 min)"
+BUILD_BASE_HINT = "python -m kratix_py.local_platform.images  (as root; builds the base image once, ~1 min)"
 
 # Bump when the build steps change in a way the recipe below does not capture.
 _RECIPE_VERSION = 1
@@ -417,7 +417,7 @@ def build_image(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kratix_py.testing.images",
+        prog="python -m kratix_py.local_platform.images",
         description="Build the kratix-py base image once per machine (reused when present), "
         "or an image from a Containerfile directory on top of it.",
     )

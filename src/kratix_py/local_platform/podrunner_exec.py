@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kratix_py.testing.podman import PODMAN, podman_env, remove_containers, run_podman
-from kratix_py.testing.podrunner_spec import CONTAINER_KUBECONFIG_PATH, ContainerSpec, Mount
-from kratix_py.testing.podrunner_status import now
+from kratix_py.local_platform.podman import PODMAN, podman_env, remove_containers, run_podman
+from kratix_py.local_platform.podrunner_spec import CONTAINER_KUBECONFIG_PATH, ContainerSpec, Mount
+from kratix_py.local_platform.podrunner_status import now
 
 # An image label that says "my containers never talk to the Kubernetes API": they then run
 # without any network (cheaper, and honest about what they need).

@@ -5,7 +5,7 @@ network, so the Python packages are installed on the host into ``<build dir>/sit
 the host's configuration) and the Dockerfile's ``site-prebuilt`` stage copies them in, on top of the
 locally built Debian base image. Host and image share CPython 3.11, so compiled wheels fit.
 
-    python -m kratix_py.testing.kratix_image          # prints the image reference
+    python -m kratix_py.local_platform.kratix_image          # prints the image reference
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kratix_py.testing.images import build_image, ensure_base_image
+from kratix_py.local_platform.images import build_image, ensure_base_image
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 IMAGE = "localhost/kratix-py:dev"
@@ -31,6 +31,11 @@ def _source_digest(repo: Path) -> str:
             digest.update(path.relative_to(repo).as_posix().encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+IMAGE_LEAVES_OUT = ("bin", "kratix_py/local_platform", "kratix_py/testing", "kratix_py/authoring")
+"""The operator image runs the operator and the pipeline adapter only: the local platform, the
+test fixtures and the authoring tools stay on people's machines (the Dockerfile drops the same)."""
 
 
 def prepare_context(repo: Path = REPO_ROOT, build_dir: Path | None = None) -> Path:
@@ -57,7 +62,8 @@ def prepare_context(repo: Path = REPO_ROOT, build_dir: Path | None = None) -> Pa
         ],
         check=True,
     )
-    shutil.rmtree(context / "site" / "bin", ignore_errors=True)
+    for unshipped in IMAGE_LEAVES_OUT:
+        shutil.rmtree(context / "site" / unshipped, ignore_errors=True)
     shutil.copy2(repo / "docker" / "kratix-py", context / "docker" / "kratix-py")
     stamp.write_text(digest)
     return context

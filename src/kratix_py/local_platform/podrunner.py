@@ -8,7 +8,7 @@ kubelet and the Job controller would, so an operator cannot tell it from a clust
 Containers run as real podman containers, or, for images listed in ``steps``, as Python callables
 in-process (fast mode, for control-plane benchmarks and pipelines written in Python)::
 
-    from kratix_py.testing.podrunner import PodRunner, StepContext
+    from kratix_py.local_platform.podrunner import PodRunner, StepContext
 
     def hello(ctx: StepContext) -> int:
         (ctx.path("/kratix/output") / "hello.yaml").write_text("kind: ConfigMap\\n")
@@ -57,10 +57,10 @@ from typing import Any
 
 import yaml
 
-from kratix_py.testing.kubeconfig import kubeconfig_document
-from kratix_py.testing.podman import podman_problem
-from kratix_py.testing.podrunner_api import ApiError, KubeApi
-from kratix_py.testing.podrunner_exec import (
+from kratix_py.local_platform.kubeconfig import kubeconfig_document
+from kratix_py.local_platform.podman import podman_problem
+from kratix_py.local_platform.podrunner_api import ApiError, KubeApi
+from kratix_py.local_platform.podrunner_exec import (
     ContainerOutcome,
     ImageCatalog,
     PodmanExecutor,
@@ -71,14 +71,14 @@ from kratix_py.testing.podrunner_exec import (
     run_step,
     step_context,
 )
-from kratix_py.testing.podrunner_spec import (
+from kratix_py.local_platform.podrunner_spec import (
     ContainerSpec,
     PodSetupError,
     PreparedPod,
     prepare_pod,
     termination_file,
 )
-from kratix_py.testing.podrunner_status import (
+from kratix_py.local_platform.podrunner_status import (
     MESSAGE_BACKOFF_LIMIT,
     MESSAGE_DEADLINE,
     REASON_BACKOFF_LIMIT,
@@ -696,7 +696,7 @@ class PodRunner:
             message = (
                 f'Container image "{image}" is not present with pull policy of Never: podman does not know it on '
                 "this machine and nothing is pulled here; build it first "
-                f"(kratix_py.testing.images.build_image(<dir>, {image!r}) or podman build -t {image} <dir>)"
+                f"(kratix_py.local_platform.images.build_image(<dir>, {image!r}) or podman build -t {image} <dir>)"
             )
             affected = [ctx.status.container(s.name) for s in missing]
             return self._fail_setup(ctx, affected, "ErrImageNeverPull", message)

@@ -16,7 +16,7 @@ from typing import Any
 
 import kubernetes
 
-from kratix_py.testing.kubeconfig import write_kubeconfig
+from kratix_py.local_platform.kubeconfig import write_kubeconfig
 
 
 @dataclass
@@ -45,7 +45,7 @@ class LocalPlatform:
         return str(self.emulator.url)
 
     def start(self) -> LocalPlatform:
-        from kratix_py.testing.emulator import Emulator
+        from kratix_py.local_platform.emulator import Emulator
 
         if self.workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kratix-py-platform-")
@@ -54,7 +54,7 @@ class LocalPlatform:
         self.emulator = Emulator().start(host=self.host, port=self.port)
         self.kubeconfig = write_kubeconfig(self.workdir / "kubeconfig", self.url)
         if self.pods is not None:
-            from kratix_py.testing.podrunner import PodRunner
+            from kratix_py.local_platform.podrunner import PodRunner
 
             self.pod_runner = PodRunner(
                 self.url,
