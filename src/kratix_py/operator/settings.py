@@ -60,6 +60,13 @@ class OperatorSettings:
         default=0.2,
         metadata={"help": "seconds to gather state-store writes into one commit"},
     )
+    check_cache_mutations: bool = field(
+        default=False,
+        metadata={
+            "help": "verify that no reconcile changes an object of the shared cache (for tests; slower)",
+            "chart": False,
+        },
+    )
 
     @staticmethod
     def env_name(name: str) -> str:
