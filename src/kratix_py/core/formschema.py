@@ -221,11 +221,7 @@ def form_field(
         found.append(
             FormProblem(where, f"format {fmt!r} is not checked by the form (the API server checks it)")
         )
-    dropped = [key for key in (*_JUNCTORS, "x-kubernetes-validations") if key in schema]
-    if dropped:
-        found.append(
-            FormProblem(where, f"{', '.join(dropped)} not checked by the form (the API server checks it)")
-        )
+    _dropped_rules(schema, where, found)
     if kind == "object":
         _object_field(schema, field_, where, found)
     if kind == "array":
@@ -236,6 +232,20 @@ def form_field(
         else:
             found.append(FormProblem(where, "is an array without items; say what its items are", fatal=True))
     return field_
+
+
+_INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
+
+
+def _dropped_rules(schema: Mapping[str, Any], where: str, found: list[FormProblem]) -> None:
+    """Warn about the validations the form leaves to the API server."""
+    dropped = [key for key in (*_JUNCTORS, "x-kubernetes-validations") if key in schema]
+    if schema.get("x-kubernetes-int-or-string") and schema.get("anyOf") == _INT_OR_STRING_ANY_OF:
+        dropped.remove("anyOf")  # the usual spelling of int-or-string itself: nothing is lost
+    if dropped:
+        found.append(
+            FormProblem(where, f"{', '.join(dropped)} not checked by the form (the API server checks it)")
+        )
 
 
 def _object_field(
@@ -271,6 +281,7 @@ def _object_field(
 def request_form(spec_schema: Mapping[str, Any]) -> RequestForm:
     """The form fields of a request's ``spec``, which of them are required, and the problems."""
     problems: list[FormProblem] = []
+    _dropped_rules(spec_schema, "spec", problems)
     properties = spec_schema.get("properties") or {}
     for key in properties:
         if str(key).startswith(UI_PREFIX):
