@@ -1,6 +1,7 @@
 // Checks what kratix-py generates for Backstage with Backstage's own published packages.
 //
-// Input (argv[2]): a JSON file {entityFiles: [path], templates: [{file, parameters, user?}]}.
+// Input (argv[2]): a JSON file {entityFiles: [path], templates: [{file, parameters, user?}],
+// patterns: [string]}.
 // Output (stdout): JSON with, per entity, the errors the catalog would report, and per Template
 // the form compile errors, the parameter errors, each step's rendered input with the errors of
 // the action's own input schema, and the files the real catalog:write action wrote.
@@ -308,7 +309,18 @@ async function main() {
       'jsonschema',
     ].map(name => [name, require(`${name}/package.json`).version]),
   );
-  process.stdout.write(JSON.stringify({ versions, entities, templates }));
+  // Whether each pattern compiles as Ajv compiles patterns (unicode mode).
+  const patterns = Object.fromEntries(
+    (request.patterns ?? []).map(pattern => {
+      try {
+        new RegExp(pattern, 'u');
+        return [pattern, null];
+      } catch (error) {
+        return [pattern, message(error)];
+      }
+    }),
+  );
+  process.stdout.write(JSON.stringify({ versions, entities, templates, patterns }));
 }
 
 main().catch(error => {
