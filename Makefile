@@ -61,4 +61,4 @@ e2e-kind: setup-python  ## on a laptop with Docker: kind cluster + chart + the s
 	bash scripts/e2e-kind.sh
 
 clean:  ## remove the virtualenv and caches (keeps podman images)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform tests/backstage/js/node_modules
