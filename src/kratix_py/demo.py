@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from kratix_py.local_platform.defaults import GIT_REPO
     from kratix_py.local_platform.kratix_image import build_pipeline_image
+    from kratix_py.local_platform.podman import podman_problem
     from kratix_py.local_platform.up import PLATFORM_MANIFEST, PlatformOptions, RunningPlatform
     from kratix_py.operator import resources as r
 
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"the example Promise is not at {EXAMPLE}: run the demo from a kratix-py checkout")
     if shutil.which("kubectl") is None:
         raise CommandError("kubectl is not on PATH: install it to follow the demo")
+    problem = podman_problem()
+    if problem is not None:
+        raise CommandError(f"{problem} (make setup installs and configures podman)")
 
     # kopf's own warnings (e.g. "no request kinds yet") are noise in a narrated demo.
     logging.getLogger("kopf").setLevel(logging.ERROR)
