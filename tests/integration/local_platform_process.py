@@ -18,7 +18,9 @@ KRATIX_PY = str(Path(sys.executable).with_name("kratix-py"))
 class PlatformProcess:
     """Starts ``kratix-py local-platform ARGS`` and parses what it prints once it is up."""
 
-    def __init__(self, args: Sequence[str], *, cwd: Path) -> None:
+    def __init__(self, args: Sequence[str], *, cwd: Path, as_background_job: bool = False) -> None:
+        # A shell script's `command &` starts with SIGINT ignored; Ctrl-C and kill -INT must still stop it.
+        ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if as_background_job else None
         self.proc = subprocess.Popen(
             [KRATIX_PY, "local-platform", *args],
             cwd=cwd,
@@ -27,6 +29,7 @@ class PlatformProcess:
             text=True,
             # Its own session: a signal meant for the test runner does not reach it, and ours reach only it.
             start_new_session=True,
+            preexec_fn=ignore_sigint,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

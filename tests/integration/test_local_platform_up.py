@@ -190,12 +190,16 @@ def test_a_bucket_store_and_labelled_destinations_and_keep_leaves_the_directory(
         platform.kill()
 
 
-def test_a_directory_of_ones_own_keeps_its_files_and_loses_the_platforms(tools: None, tmp_path: Path) -> None:
+def test_a_directory_of_ones_own_keeps_its_files_and_loses_the_platforms_even_from_a_script(
+    tools: None, tmp_path: Path
+) -> None:
     directory = tmp_path / "mine"
     directory.mkdir()
     (directory / "notes.txt").write_text("mine\n")
     (directory / "kubeconfig").write_text("stale, from an earlier --keep run\n")
-    platform = PlatformProcess([*FREE_PORTS, "--pods", "none", "--dir", str(directory)], cwd=tmp_path)
+    platform = PlatformProcess(
+        [*FREE_PORTS, "--pods", "none", "--dir", str(directory)], cwd=tmp_path, as_background_job=True
+    )
     try:
         platform.wait_until_up(timeout=120)
         assert "kratix-py-local" in Path(platform.kubeconfig).read_text()

@@ -66,19 +66,22 @@ def describe(platform: RunningPlatform) -> str:
 
 @contextlib.contextmanager
 def interrupted_by_signals() -> Iterator[None]:
-    """SIGTERM interrupts like Ctrl-C (KeyboardInterrupt) inside the block, so both stop the same way.
+    """Inside the block SIGINT and SIGTERM raise KeyboardInterrupt, so both stop the same way.
 
-    Stop inside :func:`shielded`, so that a second signal cannot cut stopping short.
+    SIGINT is set explicitly: a shell starts background commands with SIGINT ignored, and then
+    ``kill -INT`` (what the banner suggests) would do nothing. Stop inside :func:`shielded`, so a
+    second signal cannot cut stopping short.
     """
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
