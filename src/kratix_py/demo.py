@@ -9,7 +9,6 @@ Promise, request a database, and show what kubectl sees and what landed in Git.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import subprocess
@@ -63,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         raise CommandError(f"{problem} (make setup installs and configures podman)")
 
-    # kopf's own warnings (e.g. "no request kinds yet") are noise in a narrated demo.
-    logging.getLogger("kopf").setLevel(logging.ERROR)
     started = time.monotonic()
     options = PlatformOptions(api_port=0, git_port=0, s3_port=0, directory=args.dir, register=False)
     platform = RunningPlatform(options, say=_step)

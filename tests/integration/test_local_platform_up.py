@@ -203,6 +203,14 @@ def test_a_directory_of_ones_own_keeps_its_files_and_loses_the_platforms_even_fr
     try:
         platform.wait_until_up(timeout=120)
         assert "kratix-py-local" in Path(platform.kubeconfig).read_text()
+        second = subprocess.run(
+            [KRATIX_PY, "local-platform", *FREE_PORTS, "--pods", "none", "--dir", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 1 and f"another local platform runs in {directory}" in second.stderr
+        assert Path(platform.kubeconfig).is_file(), "a second platform removed the first one's files"
         assert platform.stop(signal.SIGINT) == 0, platform.output
         assert [p.name for p in directory.iterdir()] == ["notes.txt"]
     finally:

@@ -29,6 +29,7 @@ arguments and methods as :class:`~kratix_py.local_platform.platform.LocalPlatfor
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import logging
 import secrets
@@ -69,7 +70,8 @@ OPERATOR_LOG = "operator.log"
 PLATFORM_MANIFEST = "platform.yaml"
 # What the platform writes into its directory; removed on stop (unless kept) even in a directory
 # that existed before, so a stale kubeconfig from an earlier run does not outlive this one.
-OWN_ENTRIES = ("kubeconfig", "pods", "git", OPERATOR_LOG, PLATFORM_MANIFEST)
+LOCK_FILE = ".local-platform.lock"
+OWN_ENTRIES = ("kubeconfig", "pods", "git", OPERATOR_LOG, PLATFORM_MANIFEST, LOCK_FILE)
 
 
 class KubernetesApi(Protocol):
@@ -332,11 +334,25 @@ class RunningPlatform:
             workdir = given.resolve()
             before = {entry.name for entry in workdir.iterdir()} if workdir.is_dir() else None
             workdir.mkdir(parents=True, exist_ok=True)
-            # Stale files of an earlier kept run would be mistaken for this run's.
-            for name in OWN_ENTRIES:
-                _remove(workdir / name)
         self.workdir = workdir
+        self._lock_workdir()  # before anything can be cleaned up: the files may be another platform's
         self._stack.callback(self._clean_workdir, workdir, before)
+        # Stale files of an earlier kept run would be mistaken for this run's.
+        for name in OWN_ENTRIES:
+            if name != LOCK_FILE:
+                _remove(workdir / name)
+
+    def _lock_workdir(self) -> None:
+        """Hold a lock on the directory while running: a second platform there would delete this one's files."""
+        handle = open(self.workdir / LOCK_FILE, "w")  # noqa: SIM115 - held until stop
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise CommandError(
+                f"another local platform runs in {self.workdir}: stop it or choose another --dir"
+            ) from None
+        self._stack.callback(handle.close)
 
     def _clean_workdir(self, workdir: Path, before: set[str] | None) -> None:
         if self.options.keep:
