@@ -146,6 +146,10 @@ ANNOTATION_TRACE_STATE: Final = "kratix.io/trace-state"
 ANNOTATION_TRACE_TIMESTAMP: Final = "kratix.io/trace-timestamp"
 ANNOTATION_TRACE_GENERATION: Final = "kratix.io/trace-generation"
 
+ANNOTATION_ABANDON_CLEANUP: Final = "kratix.io/abandon-cleanup"
+"""kratix-py: ``"true"`` on a request, Work or WorkPlacement being deleted whose files cannot be
+removed (its state store or Secret is missing): finish the deletion and leave the files."""
+
 # --- Finalizers (kratix-behaviour.md §0.3) ---------------------------------------------------------
 
 FINALIZER_DELETE_WORKFLOWS: Final = "kratix.io/delete-workflows"

@@ -33,6 +33,8 @@ from typing import Any
 from kratix_py import kube as k
 
 ROOTS = ("kratix_py.operator.app", "kratix_py.operator.cli")
+RECONCILER_MODULE = "kratix_py.operator.reconciler"
+"""The skeleton every reconciler subclasses: its calls act on each subclass's kind."""
 NOT_OPERATOR = ("kratix_py.adapter", "kratix_py.testing", "kratix_py.local_platform")
 """Packages the operator may import but whose API calls run elsewhere (or only in tests)."""
 
@@ -189,6 +191,7 @@ class Resolver:
                 elif isinstance(node, ast.Call):
                     self.calls.append((module, node))
         self._active: set[tuple[int, int]] = set()
+        self._reconciled: set[Target] | None = None
 
     # -- entry point -------------------------------------------------------------------------------
     def resolve(self, expr: ast.expr, ctx: _Context) -> set[Target]:
@@ -198,8 +201,47 @@ class Resolver:
         self._active.add(key)
         try:
             return self._resolve(expr, ctx)
+        except _Unresolvable:
+            if ctx.module.name != RECONCILER_MODULE:
+                raise
+            # The shared reconciler skeleton acts on whatever kind its subclass reconciles.
+            return self.reconciled_kinds()
         finally:
             self._active.discard(key)
+
+    def reconciled_kinds(self) -> set[Target]:
+        """Every kind a subclass of the skeleton reconciles: its ``locate`` if it has its own,
+        else its ``resource`` class attribute."""
+        if self._reconciled is not None:
+            return self._reconciled
+        self._reconciled = set()
+        found: set[Target] = set()
+        for module, cls in self._subclasses("Reconciler"):
+            locate = next((n for n in cls.body if isinstance(n, _FunctionNode) and n.name == "locate"), None)
+            if locate is not None:
+                for node in _walk_own(locate):
+                    if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+                        found |= self.resolve(node.value.elts[0], _Context(module, locate))
+                continue
+            for node in cls.body:
+                if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "resource" for t in node.targets
+                ):
+                    found |= _targets_of(self.static_value(node.value, _Context(module, None)))
+        self._reconciled = found
+        return found
+
+    def _subclasses(self, base: str) -> list[tuple[Module, ast.ClassDef]]:
+        found: list[tuple[Module, ast.ClassDef]] = []
+        for classes in self.classes.values():
+            for module, cls in classes:
+                if module.name == RECONCILER_MODULE:
+                    continue
+                names = {b.value.id if isinstance(b, ast.Subscript) and isinstance(b.value, ast.Name)
+                         else getattr(b, "id", None) for b in cls.bases}  # fmt: skip
+                if base in names:
+                    found.append((module, cls))
+        return found
 
     def _resolve(self, expr: ast.expr, ctx: _Context) -> set[Target]:
         try:
@@ -218,6 +260,8 @@ class Resolver:
             return set().union(*(self.resolve(value, ctx) for value in expr.values))
         if isinstance(expr, ast.Constant) and expr.value is None:
             return set()
+        if isinstance(expr, ast.List | ast.Tuple) and ctx.function is not None:
+            return set().union(*(self.resolve(item, ctx) for item in expr.elts))
         if isinstance(expr, ast.Call):
             return self._call(expr, ctx)
         raise _Unresolvable(ast.unparse(expr))
@@ -255,6 +299,15 @@ class Resolver:
                     found.append(node.value)
             elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and _binds(node.target, name):
                 found.append(node.iter)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == name
+                and node.args
+            ):
+                found.append(ast.List(elts=[node.args[0]], ctx=ast.Load()))  # what a list collects
         return found
 
     def _name(self, name: str, ctx: _Context) -> set[Target]:

@@ -463,30 +463,76 @@ def test_bucket_store_writes_and_prunes_objects(system, s3_server):
     assert not any(key.startswith(prefix) for key in keys(s3_server, bucket))
 
 
-@pytest.mark.parametrize("gone", ["destination", "store", "secret"])
-def test_deleting_a_work_whose_destination_store_or_secret_is_gone_does_not_get_stuck(
-    system, git_server, repo, gone
-):
+def test_deleting_a_work_whose_destination_is_gone_does_not_get_stuck(system, git_server, repo):
+    """No Destination: nobody knows where its files went, so there is nothing to clean."""
     kube, _ = system
     git_store(kube, git_server, repo)
     destination(kube, "dev")
     work(kube, "w", group({"a.yaml": "a"}), resource="r")
     ready(kube, r.WORKS, "w", "default", message="Ready")
-    wp = placements(kube, "w")[0]
-    assert c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP in wp["metadata"]["finalizers"]
-    if gone == "destination":
-        kube.delete(r.DESTINATIONS, "dev")
-    elif gone == "store":
-        kube.delete(r.GIT_STATE_STORES, "git")
-    else:
-        kube.delete(k.SECRETS, "git-creds", "default")
+    kube.delete(r.DESTINATIONS, "dev")
     kube.delete(r.WORKS, "w", "default")
-    wait_for(
-        lambda: kube.get(r.WORKS, "w", "default") is None,
-        timeout=10,
-        what=f"the Work to go although its {gone} is gone",
-    )
+    wait_for(lambda: kube.get(r.WORKS, "w", "default") is None, timeout=10, what="the Work to go")
     assert placements(kube, "w") == []
+
+
+def _blocked(kube: k.Kube) -> dict[str, Any]:
+    """The placement and its Work say why the deletion waits, naming what is missing."""
+
+    def check() -> dict[str, Any] | None:
+        wps = placements(kube, "w")
+        written = condition(wps[0], "WriteSucceeded") if wps else {}
+        work_ready = condition(kube.get(r.WORKS, "w", "default"), "Ready")
+        if written.get("status") == "False" and work_ready.get("reason") == "CleanupBlocked":
+            return {"placement": wps[0], "written": written, "work": work_ready}
+        return None
+
+    return wait_for(check, timeout=20, what="the blocked cleanup to be reported")
+
+
+def test_a_secret_missing_during_a_deletion_keeps_the_files_owned_until_it_is_back(system, git_server, repo):
+    """Secret rotation by delete and re-create: the placement keeps its finalizer, says which
+    Secret is missing, and removes the files once the Secret is back."""
+    kube, _ = system
+    git_store(kube, git_server, repo)
+    destination(kube, "dev")
+    work(kube, "w", group({"a.yaml": "a"}), resource="r")
+    ready(kube, r.WORKS, "w", "default", message="Ready")
+    path = "dev/resources/default/db/r/configure/5058f/a.yaml"
+    assert path in tree(git_server, repo)
+    kube.delete(k.SECRETS, "git-creds", "default")
+    kube.delete(r.WORKS, "w", "default")
+    blocked = _blocked(kube)
+    assert "git-creds" in blocked["written"]["message"] and "not found" in blocked["written"]["message"]
+    assert c.ANNOTATION_ABANDON_CLEANUP in blocked["written"]["message"], "the way out is named"
+    assert c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP in blocked["placement"]["metadata"]["finalizers"]
+    warnings = [
+        e for e in kube.list(k.EVENTS, "default")
+        if e["type"] == "Warning" and e["involvedObject"]["name"] == blocked["placement"]["metadata"]["name"]
+    ]  # fmt: skip
+    assert warnings, "a Warning Event on the placement"
+    assert path in tree(git_server, repo), "the files are still owned, not forgotten"
+
+    secret(kube, "git-creds", {"username": "kratix", "password": PASSWORD})  # rotated back in
+    wait_for(lambda: kube.get(r.WORKS, "w", "default") is None, timeout=90, what="the Work to go")
+    assert path not in tree(git_server, repo), "the files were removed once the Secret was back"
+
+
+def test_a_deleted_store_blocks_cleanup_until_it_is_abandoned_explicitly(system, git_server, repo):
+    kube, _ = system
+    git_store(kube, git_server, repo)
+    destination(kube, "dev")
+    work(kube, "w", group({"a.yaml": "a"}), resource="r")
+    ready(kube, r.WORKS, "w", "default", message="Ready")
+    kube.delete(r.GIT_STATE_STORES, "git")
+    kube.delete(r.WORKS, "w", "default")
+    blocked = _blocked(kube)
+    assert "GitStateStore git not found" in blocked["written"]["message"]
+    kube.patch(r.WORKS, "w", {"metadata": {"annotations": {c.ANNOTATION_ABANDON_CLEANUP: "true"}}}, "default")
+    wait_for(lambda: kube.get(r.WORKS, "w", "default") is None, timeout=60, what="the abandoned Work to go")
+    reasons = {e["reason"] for e in kube.list(k.EVENTS, "default") if e["type"] == "Warning"}
+    assert "CleanupAbandoned" in reasons, "leaving the files behind is announced"
+    assert "dev/resources/default/db/r/configure/5058f/a.yaml" in tree(git_server, repo), "left, as asked"
 
 
 def test_placements_created_together_are_written_in_few_commits(system, git_server, repo):

@@ -425,6 +425,13 @@ class Operator:
         self._tasks.append(task)
         task.add_done_callback(lambda done: self._tasks.remove(done) if done in self._tasks else None)
 
+    def _secret_version(self, namespace: str, name: str) -> str | None:
+        secrets = next((i for i in self._fixed if i.resource == k.SECRETS), None)
+        if secrets is None or not secrets.synced.is_set():
+            return None
+        found = secrets.store.get(namespace, name)
+        return str(found["metadata"].get("resourceVersion")) if found is not None else None
+
     def informers_synced(self) -> bool:
         return all(informer.synced.is_set() for informer in self._fixed)
 
@@ -462,6 +469,7 @@ class Operator:
             operator._api = ApiSession(operator.api_client.configuration)
             await asyncio.to_thread(operator.ensure_system_namespace)
             operator._fixed = [operator._informer(watched).start() for watched in WATCHED]
+            operator.stores.secret_version = operator._secret_version
             operator._spawn(operator.queue.run())
             operator._spawn(operator._activate())
             if not await operator._wait_synced(SYNC_WAIT):

@@ -19,20 +19,22 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import Destination, validation_message
+from kratix_py.api import Destination
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import canary_changes
 from kratix_py.core.scheduling import directory_of, path_conflicts
 from kratix_py.operator import resources as r
+from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.reconciler import Clock, Reconciler
 from kratix_py.operator.statestores import (
     Enqueue,
     Key,
@@ -43,7 +45,6 @@ from kratix_py.operator.statestores import (
     changes_digest,
     store_ready_problem,
 )
-from kratix_py.operator.status import transition_events, write_status
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,11 @@ def destination_key(name: str) -> tuple[str, str]:
     return ("destination", name)
 
 
-class DestinationReconciler:
+class DestinationReconciler(Reconciler[Destination]):
     """Reconciles one Destination per call; see the module docstring."""
+
+    resource = r.DESTINATIONS
+    model_type = Destination
 
     def __init__(
         self,
@@ -66,30 +70,37 @@ class DestinationReconciler:
         stores: StateStores,
         *,
         enqueue: Enqueue,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        model: ModelReader = parse_model,
+        clock: Clock | None = None,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, model=model, clock=clock)
         self.stores = stores
         self.enqueue = enqueue
-        self.clock = clock
 
-    def __call__(self, key: Key) -> timedelta | None:
-        name = str(key[1])
-        obj = self.kube.get(r.DESTINATIONS, name)
-        if obj is None:
-            self.stores.forget(key)
+    def gone(self, key: Key) -> timedelta | None:
+        self.stores.forget(key)
+        return None
+
+    def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
+        message = f"the Destination is invalid: {problem}"
+        self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "DestinationNotReady", message))
+        return None
+
+    def delete(self, key: Key, obj: dict[str, Any], destination: Destination | None) -> timedelta | None:
+        if destination is None:
+            if c.FINALIZER_DESTINATION_CLEANUP in (obj["metadata"].get("finalizers") or []):
+                # No valid spec: no path to clean. Say so, then let it go.
+                self.kube.emit_event(
+                    obj,
+                    "CleanupSkipped",
+                    "the Destination is invalid, so its files cannot be found to remove them",
+                    type="Warning",
+                )
+                self.release(obj, c.FINALIZER_DESTINATION_CLEANUP)
             return None
-        try:
-            destination = Destination.model_validate(obj)
-        except ValidationError as error:
-            if obj["metadata"].get("deletionTimestamp"):
-                self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
-                return None
-            message = f"the Destination is invalid: {validation_message(error)}"
-            self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "DestinationNotReady", message))
-            return None
-        if obj["metadata"].get("deletionTimestamp"):
-            return self._delete(key, obj, destination)
+        return self._delete(key, obj, destination)
+
+    def reconcile(self, key: Key, obj: dict[str, Any], destination: Destination) -> timedelta | None:
         obj = self._finalizer(obj, destination)
 
         ref = destination.spec.state_store_ref
@@ -104,7 +115,7 @@ class DestinationReconciler:
             return STORE_RETRY  # look again: the owner may move or go
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
-            message = f"{ref.kind} {ref.name} does not exist"
+            message = f"{ref.kind} {ref.name} not found: it does not exist"
             self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreNotFound", message))
             return STORE_RETRY
         not_ready = store_ready_problem(store)
@@ -145,9 +156,9 @@ class DestinationReconciler:
     # -- helpers -------------------------------------------------------------------------------------
     def _finalizer(self, obj: dict[str, Any], destination: Destination) -> dict[str, Any]:
         if destination.spec.cleanup == "all":
-            return self.kube.add_finalizers(r.DESTINATIONS, obj, [c.FINALIZER_DESTINATION_CLEANUP])
+            return self.keep_finalizers(obj, [c.FINALIZER_DESTINATION_CLEANUP])
         if c.FINALIZER_DESTINATION_CLEANUP in (obj["metadata"].get("finalizers") or []):
-            self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
+            self.release(obj, c.FINALIZER_DESTINATION_CLEANUP)
             fresh = self.kube.get(r.DESTINATIONS, destination.name)
             return fresh if fresh is not None else obj
         return obj
@@ -161,10 +172,8 @@ class DestinationReconciler:
         status["conditions"] = cond.set_condition(
             old.get("conditions"), condition, self.clock(), obj["metadata"].get("generation")
         )
-        if not write_status(self.kube, r.DESTINATIONS, obj, old, status):
+        if not self.write_status(obj, old, status):
             return
-        for event_type, reason, message in transition_events(old, status):
-            self.kube.emit_event(obj, reason, message, type=event_type)
         if cond.is_true(old.get("conditions"), c.CONDITION_READY) != (condition.status == cond.TRUE):
             self._enqueue_placements(str(obj["metadata"]["name"]))
 
@@ -191,7 +200,7 @@ class DestinationReconciler:
         if wait is not None:
             return wait
         self.stores.forget(key)
-        self.kube.remove_finalizer(r.DESTINATIONS, obj, c.FINALIZER_DESTINATION_CLEANUP)
+        self.release(obj, c.FINALIZER_DESTINATION_CLEANUP)
         return None
 
     def _remove_canaries(self, key: Key, destination: Destination) -> timedelta | None:

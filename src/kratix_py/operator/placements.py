@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +36,8 @@ from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import PlacementFiles, PlacementWrite, placement_removal, placement_write
 from kratix_py.operator import resources as r
+from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.reconciler import Clock, Reconciler
 from kratix_py.operator.statestores import (
     Key,
     Outcome,
@@ -56,6 +58,8 @@ WRITE_BACKOFF = (2.0, 60.0)
 WAIT_FOR_BATCH = timedelta(seconds=30)
 """Safety net while a write is in flight: the batcher enqueues us when done, this covers a lost wake-up."""
 STORE_NOT_READY_RETRY = timedelta(seconds=15)
+CLEANUP_BACKOFF = (5.0, 300.0)
+"""(first, longest) wait between attempts to remove the files of a deleted placement."""
 
 _SCHEDULED = cond.Condition(
     c.CONDITION_SCHEDULE_SUCCEEDED, cond.TRUE, "ScheduledToDestination", "Scheduled to correct Destination"
@@ -82,8 +86,11 @@ class _Target:
     gone: bool = False
 
 
-class WorkPlacementReconciler:
+class WorkPlacementReconciler(Reconciler[WorkPlacement]):
     """Reconciles one WorkPlacement per call; see the module docstring."""
+
+    resource = r.WORKPLACEMENTS
+    model_type = WorkPlacement
 
     def __init__(
         self,
@@ -91,32 +98,33 @@ class WorkPlacementReconciler:
         stores: StateStores,
         *,
         rewrite_interval: timedelta = c.DEFAULT_STATE_STORE_RECONCILIATION_INTERVAL,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        model: ModelReader = parse_model,
+        clock: Clock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, model=model, clock=clock)
         self.stores = stores
         self.rewrite_interval = rewrite_interval
-        self.clock = clock
         self.monotonic = monotonic
+        self._cleanup_failures: dict[Key, int] = {}
 
-    def __call__(self, key: Key) -> timedelta | None:
-        _, namespace, name = (str(part) for part in key)
-        obj = self.kube.get(r.WORKPLACEMENTS, name, namespace)
-        if obj is None:
-            self.stores.forget(key)
-            return None
-        deleting = bool(obj["metadata"].get("deletionTimestamp"))
-        try:
-            placement = WorkPlacement.model_validate(obj)
-        except ValidationError as error:
-            if deleting:
-                return self._release(key, obj)
-            log.warning("WorkPlacement %s/%s is invalid: %s", namespace, name, validation_message(error))
-            return None
+    def gone(self, key: Key) -> timedelta | None:
+        self.stores.forget(key)
+        self._cleanup_failures.pop(key, None)
+        return None
+
+    def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
+        log.warning("WorkPlacement %s/%s is invalid: %s", key[1], key[2], problem)
+        return None
+
+    def delete(self, key: Key, obj: dict[str, Any], placement: WorkPlacement | None) -> timedelta | None:
+        if placement is None:
+            # Beyond repair by hand: without a valid spec there is no path to clean.
+            return self._release(key, obj)
+        return self._remove(key, obj, placement, self._target(placement))
+
+    def reconcile(self, key: Key, obj: dict[str, Any], placement: WorkPlacement) -> timedelta | None:
         target = self._target(placement)
-        if deleting:
-            return self._remove(key, obj, placement, target)
         if target.destination is None and target.gone:
             # No Destination: nothing to write to and nothing a later delete could clean. The
             # Work reports the placement as misplaced; a Destination of that name coming back
@@ -127,7 +135,7 @@ class WorkPlacementReconciler:
         if target.destination is None:
             self._status(obj, placement, written=False, message=target.problem)
             return None  # the Destination's own update enqueues its placements
-        obj = self.kube.add_finalizers(r.WORKPLACEMENTS, obj, _finalizers(target.destination))
+        obj = self.keep_finalizers(obj, _finalizers(target.destination))
         if target.handle is None:
             self._status(obj, placement, written=False, message=target.problem)
             return STORE_NOT_READY_RETRY
@@ -229,17 +237,22 @@ class WorkPlacementReconciler:
     ) -> timedelta | None:
         if not set(obj["metadata"].get("finalizers") or []) & set(_OUR_FINALIZERS):
             return None
-        if target.gone or target.destination is None:
+        if target.destination is None and target.gone:
+            # The Destination itself is gone: nobody knows where its files were, so there is
+            # nothing to clean (its state store may hold them; `cleanup: all` removes them first).
             log.info(
-                "releasing WorkPlacement %s/%s without cleanup: %s",
+                "WorkPlacement %s/%s: %s; nothing to clean up",
                 placement.metadata.namespace,
                 placement.name,
                 target.problem,
             )
             return self._release(key, obj)
-        if target.handle is None:
-            self._status(obj, placement, written=False, message=f"cannot remove the files: {target.problem}")
-            return STORE_NOT_READY_RETRY
+        if target.handle is None or target.destination is None:
+            # The store, or its Secret, is missing or broken: the files are still there. Keep the
+            # finalizer and say so (a rotated Secret comes back), unless the user abandons them.
+            if self._abandoned(obj):
+                return self._abandon(key, obj, placement, target.problem)
+            return self._blocked(key, obj, placement, target.problem)
         destination, handle = target.destination, target.handle
         try:
             files = PlacementFiles.from_placement(
@@ -262,45 +275,78 @@ class WorkPlacementReconciler:
             source = aggregated
         released: list[bool] = []
 
+        failed: list[str] = []
+
         def report(outcome: Outcome) -> None:
             if outcome.ok:
                 released.append(True)
             else:
-                self._status(
-                    obj, placement, written=False, message=f"cannot remove the files: {outcome.message}"
-                )
+                failed.append(outcome.message)
 
         wait = self._submit_or_report(key, handle, digest, source, report)
         if released:
             return self._release(key, obj)
+        if failed:
+            if self._abandoned(obj):
+                return self._abandon(key, obj, placement, failed[0])
+            self._status(obj, placement, written=False, message=self._cleanup_message(failed[0]))
         return wait
 
     def _release(self, key: Key, obj: dict[str, Any]) -> timedelta | None:
         self.stores.forget(key)
+        self._cleanup_failures.pop(key, None)
         self._drop_finalizers(obj)
         return None
 
+    def _blocked(self, key: Key, obj: dict[str, Any], placement: WorkPlacement, problem: str) -> timedelta:
+        """The files cannot be removed now: say so on the placement (its Work and request pass it
+        on) and try again with backoff."""
+        self._status(obj, placement, written=False, message=self._cleanup_message(problem))
+        failures = self._cleanup_failures.get(key, 0) + 1
+        self._cleanup_failures[key] = failures
+        return timedelta(seconds=backoff(failures, *CLEANUP_BACKOFF))
+
+    @staticmethod
+    def _cleanup_message(problem: str) -> str:
+        return (
+            f"cannot remove the files: {problem}. The deletion waits and retries; to leave the files "
+            f"in the state store and finish it, annotate the request, Work or WorkPlacement with "
+            f"{c.ANNOTATION_ABANDON_CLEANUP}=true"
+        )
+
+    def _abandoned(self, obj: Mapping[str, Any]) -> bool:
+        """Whether the user asked to leave the files behind: on the placement, its Work or its request."""
+        if _annotation_on(obj, c.ANNOTATION_ABANDON_CLEANUP):
+            return True
+        meta = obj["metadata"]
+        work_name = (meta.get("labels") or {}).get(c.LABEL_WORK)
+        work = self.kube.get(r.WORKS, str(work_name), meta["namespace"]) if work_name else None
+        if work is None:
+            return False
+        # The request passes its own annotation on to its Works when it is deleted.
+        return _annotation_on(work, c.ANNOTATION_ABANDON_CLEANUP)
+
+    def _abandon(
+        self, key: Key, obj: dict[str, Any], placement: WorkPlacement, problem: str
+    ) -> timedelta | None:
+        message = (
+            f"cleanup abandoned as asked ({c.ANNOTATION_ABANDON_CLEANUP}): the files of this placement stay "
+            f"in the state store of Destination {placement.spec.target_destination_name} ({problem})"
+        )
+        self.kube.emit_event(obj, "CleanupAbandoned", message, type="Warning")
+        log.warning("WorkPlacement %s/%s: %s", placement.metadata.namespace, placement.name, message)
+        return self._release(key, obj)
+
     def _drop_finalizers(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Remove our finalizers (guarded by resourceVersion); returns the object as it now is."""
-        meta = obj["metadata"]
-        current = list(meta.get("finalizers") or [])
-        remaining = [f for f in current if f not in _OUR_FINALIZERS]
-        if remaining == current:
-            return obj
-        patch = {"metadata": {"finalizers": remaining, "resourceVersion": meta["resourceVersion"]}}
-        try:
-            return self.kube.patch(r.WORKPLACEMENTS, meta["name"], patch, meta["namespace"])
-        except k.KubeError as error:
-            if not error.not_found:
-                raise
-            return obj
+        return self.drop_finalizers(obj, _OUR_FINALIZERS)
 
     # -- where to --------------------------------------------------------------------------------------
     def _target(self, placement: WorkPlacement) -> _Target:
         destination_name = placement.spec.target_destination_name
         destination_obj = self.kube.get(r.DESTINATIONS, destination_name)
         if destination_obj is None:
-            return _Target(problem=f"Destination {destination_name} does not exist", gone=True)
+            return _Target(problem=f"Destination {destination_name} not found: it does not exist", gone=True)
         try:
             destination = Destination.model_validate(destination_obj)
         except ValidationError as error:
@@ -308,13 +354,11 @@ class WorkPlacementReconciler:
         ref = destination.spec.state_store_ref
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
-            return _Target(destination, problem=f"{ref.kind} {ref.name} does not exist", gone=True)
+            return _Target(destination, problem=f"{ref.kind} {ref.name} not found: it does not exist")
         try:
             handle = self.stores.handle(ref.kind, store)
         except StoreProblem as problem:
-            # Without its Secret a store can never be written again as it was: treat it as gone.
-            gone = problem.reason == "SecretNotFound"
-            return _Target(destination, problem=f"{ref.kind} {ref.name}: {problem.message}", gone=gone)
+            return _Target(destination, problem=f"{ref.kind} {ref.name}: {problem.message}")
         not_ready = store_ready_problem(store)
         if not_ready is not None:
             return _Target(destination, problem=f"{ref.kind} {ref.name} is not ready: {not_ready}")
@@ -385,6 +429,10 @@ def _finalizers(destination: Destination) -> list[str]:
     if destination.spec.filepath.mode == "none":
         wanted.append(c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)
     return wanted
+
+
+def _annotation_on(obj: Mapping[str, Any], key: str) -> bool:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(key) == c.TRUE_LABEL_VALUE
 
 
 def _written_files(obj: Mapping[str, Any]) -> list[str]:

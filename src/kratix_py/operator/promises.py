@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -20,23 +20,28 @@ from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import ObjectMeta, Promise, Work, validation_message
+from kratix_py.api import ObjectMeta, Promise, Work
 from kratix_py.api.work import Workload, WorkloadGroup, WorkloadGroupSelector, WorkSpec
 from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import promise_spec_hash
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd, request_kind
 from kratix_py.operator import resources as r
-from kratix_py.operator.status import reconciled, transition_events, works_summary, write_status
+from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.queue import Key
+from kratix_py.operator.reconciler import Clock, Reconciler, label_on
+from kratix_py.operator.request_kinds import served_kind
+from kratix_py.operator.status import reconciled, works_summary
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-class PromiseReconciler:
+class PromiseReconciler(Reconciler[Promise]):
     """Reconciles one Promise per call; see the module docstring."""
+
+    resource = r.PROMISES
+    model_type = Promise
 
     def __init__(
         self,
@@ -44,35 +49,30 @@ class PromiseReconciler:
         workflows: WorkflowRunner,
         *,
         enqueue_requests: Callable[[str], None],
-        clock: Clock = lambda: datetime.now(UTC),
+        model: ModelReader = parse_model,
+        clock: Clock | None = None,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.enqueue_requests = enqueue_requests
-        self.clock = clock
 
-    def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
-        name = str(key[1])
-        obj = self.kube.get(r.PROMISES, name)
-        if obj is None:
-            return None
-        now = self.clock()
-        try:
-            promise = Promise.model_validate(obj)
-        except ValidationError as error:
-            self._invalid(obj, f"the Promise is invalid: {validation_message(error)}", now)
-            return None
-        if obj["metadata"].get("deletionTimestamp"):
-            return self._delete(promise, obj, now)
-        return self._reconcile(promise, obj, now)
+    def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
+        self._invalid(obj, f"the Promise is invalid: {problem}", self.clock())
+        return None
+
+    def reconcile(self, key: Key, obj: dict[str, Any], parsed: Promise) -> timedelta | None:
+        return self._reconcile(parsed, obj, self.clock())
+
+    def delete(self, key: Key, obj: dict[str, Any], parsed: Promise | None) -> timedelta | None:
+        return self._delete(parsed, obj, self.clock())
 
     # -- install / update --------------------------------------------------------------------------
     def _reconcile(self, promise: Promise, obj: dict[str, Any], now: datetime) -> timedelta | None:
-        obj = self.kube.add_finalizers(r.PROMISES, obj, _finalizers(promise))
+        obj = self.keep_finalizers(obj, _finalizers(promise))
         old_status = copy.deepcopy(obj.get("status") or {})
         status = copy.deepcopy(old_status)
         conditions = status.get("conditions")
-        if _label_on(obj, c.LABEL_PAUSED):
+        if label_on(obj, c.LABEL_PAUSED):
             conditions = cond.set_conditions(
                 conditions,
                 [
@@ -82,7 +82,7 @@ class PromiseReconciler:
                 now,
             )
             status.update(conditions=conditions, status="Unavailable")
-            self._write(obj, old_status, status)
+            self.write_status(obj, old_status, status)
             return None
 
         # Required Promises.
@@ -123,7 +123,7 @@ class PromiseReconciler:
                     now,
                 )
                 status.update(conditions=conditions, status="Unavailable", message=message)
-                self._write(obj, old_status, status)
+                self.write_status(obj, old_status, status)
                 return None if reason != "APINotEstablished" else timedelta(seconds=1)
 
         # Static dependencies.
@@ -143,14 +143,17 @@ class PromiseReconciler:
         pipelines = promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE)
         completed = outcome.completed
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
-        conditions = cond.set_conditions(
-            conditions,
-            [
-                works_condition,
-                reconciled(completed, outcome.failed, works_condition, failure_message=failure),
-            ],
-            now,
-        )
+        reconciled_condition = reconciled(completed, outcome.failed, works_condition, failure_message=failure)
+        if missing and reconciled_condition.status != cond.FALSE:
+            # Kratix's wording: a Promise that cannot serve is not Reconciled, whatever its workflow
+            # did (`kubectl wait --for=condition=Reconciled` must not pass on it).
+            reconciled_condition = cond.Condition(
+                c.CONDITION_RECONCILED,
+                cond.UNKNOWN,
+                "RequirementsNotFulfilled",
+                "Required Promises not available: " + ", ".join(missing),
+            )
+        conditions = cond.set_conditions(conditions, [works_condition, reconciled_condition], now)
         available = completed and not missing and dependency_problem is None
         if available:
             conditions = cond.set_condition(
@@ -175,11 +178,11 @@ class PromiseReconciler:
         generation = obj["metadata"].get("generation")
         spec_changed = status.get("observedGeneration") != generation
         status["observedGeneration"] = generation
-        self._write(obj, old_status, status, outcome.events)
+        self.write_status(obj, old_status, status, outcome.events)
         if available and promise.has_api and (spec_changed or old_status.get("status") != "Available"):
             # A new Promise spec changes every request's hash: each reruns its workflow (§2.8).
             self.enqueue_requests(promise.name)
-        if _label_on(obj, c.LABEL_RECONCILE_RESOURCES):
+        if label_on(obj, c.LABEL_RECONCILE_RESOURCES):
             self.kube.patch(
                 r.PROMISES, promise.name, {"metadata": {"labels": {c.LABEL_RECONCILE_RESOURCES: None}}}
             )
@@ -273,64 +276,144 @@ class PromiseReconciler:
         return None
 
     # -- delete ------------------------------------------------------------------------------------
-    def _delete(self, promise: Promise, obj: dict[str, Any], now: datetime) -> timedelta | None:
+    def _delete(self, promise: Promise | None, obj: dict[str, Any], now: datetime) -> timedelta | None:
+        """One deletion step per call, in Kratix's finalizer order (§3.7).
+
+        ``promise`` is None when the Promise no longer validates: every step but the delete
+        pipeline works from names and labels alone, and the delete pipeline waits for a fix (or
+        for the finalizer to be removed by hand), saying so.
+        """
+        name = str(obj["metadata"]["name"])
         finalizers = list(obj["metadata"].get("finalizers") or [])
         old_status = copy.deepcopy(obj.get("status") or {})
         if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
+            if promise is None:
+                message = (
+                    "the Promise is invalid, so its delete pipeline cannot run: fix the Promise, or "
+                    f"remove the finalizer {c.FINALIZER_DELETE_WORKFLOWS} to delete it without that pipeline"
+                )
+                self._deleting(obj, old_status, cond.FALSE, "InvalidPromise", message, now)
+                return c.SLOW_REQUEUE
             if promise.delete_pipeline(WorkflowType.PROMISE) is not None:
                 subject = Subject(
                     promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj.get("spec") or {})
                 )
                 outcome = self.workflows.delete(subject, now)
                 if not outcome.completed:
-                    self._write(obj, old_status, outcome.status, outcome.events)
+                    self.write_status(obj, old_status, outcome.status, outcome.events)
                     return outcome.requeue_after or timedelta(seconds=15)
-            return self._release(obj, c.FINALIZER_DELETE_WORKFLOWS)
+            return self.release(obj, c.FINALIZER_DELETE_WORKFLOWS)
         if c.FINALIZER_WORKFLOWS_CLEANUP in finalizers:
-            for job in self.kube.list(k.JOBS, None, labels={c.LABEL_PROMISE_NAME: promise.name}):
+            # Only the Promise's own workflow Jobs: its requests' Jobs go with each request, after
+            # their delete pipelines (deleting them here would look like "never ran" to a request).
+            labels = {c.LABEL_PROMISE_NAME: name, c.LABEL_WORKFLOW_TYPE: str(WorkflowType.PROMISE)}
+            for job in self.kube.list(k.JOBS, None, labels=labels):
                 self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
-            return self._release(obj, c.FINALIZER_WORKFLOWS_CLEANUP)
+            return self.release(obj, c.FINALIZER_WORKFLOWS_CLEANUP)
         if c.FINALIZER_RESOURCE_REQUEST_CLEANUP in finalizers:
-            remaining = self._delete_requests(promise)
+            remaining, blocked = self._delete_requests(name, promise)
             if remaining:
-                return timedelta(seconds=1)
-            return self._release(obj, c.FINALIZER_RESOURCE_REQUEST_CLEANUP)
+                if blocked:
+                    message = (
+                        f"waiting for {remaining} resource request(s) to be deleted; delete pipelines "
+                        "failing for: " + "; ".join(blocked[:5]) + (" ..." if len(blocked) > 5 else "")
+                    )
+                    self._deleting(obj, old_status, cond.FALSE, "DeletePipelinesFailing", message, now)
+                else:
+                    message = f"waiting for {remaining} resource request(s) to be deleted"
+                    self._deleting(obj, old_status, cond.UNKNOWN, "DeletingResources", message, now)
+                return timedelta(seconds=1) if not blocked else c.DEFAULT_REQUEUE
+            return self.release(obj, c.FINALIZER_RESOURCE_REQUEST_CLEANUP)
         if c.FINALIZER_REVISION_CLEANUP in finalizers:
-            return self._release(obj, c.FINALIZER_REVISION_CLEANUP)
+            return self.release(obj, c.FINALIZER_REVISION_CLEANUP)
         if c.FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP in finalizers:
             for resource in r.PIPELINE_RBAC_AND_CONFIG:
-                for item in self.kube.list(resource, None, labels={c.LABEL_PROMISE_NAME: promise.name}):
+                for item in self.kube.list(resource, None, labels={c.LABEL_PROMISE_NAME: name}):
                     self.kube.delete(resource, item["metadata"]["name"], item["metadata"].get("namespace"))
-            return self._release(obj, c.FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP)
+            return self.release(obj, c.FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP)
         if c.FINALIZER_DEPENDENCIES_CLEANUP in finalizers:
-            works = self.kube.list(r.WORKS, None, labels={c.LABEL_PROMISE_NAME: promise.name})
+            works = self.kube.list(r.WORKS, None, labels={c.LABEL_PROMISE_NAME: name})
             for work in works:
                 if not work["metadata"].get("deletionTimestamp"):
                     self.kube.delete(r.WORKS, work["metadata"]["name"], work["metadata"]["namespace"])
             if works:
                 return timedelta(seconds=1)  # the Works' own finalizers remove their files first
-            return self._release(obj, c.FINALIZER_DEPENDENCIES_CLEANUP)
+            return self.release(obj, c.FINALIZER_DEPENDENCIES_CLEANUP)
         if c.FINALIZER_API_CRD_CLEANUP in finalizers:
-            gvk = _safe_gvk(promise)
-            if gvk is not None:
-                self.kube.delete(k.CRDS, gvk.crd_name)
-            return self._release(obj, c.FINALIZER_API_CRD_CLEANUP)
+            for crd_name in self._crd_names(name, promise):
+                self.kube.delete(k.CRDS, crd_name)
+            return self.release(obj, c.FINALIZER_API_CRD_CLEANUP)
         return None
 
-    def _delete_requests(self, promise: Promise) -> int:
-        gvk = _safe_gvk(promise)
-        if gvk is None:
-            return 0
-        resource = k.Resource(gvk.group, gvk.version, gvk.plural, True, gvk.kind)
-        requests = self.kube.list(resource)
-        for request in requests:
-            if not request["metadata"].get("deletionTimestamp"):
-                self.kube.delete(resource, request["metadata"]["name"], request["metadata"]["namespace"])
-        return len(requests)
+    def _request_kinds(self, name: str, promise: Promise | None) -> list[k.Resource]:
+        """The request kinds this Promise's CRDs serve (by their label; the spec as a fallback)."""
+        kinds = []
+        for crd in self.kube.list(k.CRDS, labels={c.LABEL_PROMISE_NAME: name}):
+            served = served_kind(crd)
+            if served is not None:
+                kinds.append(k.Resource(served.group, served.version, served.plural, True, served.kind))
+        if not kinds and promise is not None:
+            gvk = _safe_gvk(promise)
+            if gvk is not None:
+                kinds.append(k.Resource(gvk.group, gvk.version, gvk.plural, True, gvk.kind))
+        return kinds
 
-    def _release(self, obj: dict[str, Any], finalizer: str) -> timedelta:
-        self.kube.remove_finalizer(r.PROMISES, obj, finalizer)
-        return timedelta(0)
+    def _crd_names(self, name: str, promise: Promise | None) -> list[str]:
+        names = {
+            str(crd["metadata"]["name"])
+            for crd in self.kube.list(k.CRDS, labels={c.LABEL_PROMISE_NAME: name})
+        }
+        gvk = _safe_gvk(promise) if promise is not None else None
+        if gvk is not None:
+            existing = self.kube.get(k.CRDS, gvk.crd_name)
+            if (
+                existing is not None
+                and (existing["metadata"].get("labels") or {}).get(c.LABEL_PROMISE_NAME) == name
+            ):
+                names.add(gvk.crd_name)
+        return sorted(names)
+
+    def _delete_requests(self, name: str, promise: Promise | None) -> tuple[int, list[str]]:
+        """Delete every request of the Promise; how many remain and which delete pipelines fail."""
+        remaining = 0
+        blocked: list[str] = []
+        for resource in self._request_kinds(name, promise):
+            for request in self.kube.list(resource):
+                meta = request["metadata"]
+                remaining += 1
+                if not meta.get("deletionTimestamp"):
+                    self.kube.delete(resource, meta["name"], meta["namespace"])
+                    continue
+                failed = cond.find(
+                    (request.get("status") or {}).get("conditions"), c.CONDITION_DELETE_WORKFLOW_COMPLETED
+                )
+                if failed is not None and failed.get("reason") == "DeleteWorkflowFailed":
+                    blocked.append(f"{meta['namespace']}/{meta['name']}: {failed.get('message')}")
+        return remaining, blocked
+
+    def _deleting(
+        self,
+        obj: dict[str, Any],
+        old: Mapping[str, Any],
+        status: str,
+        reason: str,
+        message: str,
+        now: datetime,
+    ) -> None:
+        """While deleting, the Promise serves nothing: Available False, Reconciled saying why it waits."""
+        conditions = cond.set_conditions(
+            old.get("conditions"),
+            [
+                cond.Condition(
+                    c.CONDITION_AVAILABLE, cond.FALSE, "PromiseDeleting", "The Promise is being deleted"
+                ),
+                cond.Condition(c.CONDITION_RECONCILED, status, reason, message),
+            ],
+            now,
+        )
+        self.write_status(
+            obj, old, {**old, "conditions": conditions, "status": "Unavailable", "message": message}
+        )
 
     # -- status ------------------------------------------------------------------------------------
     def _invalid(self, obj: dict[str, Any], message: str, now: datetime) -> None:
@@ -340,20 +423,9 @@ class PromiseReconciler:
             cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, "InvalidPromise", message),
             now,
         )
-        self._write(obj, old, {**old, "conditions": conditions, "status": "Unavailable", "message": message})
-
-    def _write(
-        self,
-        obj: Mapping[str, Any],
-        old_status: Mapping[str, Any],
-        status: Mapping[str, Any],
-        extra_events: list[tuple[str, str, str]] | None = None,
-    ) -> None:
-        written = write_status(self.kube, r.PROMISES, obj, old_status, status)
-        # Events only with a status change: a reconcile that changes nothing stays silent.
-        events = [*(extra_events or []), *transition_events(old_status, status)] if written else []
-        for event_type, reason, message in events:
-            self.kube.emit_event(obj, reason, message, type=event_type)
+        self.write_status(
+            obj, old, {**old, "conditions": conditions, "status": "Unavailable", "message": message}
+        )
 
 
 def static_dependencies_work(promise: Promise) -> dict[str, Any]:
@@ -424,7 +496,7 @@ def _unavailable_reason(
     failed: bool, failure: str, missing: list[str], dependency_problem: str | None, pipelines: Any
 ) -> tuple[str, str]:
     if missing:
-        return "RequirementsNotInstalled", "Required Promises not available: " + ", ".join(missing)
+        return "PromiseUnavailable", "Required Promises not available: " + ", ".join(missing)
     if dependency_problem:
         return "DependenciesFailed", dependency_problem
     if failed:
@@ -437,7 +509,3 @@ def _safe_gvk(promise: Promise) -> Any:
         return promise.request_gvk()
     except (ValidationError, ValueError):
         return None
-
-
-def _label_on(obj: Mapping[str, Any], key: str) -> bool:
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(key) == c.TRUE_LABEL_VALUE

@@ -30,7 +30,7 @@ from kratix_py.operator.status import transition_events, write_status
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 Event = tuple[str, str, str]
 """(type, reason, message) of a core/v1 Event."""
 Clock = Callable[[], datetime]
@@ -49,7 +49,8 @@ class Reconciler(Generic[M]):
     """Reconciles one object per call; see the module docstring."""
 
     resource: ClassVar[k.Resource]
-    model_type: ClassVar[type[BaseModel]]
+    model_type: ClassVar[type[BaseModel] | None] = None
+    """The pydantic model objects are validated with; None: the object is used as it is."""
 
     def __init__(self, kube: k.Kube, *, model: ModelReader = parse_model, clock: Clock | None = None) -> None:
         self.kube = kube
@@ -61,12 +62,13 @@ class Reconciler(Generic[M]):
         obj = self.kube.get(resource, name, namespace)
         if obj is None:
             return self.gone(key)
-        parsed: M | None = None
+        parsed: Any = obj
         problem = ""
-        try:
-            parsed = self.model(self.model_type, obj)
-        except ValidationError as error:
-            problem = validation_message(error)
+        if self.model_type is not None:
+            try:
+                parsed = self.model(self.model_type, obj)
+            except ValidationError as error:
+                parsed, problem = None, validation_message(error)
         if deleting(obj):
             return self.delete(key, obj, parsed)
         if parsed is None:

@@ -1,32 +1,37 @@
 """Resource requests: run the Promise's resource workflows and report, for every request kind.
 
 Requests of every Promise's kind come through this one reconciler: the key carries the request's
-group/version/plural, and the owning Promise is found through the CRD's ``kratix.io/promise-name``
-label. A request waits (``PromiseAvailable=False``) until its Promise is Available, and its hash
-covers the Promise spec, so changing a Promise reruns every request (§2.8).
+group/version/plural, and the owning Promise is the one whose CRD serves that kind (the CRD's
+``kratix.io/promise-name`` label, kept current by the CRD watch). A request waits
+(``PromiseAvailable=False``) until its Promise is Available, and its hash covers the Promise spec,
+so changing a Promise reruns every request (§2.8). A Promise being deleted starts no new workflow.
+
+On delete, what is removed is found by the request's *own* labels (its Promise's name, set on
+every request this operator ran): when the Promise cannot be read any more, nothing that another
+Promise's request of the same name owns is ever selected.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
-
-from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import Promise, validation_message
+from kratix_py.api import Promise
 from kratix_py.contract import WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import resource_spec_hash
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.queue import Key
+from kratix_py.operator.reconciler import Clock, Reconciler, label_on
 from kratix_py.operator.request_kinds import RequestKinds
-from kratix_py.operator.status import reconciled, transition_events, works_summary, write_status
+from kratix_py.operator.status import reconciled, works_summary
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -34,13 +39,18 @@ log = logging.getLogger(__name__)
 RequestKey = tuple[str, str, str, str, str, str]
 """("request", group, version, plural, namespace, name)."""
 
+WAIT_FOR_PROMISE = timedelta(seconds=30)
+"""Look again this soon while the Promise is not available (its changes also enqueue us)."""
+
 
 def request_key(group: str, version: str, plural: str, namespace: str, name: str) -> RequestKey:
     return ("request", group, version, plural, namespace, name)
 
 
-class RequestReconciler:
+class RequestReconciler(Reconciler[dict[str, Any]]):
     """Reconciles one resource request per call; see the module docstring."""
+
+    resource = k.Resource("", "v1", "requests")  # each key names its own kind (see locate)
 
     def __init__(
         self,
@@ -49,36 +59,29 @@ class RequestReconciler:
         *,
         kinds: RequestKinds | None = None,
         model: ModelReader = parse_model,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.kinds = kinds
-        self.model = model
-        self.clock = clock
 
-    def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
+    def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
         _, group, version, plural, namespace, name = (str(part) for part in key)
-        resource = k.Resource(group, version, plural, True)
-        obj = self.kube.get(resource, name, namespace)
-        if obj is None:
-            return None
+        served = self.kinds.by_plural(group, plural) if self.kinds is not None else None
+        return k.Resource(group, version, plural, True, served.kind if served else ""), namespace, name
+
+    # -- the steps -------------------------------------------------------------------------------------
+    def reconcile(self, key: Key, obj: dict[str, Any], parsed: dict[str, Any]) -> timedelta | None:
+        resource = self._resource_of(key, obj)
         now = self.clock()
-        promise_name = self._promise_name(group, plural)
+        promise_name = self._promise_name(resource)
         promise_obj = self.kube.get(r.PROMISES, promise_name) if promise_name else None
-        promise: Promise | None = None
-        if promise_obj is not None:
-            try:
-                promise = self.model(Promise, promise_obj)
-            except ValidationError as error:
-                log.warning("Promise %s is invalid: %s", promise_name, validation_message(error))
-        resource = k.Resource(group, version, plural, True, str(obj.get("kind") or ""))
-        if obj["metadata"].get("deletionTimestamp"):
-            return self._delete(resource, obj, promise, now)
+        promise = self._promise(promise_obj)
         if (
             promise is None
             or promise_obj is None
             or promise_obj.get("status", {}).get("status") != "Available"
+            or promise_obj["metadata"].get("deletionTimestamp")
         ):
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
         if promise_obj["status"].get("observedGeneration") != promise_obj["metadata"].get("generation"):
@@ -86,7 +89,7 @@ class RequestReconciler:
             # still be the old one). Running now would use a half-applied Promise and run again
             # once the CRD's defaults reach the request; the Promise re-enqueues us when done.
             return timedelta(seconds=2)
-        if _label_on(promise_obj, c.LABEL_PAUSED) or _label_on(obj, c.LABEL_PAUSED):
+        if label_on(promise_obj, c.LABEL_PAUSED) or label_on(obj, c.LABEL_PAUSED):
             self._paused(resource, obj, now)
             return None
 
@@ -101,11 +104,11 @@ class RequestReconciler:
             now,
         )
         obj = {**obj, "status": status}
-        spec_hash = resource_spec_hash((promise_obj or {}).get("spec") or {}, obj.get("spec") or {})
+        spec_hash = resource_spec_hash(promise_obj.get("spec") or {}, obj.get("spec") or {})
         subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
-        works = self._works(promise, obj)
+        works = self._works(promise.name, promise, obj)
         works_condition = works_summary(works, workflow_completed=outcome.completed)
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         status["conditions"] = cond.set_conditions(
@@ -119,47 +122,137 @@ class RequestReconciler:
         status["observedGeneration"] = obj["metadata"].get("generation")
         if promise.promise_version:
             status["promiseVersion"] = promise.promise_version
-        self._write(resource, obj, old_status, status, outcome.events)
+        self.write_status(obj, old_status, status, outcome.events, resource=resource)
         if outcome.completed and works_condition.status == cond.UNKNOWN:
             return min(outcome.requeue_after or timedelta(seconds=5), timedelta(seconds=5))
         return outcome.requeue_after
 
+    def delete(self, key: Key, obj: dict[str, Any], parsed: dict[str, Any] | None) -> timedelta | None:
+        resource = self._resource_of(key, obj)
+        now = self.clock()
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        # The request's own label says which Promise ran it; the kind's Promise is the fallback
+        # for a request deleted before its first reconcile added the label.
+        own_promise = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME)
+        promise_name = str(own_promise) if own_promise else self._promise_name(resource)
+        promise_obj = self.kube.get(r.PROMISES, promise_name) if promise_name else None
+        promise = self._promise(promise_obj)
+        if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
+            if promise is not None and promise.delete_pipeline(WorkflowType.RESOURCE) is not None:
+                spec_hash = resource_spec_hash((promise_obj or {}).get("spec") or {}, obj.get("spec") or {})
+                subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
+                outcome = self.workflows.delete(subject, now)
+                if not outcome.completed:
+                    self.write_status(
+                        obj, obj.get("status") or {}, outcome.status, outcome.events, resource=resource
+                    )
+                    return outcome.requeue_after or timedelta(seconds=15)
+            return self.release(obj, c.FINALIZER_DELETE_WORKFLOWS, resource=resource)
+        if c.FINALIZER_WORK_CLEANUP in finalizers:
+            works = self._works(own_promise, promise, obj) if own_promise else []
+            abandon = (meta.get("annotations") or {}).get(c.ANNOTATION_ABANDON_CLEANUP) == c.TRUE_LABEL_VALUE
+            blocked = []
+            for work in works:
+                work_meta = work["metadata"]
+                if (
+                    abandon
+                    and (work_meta.get("annotations") or {}).get(c.ANNOTATION_ABANDON_CLEANUP) != "true"
+                ):
+                    # The request's choice reaches its placements through its Works.
+                    self.kube.patch(
+                        r.WORKS,
+                        work_meta["name"],
+                        {"metadata": {"annotations": {c.ANNOTATION_ABANDON_CLEANUP: c.TRUE_LABEL_VALUE}}},
+                        work_meta["namespace"],
+                    )
+                if not work_meta.get("deletionTimestamp"):
+                    self.kube.delete(r.WORKS, work_meta["name"], work_meta["namespace"])
+                ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
+                if ready is not None and ready.get("reason") == "CleanupBlocked":
+                    blocked.append(f"Work {work_meta['name']}: {ready.get('message')}")
+            if blocked:
+                old = obj.get("status") or {}
+                conditions = cond.set_condition(
+                    old.get("conditions"),
+                    cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "CleanupBlocked", "; ".join(blocked)),
+                    now,
+                )
+                self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+                return timedelta(seconds=15)
+            if works:
+                return timedelta(seconds=1)  # the Works' finalizers remove their files first
+            return self.release(obj, c.FINALIZER_WORK_CLEANUP, resource=resource)
+        if c.FINALIZER_WORKFLOWS_CLEANUP in finalizers:
+            if own_promise:
+                labels = {
+                    c.LABEL_PROMISE_NAME: str(own_promise),
+                    c.LABEL_RESOURCE_NAME: meta["name"],
+                    c.LABEL_WORKFLOW_TYPE: str(WorkflowType.RESOURCE),
+                }
+                namespace = (
+                    pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"]) if promise else None
+                )
+                for job in self.kube.list(k.JOBS, namespace, labels=labels):
+                    if _job_of(job, meta):
+                        self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
+            return self.release(obj, c.FINALIZER_WORKFLOWS_CLEANUP, resource=resource)
+        if c.FINALIZER_RESOURCE_BINDING_CLEANUP in finalizers:
+            return self.release(obj, c.FINALIZER_RESOURCE_BINDING_CLEANUP, resource=resource)
+        return None
+
     # -- helpers -----------------------------------------------------------------------------------
-    def _promise_name(self, group: str, plural: str) -> str | None:
+    def _resource_of(self, key: Key, obj: Mapping[str, Any]) -> k.Resource:
+        resource, _, _ = self.locate(key)
+        return k.Resource(resource.group, resource.version, resource.plural, True, str(obj.get("kind") or ""))
+
+    def _promise_name(self, resource: k.Resource) -> str | None:
         """The Promise owning a request kind, from its CRD's label (the CRD watch keeps it current)."""
-        served = self.kinds.by_plural(group, plural) if self.kinds is not None else None
+        served = self.kinds.by_plural(resource.group, resource.plural) if self.kinds is not None else None
         if served is not None:
             return served.promise
-        crd = self.kube.get(k.CRDS, f"{plural}.{group}")
+        crd = self.kube.get(k.CRDS, f"{resource.plural}.{resource.group}")
         name = ((crd or {}).get("metadata", {}).get("labels") or {}).get(c.LABEL_PROMISE_NAME)
         return str(name) if name else None
+
+    def _promise(self, promise_obj: Mapping[str, Any] | None) -> Promise | None:
+        if promise_obj is None:
+            return None
+        try:
+            return self.model(Promise, promise_obj)
+        except ValueError:  # pydantic's ValidationError: the Promise reports it in its own status
+            return None
 
     def _ensure_metadata(
         self, resource: k.Resource, obj: dict[str, Any], promise_name: str
     ) -> dict[str, Any]:
-        """Kratix's finalizers and the promise-name label (added if the requester left it out)."""
-        obj = self.kube.add_finalizers(resource, obj, list(c.RESOURCE_REQUEST_FINALIZERS))
-        labels = obj["metadata"].get("labels") or {}
-        if labels.get(c.LABEL_PROMISE_NAME) != promise_name:
-            obj = self.kube.patch(
-                resource,
-                obj["metadata"]["name"],
-                {"metadata": {"labels": {c.LABEL_PROMISE_NAME: promise_name}}},
-                obj["metadata"]["namespace"],
-            )
-        return obj
-
-    def _works(self, promise: Promise, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Kratix's finalizers and the promise-name label (added if the requester left it out), in
+        one write."""
         meta = obj["metadata"]
-        namespace = pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"])
+        current = list(meta.get("finalizers") or [])
+        missing = [f for f in c.RESOURCE_REQUEST_FINALIZERS if f not in current]
+        labelled = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME) == promise_name
+        if not missing and labelled:
+            return obj
+        patch: dict[str, Any] = {"resourceVersion": meta["resourceVersion"]}
+        if missing:
+            patch["finalizers"] = current + missing
+        if not labelled:
+            patch["labels"] = {c.LABEL_PROMISE_NAME: promise_name}
+        return self.kube.patch(resource, meta["name"], {"metadata": patch}, meta["namespace"])
+
+    def _works(
+        self, promise_name: str, promise: Promise | None, obj: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The request's Works, by its Promise's name and its own name and namespace."""
+        meta = obj["metadata"]
+        namespace = pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"]) if promise else None
         labels = {
-            c.LABEL_PROMISE_NAME: promise.name,
+            c.LABEL_PROMISE_NAME: promise_name,
             c.LABEL_RESOURCE_NAME: meta["name"],
             c.LABEL_WORK_TYPE: str(WorkType.RESOURCE),
         }
-        if namespace != meta["namespace"]:
-            labels[c.LABEL_RESOURCE_NAMESPACE] = meta["namespace"]
-        return self.kube.list(r.WORKS, namespace, labels=labels)
+        return [work for work in self.kube.list(r.WORKS, namespace, labels=labels) if _work_of(work, meta)]
 
     def _wait_for_promise(
         self,
@@ -172,6 +265,8 @@ class RequestReconciler:
         old = obj.get("status") or {}
         if promise_obj is None:
             message = f"Promise {promise_name or '(unknown)'} is not installed"
+        elif (promise_obj.get("metadata") or {}).get("deletionTimestamp"):
+            message = f"Promise {promise_name} is being deleted"
         else:
             requirements = [
                 f"{req.get('name')}" + (f" {req.get('version')}" if req.get("version") else "")
@@ -191,8 +286,8 @@ class RequestReconciler:
             ),
             now,
         )
-        self._write(resource, obj, old, {**old, "conditions": conditions, "message": message})
-        return timedelta(seconds=30)
+        self.write_status(obj, old, {**old, "conditions": conditions, "message": message}, resource=resource)
+        return WAIT_FOR_PROMISE
 
     def _paused(self, resource: k.Resource, obj: dict[str, Any], now: datetime) -> None:
         old = obj.get("status") or {}
@@ -201,73 +296,20 @@ class RequestReconciler:
             cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "PausedReconciliation", "Paused"),
             now,
         )
-        self._write(resource, obj, old, {**old, "conditions": conditions})
-
-    def _delete(
-        self, resource: k.Resource, obj: dict[str, Any], promise: Promise | None, now: datetime
-    ) -> timedelta | None:
-        finalizers = list(obj["metadata"].get("finalizers") or [])
-        meta = obj["metadata"]
-        if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
-            if promise is not None and promise.delete_pipeline(WorkflowType.RESOURCE) is not None:
-                promise_obj = self.kube.get(r.PROMISES, promise.name) or {}
-                spec_hash = resource_spec_hash(promise_obj.get("spec") or {}, obj.get("spec") or {})
-                subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
-                outcome = self.workflows.delete(subject, now)
-                if not outcome.completed:
-                    self._write(resource, obj, obj.get("status") or {}, outcome.status, outcome.events)
-                    return outcome.requeue_after or timedelta(seconds=15)
-            return self._release(resource, obj, c.FINALIZER_DELETE_WORKFLOWS)
-        if c.FINALIZER_WORK_CLEANUP in finalizers:
-            works = self._works(promise, obj) if promise is not None else self._orphan_works(meta)
-            for work in works:
-                if not work["metadata"].get("deletionTimestamp"):
-                    self.kube.delete(r.WORKS, work["metadata"]["name"], work["metadata"]["namespace"])
-            if works:
-                return timedelta(seconds=1)  # the Works' finalizers remove their files first
-            return self._release(resource, obj, c.FINALIZER_WORK_CLEANUP)
-        if c.FINALIZER_WORKFLOWS_CLEANUP in finalizers:
-            labels = {c.LABEL_RESOURCE_NAME: meta["name"], c.LABEL_WORKFLOW_TYPE: str(WorkflowType.RESOURCE)}
-            if promise is not None:
-                labels[c.LABEL_PROMISE_NAME] = promise.name
-            namespace = (
-                pipeline_namespace(promise, WorkflowType.RESOURCE, meta["namespace"])
-                if promise
-                else meta["namespace"]
-            )
-            for job in self.kube.list(k.JOBS, namespace, labels=labels):
-                self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
-            return self._release(resource, obj, c.FINALIZER_WORKFLOWS_CLEANUP)
-        if c.FINALIZER_RESOURCE_BINDING_CLEANUP in finalizers:
-            return self._release(resource, obj, c.FINALIZER_RESOURCE_BINDING_CLEANUP)
-        return None
-
-    def _orphan_works(self, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Works of a request whose Promise is gone: found by the request's labels alone."""
-        return self.kube.list(
-            r.WORKS,
-            meta["namespace"],
-            labels={c.LABEL_RESOURCE_NAME: meta["name"], c.LABEL_WORK_TYPE: "resource"},
-        )
-
-    def _release(self, resource: k.Resource, obj: dict[str, Any], finalizer: str) -> timedelta:
-        self.kube.remove_finalizer(resource, obj, finalizer)
-        return timedelta(0)
-
-    def _write(
-        self,
-        resource: k.Resource,
-        obj: Mapping[str, Any],
-        old_status: Mapping[str, Any],
-        status: Mapping[str, Any],
-        extra_events: list[tuple[str, str, str]] | None = None,
-    ) -> None:
-        written = write_status(self.kube, resource, obj, old_status, status)
-        # Events only with a status change: a reconcile that changes nothing stays silent.
-        events = [*(extra_events or []), *transition_events(old_status, status)] if written else []
-        for event_type, reason, message in events:
-            self.kube.emit_event(obj, reason, message, type=event_type)
+        self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
 
 
-def _label_on(obj: Mapping[str, Any] | None, key: str) -> bool:
-    return (((obj or {}).get("metadata") or {}).get("labels") or {}).get(key) == c.TRUE_LABEL_VALUE
+def _work_of(work: Mapping[str, Any], request_meta: Mapping[str, Any]) -> bool:
+    """A Work found by labels is this request's only if it is for the request's namespace too
+    (with ``pipelineNamespace`` the Works of several namespaces' requests share one namespace)."""
+    meta = work.get("metadata") or {}
+    namespace = (meta.get("labels") or {}).get(c.LABEL_RESOURCE_NAMESPACE) or meta.get("namespace")
+    return bool(namespace == request_meta.get("namespace"))
+
+
+def _job_of(job: Mapping[str, Any], request_meta: Mapping[str, Any]) -> bool:
+    annotations = (job.get("metadata") or {}).get("annotations") or {}
+    namespace = annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE) or (job.get("metadata") or {}).get(
+        "namespace"
+    )
+    return bool(namespace == request_meta.get("namespace"))

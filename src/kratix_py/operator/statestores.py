@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +45,7 @@ from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
 from kratix_py.operator.queue import NotLeading
-from kratix_py.operator.status import transition_events, write_status
+from kratix_py.operator.reconciler import Reconciler
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
 from kratix_py.statestores.errors import StateStoreError
 
@@ -247,6 +247,8 @@ class StateStores:
         self.writer_factory = writer_factory
         self.fence = fence
         """Asked right before each write reaches a store; raises when this replica must not write."""
+        self.secret_version: Callable[[str, str], str | None] | None = None
+        """The resourceVersion a Secret is at, as the operator's watch last saw it (None: unknown)."""
         self.term = 0
         """Submissions remember the term they were made in; a batch of an older term is dropped."""
         self._lock = threading.Lock()
@@ -277,10 +279,19 @@ class StateStores:
             name = str(secret_ref["name"])
             with self._lock:  # remembered before reading, so creating a missing Secret wakes the store
                 self._secret_users.setdefault((namespace, name), set()).add(ref)
+            known = self.secret_version(namespace, name) if self.secret_version is not None else None
+            if known:
+                # The watch says which version the Secret is at: if the writer was built from that
+                # version, it needs neither the values nor an API call.
+                fingerprint = f"{meta.get('uid')}/{meta.get('generation')}/{known}"
+                with self._lock:
+                    entry = self._entries.get(ref)
+                if entry is not None and entry.fingerprint == fingerprint:
+                    return StoreHandle(kind, ref[1], fingerprint)
             secret_obj = self.kube.get(k.SECRETS, name, namespace)
             if secret_obj is None:
                 raise StoreProblem(
-                    "SecretNotFound", f"Secret {namespace}/{name} named in secretRef does not exist"
+                    "SecretNotFound", f"Secret {namespace}/{name} named in secretRef not found: it does not exist"
                 )
             secret = decode_secret(secret_obj)
             secret_version = str(secret_obj["metadata"].get("resourceVersion"))
@@ -516,12 +527,14 @@ def error_message(error: BaseException) -> str:
 # -- the store reconciler ----------------------------------------------------------------------------
 
 
-class StateStoreReconciler:
+class StateStoreReconciler(Reconciler[dict[str, Any]]):
     """Checks one GitStateStore or BucketStateStore per call and reports it in ``Ready``.
 
     Key: ``("statestore", kind, name)``. A store that changed (spec or Secret) or whose readiness
     flipped puts its Destinations and their WorkPlacements back in the queue.
     """
+
+    resource = r.GIT_STATE_STORES  # each key names its kind (see locate)
 
     def __init__(
         self,
@@ -529,25 +542,31 @@ class StateStoreReconciler:
         stores: StateStores,
         *,
         enqueue: Enqueue,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.kube = kube
+        super().__init__(kube, clock=clock)
         self.stores = stores
         self.enqueue = enqueue
-        self.clock = clock
         self._failures: dict[Key, int] = {}
         self._seen: dict[Key, str] = {}
 
-    def __call__(self, key: Key) -> timedelta | None:
-        _, kind, name = (str(part) for part in key)
+    def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
+        return r.STATE_STORES[str(key[1])], None, str(key[2])
+
+    def gone(self, key: Key) -> timedelta | None:
+        kind, name = str(key[1]), str(key[2])
+        self.stores.drop(kind, name)
+        self._failures.pop(key, None)
+        if self._seen.pop(key, None) is not None:
+            self._enqueue_dependents(kind, name)  # they report StateStoreNotFound / let go
+        return None
+
+    def delete(self, key: Key, obj: dict[str, Any], parsed: dict[str, Any] | None) -> timedelta | None:
+        return self.reconcile(key, obj, obj)  # no finalizer: report until it is gone
+
+    def reconcile(self, key: Key, obj: dict[str, Any], parsed: dict[str, Any]) -> timedelta | None:
+        kind, name = str(key[1]), str(key[2])
         resource = r.STATE_STORES[kind]
-        obj = self.kube.get(resource, name)
-        if obj is None:
-            self.stores.drop(kind, name)
-            self._failures.pop(key, None)
-            if self._seen.pop(key, None) is not None:
-                self._enqueue_dependents(kind, name)  # they report StateStoreNotFound / let go
-            return None
         condition, fingerprint = self._check(kind, obj)
         now = self.clock()
         old_status = copy.deepcopy(obj.get("status") or {})
@@ -556,9 +575,7 @@ class StateStoreReconciler:
         status["conditions"] = cond.set_condition(status.get("conditions"), condition, now, generation)
         status["status"] = "Ready" if condition.status == cond.TRUE else "NotReady"
         status["observedGeneration"] = generation
-        if write_status(self.kube, resource, obj, old_status, status):
-            for event_type, reason, message in transition_events(old_status, status):
-                self.kube.emit_event(obj, reason, message, type=event_type)
+        self.write_status(obj, old_status, status, resource=resource)
         was_ready = cond.is_true(old_status.get("conditions"), c.CONDITION_READY)
         changed = self._seen.get(key) != fingerprint or was_ready != (condition.status == cond.TRUE)
         self._seen[key] = fingerprint

@@ -42,10 +42,12 @@ def write_status(
 def transition_events(
     old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> list[tuple[str, str, str]]:
-    """(type, reason, message) for every condition whose status or reason changed.
+    """(type, reason, message) for the condition transitions worth an Event.
 
-    False conditions are Warnings; an Event is recorded only on a transition, so a quiet reconcile is
-    quiet in ``kubectl describe`` too.
+    A condition that turns False (other than a step in progress) is a Warning; of the rest only
+    the milestones a person waits for are recorded (Reconciled, Available, Ready turning True),
+    so ``kubectl describe`` tells the story instead of every intermediate step, and an unchanged
+    reconcile records nothing.
     """
     before = {c_["type"]: c_ for c_ in (old or {}).get("conditions") or [] if "type" in c_}
     events: list[tuple[str, str, str]] = []
@@ -56,20 +58,30 @@ def transition_events(
             condition.get("reason"),
         ):
             continue
-        event_type = (
-            "Warning"
-            if condition.get("status") == cond.FALSE and condition.get("reason") not in _QUIET
-            else "Normal"
-        )
-        message = f"{condition.get('type')} is {condition.get('status')}"
+        kind, status = condition.get("type"), condition.get("status")
+        reason = str(condition.get("reason") or kind)
+        if status == cond.FALSE and reason not in _QUIET:
+            event_type = "Warning"
+        elif status == cond.TRUE and kind in _MILESTONES:
+            event_type = "Normal"
+            reason = _MILESTONES[str(kind)] or reason
+        else:
+            continue
+        message = f"{kind} is {status}"
         if condition.get("message"):
             message += f": {condition['message']}"
-        events.append((event_type, str(condition.get("reason") or condition.get("type")), message))
+        events.append((event_type, reason, message))
     return events
 
 
 # False conditions that describe progress, not trouble.
 _QUIET = {"PipelinesInProgress", "DeleteWorkflowRunning"}
+# Conditions whose turning True is worth an Event, with the Event's reason (None: the condition's).
+_MILESTONES: dict[str, str | None] = {
+    c.CONDITION_RECONCILED: "ReconcileSucceeded",  # Kratix's Event reason for it
+    c.CONDITION_AVAILABLE: None,
+    c.CONDITION_READY: None,
+}
 
 
 def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: bool = True) -> cond.Condition:

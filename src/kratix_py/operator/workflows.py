@@ -42,6 +42,7 @@ from kratix_py.core.workflow import (
     jobs_to_prune,
 )
 from kratix_py.operator import metrics
+from kratix_py.operator.reconciler import label_on
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,6 @@ class WorkflowRunner:
         status = copy.deepcopy(subject.obj.get("status") or {})
         jobs = self.jobs(subject, WorkflowAction.CONFIGURE)
         records = job_records(jobs)
-        labels = subject.labels
         workflows_status = (status.get("kratix") or {}).get("workflows") or {}
         suspended_index, resume_at = _suspension(workflows_status, pipelines, records)
         completed = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
@@ -169,12 +169,12 @@ class WorkflowRunner:
             spec_hash=subject.spec_hash,
             jobs=records,
             now=now,
-            rerun_requested=_label_on(labels, c.LABEL_MANUAL_RECONCILIATION)
-            or _label_on(labels, c.LABEL_RUN_FROM_START),
+            rerun_requested=label_on(subject.obj, c.LABEL_MANUAL_RECONCILIATION)
+            or label_on(subject.obj, c.LABEL_RUN_FROM_START),
             completed_at=completed_at,
             interval=subject.promise.reconciliation_interval() or self.default_interval,
             retry=self.retry,
-            suspended=_label_on(labels, c.LABEL_WORKFLOW_SUSPENDED),
+            suspended=label_on(subject.obj, c.LABEL_WORKFLOW_SUSPENDED),
             suspended_index=suspended_index,
             resume_at=resume_at,
         )
@@ -220,7 +220,7 @@ class WorkflowRunner:
                 delete_jobs=delete_records,
                 configure_running=configure_running,
                 now=now,
-                rerun_requested=_label_on(subject.labels, c.LABEL_MANUAL_RECONCILIATION),
+                rerun_requested=label_on(subject.obj, c.LABEL_MANUAL_RECONCILIATION),
                 retry=self.retry,
             )
         )
@@ -503,9 +503,6 @@ def _started_message(pipelines: Sequence[Any], decision: Start) -> str:
         + ")"
     )
 
-
-def _label_on(labels: Mapping[str, str], key: str) -> bool:
-    return labels.get(key) == c.TRUE_LABEL_VALUE
 
 
 def _job_label(job: Mapping[str, Any], key: str) -> str | None:

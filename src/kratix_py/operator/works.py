@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,8 +32,8 @@ from kratix_py.api import Destination, Work, WorkPlacement, validation_message
 from kratix_py.core import conditions as cond
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
 from kratix_py.operator import resources as r
-from kratix_py.operator.cache import ModelReader, parse_model
-from kratix_py.operator.status import write_status
+from kratix_py.operator.queue import Key
+from kratix_py.operator.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -45,41 +45,29 @@ def work_key(namespace: str, name: str) -> tuple[str, str, str]:
     return ("work", namespace, name)
 
 
-class WorkReconciler:
+class WorkReconciler(Reconciler[Work]):
     """Reconciles one Work per call; see the module docstring."""
 
-    def __init__(
-        self,
-        kube: k.Kube,
-        *,
-        model: ModelReader = parse_model,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.kube = kube
-        self.model = model
-        self.clock = clock
+    resource = r.WORKS
+    model_type = Work
 
-    def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
-        _, namespace, name = (str(part) for part in key)
-        obj = self.kube.get(r.WORKS, name, namespace)
-        if obj is None:
-            return None
-        if obj["metadata"].get("deletionTimestamp"):
-            return self._delete(obj)
-        obj = self.kube.add_finalizers(r.WORKS, obj, [c.FINALIZER_WORK_CLEANUP])
+    def delete(self, key: Key, obj: dict[str, Any], parsed: Work | None) -> timedelta | None:
+        return self._delete(obj)
+
+    def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
+        obj = self.keep_finalizers(obj, [c.FINALIZER_WORK_CLEANUP])
+        message = f"the Work is invalid: {problem}"
+        invalid = [
+            cond.Condition(c.CONDITION_SCHEDULE_SUCCEEDED, cond.FALSE, "FailedToScheduleWorkloads", message),
+            cond.Condition(c.CONDITION_READY, cond.FALSE, "FailedToScheduleWorkloads", "Failing"),
+        ]
+        self._write(obj, invalid, self.clock())
+        return None
+
+    def reconcile(self, key: Key, obj: dict[str, Any], work: Work) -> timedelta | None:
+        namespace, name = str(key[1]), str(key[2])
+        obj = self.keep_finalizers(obj, [c.FINALIZER_WORK_CLEANUP])
         now = self.clock()
-        try:
-            work = self.model(Work, obj)
-        except ValidationError as error:
-            message = f"the Work is invalid: {validation_message(error)}"
-            invalid = [
-                cond.Condition(
-                    c.CONDITION_SCHEDULE_SUCCEEDED, cond.FALSE, "FailedToScheduleWorkloads", message
-                ),
-                cond.Condition(c.CONDITION_READY, cond.FALSE, "FailedToScheduleWorkloads", "Failing"),
-            ]
-            self._write(obj, invalid, now)
-            return None
         destinations = self._destinations()
         existing_objs: list[dict[str, Any]] = []
         existing: list[WorkPlacement] = []
@@ -165,10 +153,9 @@ class WorkReconciler:
         status["conditions"] = cond.set_conditions(
             old.get("conditions"), conditions, now, obj["metadata"].get("generation")
         )
-        if not write_status(self.kube, r.WORKS, obj, old, status):
-            return
-        for event_type, reason, message in work_events(old, status, plan):
-            self.kube.emit_event(obj, reason, message, type=event_type)
+        self.write_status(
+            obj, old, status, transitions=lambda before, after: work_events(before, after, plan)
+        )
 
     # -- deleting ------------------------------------------------------------------------------------
     def _delete(self, obj: dict[str, Any]) -> timedelta | None:
@@ -180,8 +167,23 @@ class WorkReconciler:
             if not placement["metadata"].get("deletionTimestamp"):
                 self.kube.delete(r.WORKPLACEMENTS, placement["metadata"]["name"], meta["namespace"])
         if placements:
+            blocked = [
+                f"{p['metadata']['name']}: {written.get('message')}"
+                for p in placements
+                if (
+                    written := cond.find(
+                        (p.get("status") or {}).get("conditions"), c.CONDITION_WRITE_SUCCEEDED
+                    )
+                )
+                and written.get("status") == cond.FALSE
+                and str(written.get("message") or "").startswith("cannot remove the files")
+            ]
+            if blocked:
+                # Say why the deletion waits, here too: the request reads its Works' Ready.
+                ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "CleanupBlocked", "; ".join(blocked))
+                self._write(obj, [ready], self.clock())
             return WAIT_FOR_PLACEMENTS
-        self.kube.remove_finalizer(r.WORKS, obj, c.FINALIZER_WORK_CLEANUP)
+        self.release(obj, c.FINALIZER_WORK_CLEANUP)
         return None
 
 
