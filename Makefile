@@ -6,12 +6,12 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-system setup-python setup-images test test-unit lint crds demo bench e2e-kind example-images charts clean
+.PHONY: help setup setup-system setup-python setup-images setup-backstage test test-unit lint crds demo bench e2e-kind example-images charts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-setup: setup-system setup-python setup-images  ## install everything the tests and the demo need
+setup: setup-system setup-python setup-images setup-backstage  ## install everything the tests and the demo need
 
 setup-system:  ## Debian packages: podman, runc, git, openssh, debootstrap (needs root)
 	bash scripts/setup-system.sh
@@ -23,6 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup-python: $(VENV)/.installed  ## a virtualenv in .venv with kratix-py and its dev tools
+
+setup-backstage:  ## npm packages (Backstage's validators) the Backstage tests check with (needs Node.js 20+)
+	bash scripts/setup-backstage-js.sh
 
 setup-images: setup-python  ## the podman base image, built once from Debian packages and reused
 	$(PY) -m kratix_py.local_platform.images
@@ -58,4 +61,4 @@ e2e-kind: setup-python  ## on a laptop with Docker: kind cluster + chart + the s
 	bash scripts/e2e-kind.sh
 
 clean:  ## remove the virtualenv and caches (keeps podman images)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .local-platform tests/backstage/js/node_modules

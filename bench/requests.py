@@ -1,14 +1,20 @@
 # ruff: noqa: E402
-"""How long N resource requests take from apply to Ready, and the operator's peak memory.
+"""How long N resource requests take from apply to Reconciled, what each one costs the operator,
+and the operator's peak memory.
 
 Three processes, as in a cluster: the API emulator, the operator (`kratix-py operator`), and this
 script, which plays the kubelet with the pod runner in fast mode (the real adapter steps and an
 instant user pipeline run in-process, no containers). It installs a Promise whose resource workflow
 writes one file, a Git state store (a real Git server over HTTP) and a Destination, then applies N
-requests at once and records when each one is Reconciled: its pipeline ran and its file is in Git.
+requests at once and records (from a watch) when each one is Reconciled: its pipeline ran and its
+file is in Git.
 
-    .venv/bin/python bench/requests.py            # N = 100 and 1000
-    .venv/bin/python bench/requests.py --n 50
+Per request it prints the API calls the operator made, by verb (from its own
+``rest_client_requests_total`` metric), and the operator's CPU milliseconds; with ``--delete`` also
+the time from deleting the Promise to the Promise being gone (every request, Work and file with it).
+
+    .venv/bin/python bench/requests.py                     # N = 100 and 1000
+    .venv/bin/python bench/requests.py --n 5000 --delete
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import contextlib
 import os
+import socket
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -137,12 +146,39 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def api_calls(metrics_port: int) -> dict[str, float]:
+    """The operator's API requests so far, by verb (its rest_client_requests_total metric)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("rest_client_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            verb = labels.split('verb="', 1)[1].split('"', 1)[0]
+            calls[verb] = calls.get(verb, 0.0) + float(value)
+    return calls
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class System:
     """A running platform: the API (emulator process), the operator process and its Git repo."""
 
     kube: k.Kube
+    url: str
     operator_pid: int
+    metrics_port: int
     repo: str
 
 
@@ -157,7 +193,7 @@ def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]
             "--port",
             "0",
             "--event-log-size",
-            "200000",
+            "400000",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -174,14 +210,15 @@ def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]
         runner = PodRunner(
             url, steps={**adapter_steps(), "bench/instant:v1": instant}, use_podman=False, max_parallel=8
         ).start()
+        metrics_port = free_port()
         command = [sys.executable, "-m", "kratix_py", "operator", "--kubeconfig", str(kubeconfig)]
-        command += ["--pipeline-adapter-image", ADAPTER_IMAGE, "--health-port", "0", "--metrics-port", "0"]
+        command += ["--pipeline-adapter-image", ADAPTER_IMAGE, "--health-port", "0"]
+        command += ["--metrics-port", str(metrics_port), "--leader-election", "false"]
         operator = subprocess.Popen(
             [*command, "--log-level", "WARNING"],
             stdout=subprocess.DEVNULL,
             stderr=open(workdir / f"operator-{name}.log", "w"),  # noqa: SIM115
         )
-        time.sleep(1.5)
         git.create_repo(name)
         for resource, body in destination_objects(git.http_url(name)):
             kube.create(resource, body)
@@ -191,8 +228,7 @@ def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]
             if time.monotonic() > deadline:
                 raise SystemExit("the Promise did not become Available")
             time.sleep(0.1)
-        time.sleep(0.5)  # let kopf start watching the new request kind
-        yield System(kube, operator.pid, name)
+        yield System(kube, url, operator.pid, metrics_port, name)
     finally:
         if operator is not None:
             operator.terminate()
@@ -212,36 +248,89 @@ def request(name: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-def run(n: int, workdir: Path, git: GitServer) -> dict[str, float]:
+class Watcher:
+    """Records when each request first reads Reconciled, from a watch (no polling lists)."""
+
+    def __init__(self, url: str) -> None:
+        configuration = k.kubernetes.client.Configuration()
+        configuration.host = url
+        self.api = k.kubernetes.client.CustomObjectsApi(k.kubernetes.client.ApiClient(configuration))
+        self.finished: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        version = ""
+        while not self._stop.is_set():
+            stream = k.kubernetes.watch.Watch()
+            try:
+                for event in stream.stream(
+                    self.api.list_namespaced_custom_object,
+                    GROUP, "v1", "default", "caches",
+                    resource_version=version, timeout_seconds=30,
+                ):  # fmt: skip
+                    obj = event["object"]
+                    version = obj["metadata"]["resourceVersion"]
+                    name = obj["metadata"]["name"]
+                    if name not in self.finished and done(obj):
+                        self.finished[name] = time.monotonic()
+                    if self._stop.is_set():
+                        break
+            except Exception:  # a broken stream: watch again from where it was
+                version = ""
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def run(n: int, workdir: Path, git: GitServer, *, delete: bool = False) -> dict[str, Any]:
     with running_system(workdir, git, f"state-{n}") as system:
         kube = system.kube
+        watcher = Watcher(system.url)
+        calls_before = api_calls(system.metrics_port)
+        cpu_before = cpu_seconds(system.operator_pid)
         applied: dict[str, float] = {}
         start = time.monotonic()
         for i in range(n):
             name = f"cache-{i:05d}"
             kube.create(REQUESTS, request(name))
             applied[name] = time.monotonic()
-        finished: dict[str, float] = {}
         deadline = time.monotonic() + max(120, n * 0.5)
-        while len(finished) < n and time.monotonic() < deadline:
-            for obj in kube.list(REQUESTS, "default"):
-                name = obj["metadata"]["name"]
-                if name not in finished and done(obj):
-                    finished[name] = time.monotonic()
+        while len(watcher.finished) < n and time.monotonic() < deadline:
             time.sleep(0.2)
-        total = time.monotonic() - start
+        finished = dict(watcher.finished)
+        total = max(finished.values(), default=time.monotonic()) - start
+        cpu = cpu_seconds(system.operator_pid) - cpu_before
+        calls_after = api_calls(system.metrics_port)
+        watcher.stop()
         latencies = sorted(finished[name] - applied[name] for name in finished)
         quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
-        return {
+        per_request = {
+            verb: (calls_after.get(verb, 0) - calls_before.get(verb, 0)) / n
+            for verb in sorted(calls_after)
+            if calls_after.get(verb, 0) - calls_before.get(verb, 0)
+        }
+        result: dict[str, Any] = {
             "n": n,
             "ready": len(finished),
             "total_s": total,
-            "requests_per_s": len(finished) / total,
+            "requests_per_s": len(finished) / total if total else float("nan"),
             "p50_s": quantiles[49],
             "p95_s": quantiles[94],
             "operator_peak_rss_mib": peak_rss_mib(system.operator_pid),
             "commits": len(git.commits(system.repo, "main")),
+            "api_calls_per_request": per_request,
+            "cpu_ms_per_request": cpu * 1000 / n,
         }
+        if delete:
+            started = time.monotonic()
+            kube.delete(r.PROMISES, "cache")
+            while kube.get(r.PROMISES, "cache") is not None and time.monotonic() - started < 900:
+                time.sleep(0.5)
+            result["delete_promise_s"] = time.monotonic() - started
+        return result
 
 
 def main() -> int:
@@ -251,6 +340,9 @@ def main() -> int:
     parser.add_argument(
         "--n", type=int, action="append", help="number of requests (repeatable; default 100 and 1000)"
     )
+    parser.add_argument(
+        "--delete", action="store_true", help="also time deleting the Promise with all its requests"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     with (
@@ -258,7 +350,10 @@ def main() -> int:
         GitServer(username="kratix", password="bench", https=False, ssh=False) as git,
     ):
         for n in args.n or [100, 1000]:
-            result = run(n, Path(tmp), git)
+            result = run(n, Path(tmp), git, delete=args.delete)
+            calls = ", ".join(
+                f"{verb} {count:.1f}" for verb, count in result["api_calls_per_request"].items()
+            )
             print(
                 f"requests N={result['n']}: {result['ready']} ready in {result['total_s']:.1f}s "
                 f"({result['requests_per_s']:.1f}/s); apply->ready p50 {result['p50_s']:.2f}s "
@@ -266,6 +361,15 @@ def main() -> int:
                 f"operator peak RSS {result['operator_peak_rss_mib']:.0f} MiB",
                 flush=True,
             )
+            print(
+                f"  per request: operator CPU {result['cpu_ms_per_request']:.1f} ms; API calls {calls}",
+                flush=True,
+            )
+            if "delete_promise_s" in result:
+                print(
+                    f"  delete Promise with {n} requests: gone in {result['delete_promise_s']:.1f}s",
+                    flush=True,
+                )
     return 0
 
 

@@ -4,6 +4,10 @@
 #   debootstrap, debian-archive-keyring       - the base image, built from Debian packages
 #   git, openssh-server, openssh-client       - a real Git remote (HTTP and SSH) on 127.0.0.1
 #
+# Then scripts/setup-podman.sh gives plain `podman` the settings kratix-py's own podman calls use
+# (a drop-in under /etc/containers/containers.conf.d/ and storage.conf), unless the machine has a
+# podman configuration of its own.
+#
 # Idempotent: packages already installed are left alone and `apt-get update` runs only when
 # something is missing. Runs as root (CI); elsewhere it re-runs itself with sudo.
 # Afterwards, build the container base image once per machine:
@@ -50,4 +54,5 @@ else
 fi
 
 echo "setup-system: podman $(podman --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}')"
+bash "$(dirname "${BASH_SOURCE[0]}")/setup-podman.sh"
 echo "setup-system: next, once per machine: python -m kratix_py.local_platform.images   (builds the base image, ~1 min)"

@@ -18,7 +18,8 @@ from kratix_py.errors import CommandError
 COMMANDS: dict[str, tuple[str, str]] = {
     "local-platform": (
         "kratix_py.local_platform.cli",
-        "run the local platform (Kubernetes API emulator, pod runner) and write a kubeconfig for kubectl",
+        "bring up a whole platform on this machine (Kubernetes API, pods as podman containers, Git server, "
+        "operator, a state store and Destination) until Ctrl-C",
     ),
     "operator": (
         "kratix_py.operator.cli",

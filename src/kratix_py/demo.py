@@ -1,21 +1,20 @@
 """``kratix-py demo``: the whole flow on the local platform, narrated with kubectl.
 
-It builds kratix-py's image and the PostgreSQL example's pipeline image with podman, starts the
-local platform (API emulator + pod runner) and a Git server, runs the operator, then does what a
-platform team and an app team would: register a Git state store and a Destination, install the
-PostgreSQL Promise, request a database, and show what kubectl sees and what landed in Git.
+It brings the local platform up as ``kratix-py local-platform`` does (free ports, so it runs beside
+one), builds the PostgreSQL example's pipeline image, then does what a platform team and an app
+team would: register the Git state store and the Destination with kubectl, install the PostgreSQL
+Promise, request a database, and show what kubectl sees and what landed in Git.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -24,16 +23,15 @@ from kratix_py.errors import CommandError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "promises" / "postgresql"
 PIPELINE_IMAGE = "localhost/kratix-py-example-postgresql-configure:v1.0.0"
-GIT_USER, GIT_PASSWORD = "kratix", "demo-password"
-DESTINATION = "dev"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir",
         type=Path,
-        default=Path(".local-platform"),
-        help="where the demo keeps its kubeconfig and pod folders (default: %(default)s)",
+        default=None,
+        help="where the demo keeps its kubeconfig, operator log and pod folders "
+        "(default: a new temporary directory, removed at the end)",
     )
     parser.add_argument(
         "--keep-running",
@@ -44,11 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kratix_py import kube as k
-    from kratix_py.local_platform.gitserver import GitServer
-    from kratix_py.local_platform.kratix_image import IMAGE, build_pipeline_image, ensure_kratix_image
-    from kratix_py.local_platform.operator import RunningOperator, settings_for
-    from kratix_py.local_platform.platform import LocalPlatform
+    from kratix_py.local_platform.console import (
+        describe,
+        interrupted_by_signals,
+        shielded,
+        wait_for_interrupt,
+    )
+    from kratix_py.local_platform.defaults import GIT_REPO
+    from kratix_py.local_platform.kratix_image import build_pipeline_image
     from kratix_py.local_platform.podman import podman_problem
+    from kratix_py.local_platform.up import PLATFORM_MANIFEST, PlatformOptions, RunningPlatform
     from kratix_py.operator import resources as r
 
     if not EXAMPLE.is_dir():
@@ -59,51 +62,37 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         raise CommandError(f"{problem} (make setup installs and configures podman)")
 
-    # kopf's own warnings (e.g. "no request kinds yet") are noise in a narrated demo.
-    logging.getLogger("kopf").setLevel(logging.ERROR)
     started = time.monotonic()
-    _step("Building images with podman: kratix-py (operator + pipeline adapter) and the PostgreSQL pipeline")
-    ensure_kratix_image(IMAGE)
-    build_pipeline_image(EXAMPLE / "pipelines" / "instance-configure", PIPELINE_IMAGE)
-    print(f"    {IMAGE}\n    {PIPELINE_IMAGE}")
+    options = PlatformOptions(api_port=0, git_port=0, s3_port=0, directory=args.dir, register=False)
+    platform = RunningPlatform(options, say=_step)
+    with interrupted_by_signals():
+        try:
+            _step(f"Building the PostgreSQL example's pipeline image with podman: {PIPELINE_IMAGE}")
+            build_pipeline_image(EXAMPLE / "pipelines" / "instance-configure", PIPELINE_IMAGE)
+            platform.start()
+            _step(f"Local platform up: Kubernetes API {platform.api_url}; Git server {platform.git_url}")
+            kubectl = _kubectl_for(platform.kubeconfig)
+            kube = platform.kube
 
-    workdir = args.dir.resolve()
-    with (
-        LocalPlatform(workdir=workdir, pods="podman") as platform,
-        GitServer(username=GIT_USER, password=GIT_PASSWORD, https=False, ssh=False) as git,
-    ):
-        kube = k.Kube(platform.api_client())
-        env = {**os.environ, "KUBECONFIG": str(platform.kubeconfig)}
-        git.create_repo("kratix-state")
-        _step(f"Local platform up: Kubernetes API {platform.url}; Git server {git.http_url('kratix-state')}")
-        _kubectl(env, "apply", "-f", str(REPO_ROOT / "crds"))
-        settings = settings_for(str(platform.kubeconfig), pipeline_adapter_image=IMAGE)
-        with RunningOperator(settings):
             _step("Platform team: a Git state store (credentials in a Secret) and a Destination")
-            manifests = workdir / "platform.yaml"
-            manifests.write_text(
-                yaml.safe_dump_all(_platform_objects(git.http_url("kratix-state")), sort_keys=False)
-            )
-            _kubectl(env, "apply", "-f", str(manifests))
-            _wait(
-                lambda: _condition(kube.get(r.DESTINATIONS, DESTINATION), "Ready") == "True",
-                "the Destination",
-            )
-            _kubectl(env, "get", "gitstatestores,destinations")
+            kubectl("apply", "-f", str(platform.workdir / PLATFORM_MANIFEST))
+            platform.wait_ready()
+            kubectl("get", "gitstatestores,destinations")
 
             _step("Platform team: install the PostgreSQL Promise")
-            _kubectl(env, "apply", "-f", str(EXAMPLE / "promise.yaml"))
+            kubectl("apply", "-f", str(EXAMPLE / "promise.yaml"))
             _wait(
                 lambda: (
-                    (kube.get(r.PROMISES, "postgresql") or {}).get("status", {}).get("status") == "Available"
+                    ((kube.get(r.PROMISES, "postgresql") or {}).get("status") or {}).get("status")
+                    == "Available"
                 ),
                 "the Promise",
             )
-            _kubectl(env, "get", "promises")
+            kubectl("get", "promises")
 
             _step("App team: request a database")
             request = yaml.safe_load((EXAMPLE / "example-request.yaml").read_text())
-            _kubectl(env, "apply", "-f", str(EXAMPLE / "example-request.yaml"))
+            kubectl("apply", "-f", str(EXAMPLE / "example-request.yaml"))
             resource = k.Resource("marketplace.kratix.io", "v1alpha1", "postgresqls", True, "PostgreSQL")
             name, namespace = request["metadata"]["name"], request["metadata"].get("namespace", "default")
             _wait(
@@ -111,19 +100,20 @@ def run(args: argparse.Namespace) -> int:
                 "the request to be Reconciled (pipeline run, files written to Git)",
                 timeout=180,
             )
-            _kubectl(env, "get", "postgresqls", "-A")
-            _kubectl(env, "get", "works,workplacements", "-A")
-            _kubectl(env, "get", "jobs", "-A", "-l", "kratix.io/promise-name=postgresql")
+            kubectl("get", "postgresqls", "-A")
+            kubectl("get", "works,workplacements", "-A")
+            kubectl("get", "jobs", "-A", "-l", "kratix.io/promise-name=postgresql")
 
             _step("What landed in the Git state store (what Flux or ArgoCD would apply on the Destination)")
-            tree = git.read_tree("kratix-state")
+            destination = options.destinations[0].name
+            tree = platform.git.read_tree(GIT_REPO)
             for path in sorted(tree):
                 print(f"    {path}")
             cluster = next(
                 (
                     p
                     for p in sorted(tree)
-                    if p.startswith(f"{DESTINATION}/resources/") and p.endswith(".yaml")
+                    if p.startswith(f"{destination}/resources/") and p.endswith(".yaml")
                 ),
                 None,
             )
@@ -132,45 +122,25 @@ def run(args: argparse.Namespace) -> int:
                 print(tree[cluster].decode().rstrip())
             print(f"\nDone in {time.monotonic() - started:.0f}s.")
             if args.keep_running:
-                _keep_running(platform.kubeconfig)
+                print(f"\n{describe(platform)}", flush=True)
+                wait_for_interrupt()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            with shielded():
+                platform.stop()
     return 0
 
 
-def _platform_objects(url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git-credentials", "namespace": "default"},
-            "stringData": {"username": GIT_USER, "password": GIT_PASSWORD},
-        },
-        {
-            "apiVersion": "platform.kratix.io/v1alpha1",
-            "kind": "GitStateStore",
-            "metadata": {"name": "default"},
-            "spec": {
-                "url": url,
-                "branch": "main",
-                "secretRef": {"name": "git-credentials", "namespace": "default"},
-            },
-        },
-        {
-            "apiVersion": "platform.kratix.io/v1alpha1",
-            "kind": "Destination",
-            "metadata": {"name": DESTINATION, "labels": {"environment": "dev"}},
-            "spec": {"path": DESTINATION, "stateStoreRef": {"kind": "GitStateStore", "name": "default"}},
-        },
-    ]
-
-
-def _condition(obj: dict[str, Any] | None, condition_type: str) -> str | None:
-    for condition in ((obj or {}).get("status") or {}).get("conditions") or []:
+def _condition(obj: dict[str, object] | None, condition_type: str) -> str | None:
+    status = (obj or {}).get("status")
+    for condition in (status.get("conditions") if isinstance(status, dict) else None) or []:
         if condition.get("type") == condition_type:
             return str(condition.get("status"))
     return None
 
 
-def _wait(check: Any, what: str, timeout: float = 90) -> None:
+def _wait(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -180,24 +150,17 @@ def _wait(check: Any, what: str, timeout: float = 90) -> None:
         time.sleep(0.2)
 
 
-def _keep_running(kubeconfig: Path | None) -> None:
-    print(f"\nThe platform is still running. In another shell:\n  export KUBECONFIG={kubeconfig}")
-    print("  kubectl get promises,postgresqls,destinations,works -A")
-    print("  kubectl describe postgresql team-a-db")
-    print("Press Ctrl-C to stop.")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-
-
 def _step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def _kubectl(env: dict[str, str], *args: str) -> None:
-    print(f"$ kubectl {' '.join(args)}", flush=True)
-    result = subprocess.run(["kubectl", *args], env=env)
-    if result.returncode != 0:
-        raise CommandError(f"kubectl {' '.join(args)} failed (exit {result.returncode})")
+def _kubectl_for(kubeconfig: Path) -> Callable[..., None]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+
+    def kubectl(*args: str) -> None:
+        print(f"$ kubectl {' '.join(args)}", flush=True)
+        result = subprocess.run(["kubectl", *args], env=env)
+        if result.returncode != 0:
+            raise CommandError(f"kubectl {' '.join(args)} failed (exit {result.returncode})")
+
+    return kubectl

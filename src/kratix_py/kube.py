@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -124,12 +124,30 @@ def load_api_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClien
     return kubernetes.config.new_client_from_config()
 
 
+RequestHook = Callable[[str, int], None]
+"""Called after every API call with the verb (get, list, create, update, patch, delete) and the
+HTTP status (0 when the server could not be reached): the operator counts them for its metrics."""
+WriteFence = Callable[[], None]
+"""Called before every write; raises to refuse it (a replica that lost its Lease must not write)."""
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
 class Kube:
     """Get, list, create, patch and delete objects of any :class:`Resource` as dicts."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, *, field_manager: str = "kratix-py") -> None:
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        field_manager: str = "kratix-py",
+        on_request: RequestHook | None = None,
+        fence: WriteFence | None = None,
+    ) -> None:
         self.api_client = api_client
         self.field_manager = field_manager
+        self.on_request = on_request
+        self.fence = fence
 
     # -- transport -------------------------------------------------------------------------------
     def _send(
@@ -140,8 +158,32 @@ class Kube:
         body: Any,
         query: Mapping[str, Any] | None,
         timeout: float | None,
+        verb: str = "",
     ) -> bytes:
         """One HTTP call; the raw body of a 2xx answer, else a :class:`KubeError` with the server's message."""
+        verb = verb or _VERBS.get(method, "get")
+        if method in _VERBS and self.fence is not None:
+            self.fence()
+        status = 0
+        try:
+            status, data = self._call(method, path, headers, body, query, timeout)
+            return data
+        except KubeError as error:
+            status = error.status
+            raise
+        finally:
+            if self.on_request is not None:
+                self.on_request(verb, status)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: Any,
+        query: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> tuple[int, bytes]:
         query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
         serialized = self.api_client.param_serialize(
             method,
@@ -160,7 +202,7 @@ class Kube:
             raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
         if not 200 <= response.status <= 299:
             raise KubeError.from_api_exception(ApiException(http_resp=response))
-        return bytes(response.data or b"")
+        return response.status, bytes(response.data or b"")
 
     def request(
         self,
@@ -171,10 +213,11 @@ class Kube:
         query: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
         timeout: float | None = 30,
+        verb: str = "",
     ) -> Any:
         """A JSON API call: the decoded answer (None for an empty body)."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        data = self._send(method, path, headers, body, query, timeout)
+        data = self._send(method, path, headers, body, query, timeout, verb)
         return json.loads(data) if data else None
 
     def request_text(
@@ -187,7 +230,7 @@ class Kube:
     def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None if it does not exist."""
         try:
-            return dict(self.request("GET", resource.path(namespace, name)))
+            return dict(self.request("GET", resource.path(namespace, name), verb="get"))
         except KubeError as error:
             if error.not_found:
                 return None
@@ -210,6 +253,7 @@ class Kube:
                 "GET",
                 resource.path(namespace),
                 query={"labelSelector": selector, "fieldSelector": field_selector},
+                verb="list",
             )
         except KubeError as error:
             if error.not_found:  # the kind itself is gone (e.g. a deleted CRD): nothing to list
@@ -297,12 +341,17 @@ class Kube:
         return self.patch(resource, meta["name"], _desired(body), meta.get("namespace"))
 
     # -- finalizers ------------------------------------------------------------------------------
-    def remove_finalizer(self, resource: Resource, obj: Mapping[str, Any], finalizer: str) -> None:
-        """Remove one finalizer, guarded by resourceVersion so a concurrent change is never lost."""
+    def remove_finalizer(
+        self, resource: Resource, obj: Mapping[str, Any], finalizer: str
+    ) -> dict[str, Any] | None:
+        """Remove one finalizer, guarded by resourceVersion so a concurrent change is never lost.
+
+        Returns the object as it now is (None if it is gone).
+        """
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
         if finalizer not in finalizers:
-            return
+            return dict(obj)
         index = finalizers.index(finalizer)
         operations = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
@@ -310,10 +359,13 @@ class Kube:
             {"op": "remove", "path": f"/metadata/finalizers/{index}"},
         ]
         try:
-            self.patch(resource, meta["name"], operations, meta.get("namespace"), content_type=JSON_PATCH)
+            return self.patch(
+                resource, meta["name"], operations, meta.get("namespace"), content_type=JSON_PATCH
+            )
         except KubeError as error:
             if not error.not_found:
                 raise
+            return None
 
     def add_finalizers(
         self, resource: Resource, obj: Mapping[str, Any], wanted: builtins.list[str]

@@ -13,7 +13,8 @@ would go stale with the next reconciler, so they are found here:
   until it is a :class:`~kratix_py.kube.Resource` constant or a Resource built at run time from a
   Promise's API (a *request kind*);
 * every kopf handler (``@kopf.on.<event>(...)``): kopf lists and watches its resource, and patches
-  it for handlers that keep state.
+  it for handlers that keep state;
+* every kind the operator's informers keep (``Watched(<resource>, ...)``): listed and watched.
 
 A resource argument that cannot be followed is reported, not guessed, so that new code either
 uses a constant the scan understands or the scan learns the new shape.
@@ -648,7 +649,16 @@ def scan(roots: tuple[str, ...] = ROOTS, *, modules: dict[str, Module] | None = 
             where = f"{module.short}:{node.lineno}"
             try:
                 kind = _kopf_kind(node)  # as a decorator or called: kopf.on.event(...)(handler)
-                if kind is not None:
+                if _called_name(node) == "Watched":
+                    resource = node.args[0] if node.args else _keyword(node, "resource")
+                    if resource is None:
+                        raise _Unresolvable(ast.unparse(node))
+                    needs |= {
+                        Need(target, verb, where=f"{where} informer")
+                        for target in resolver.resolve(resource, ctx)
+                        for verb in ("list", "watch")
+                    }
+                elif kind is not None:
                     needs |= _handler_needs(node, kind, ctx, resolver, f"{where} kopf.on.{kind}")
                 elif isinstance(node.func, ast.Attribute):
                     method = node.func.attr

@@ -32,14 +32,11 @@ REQUEST = "<request>"
 """Group and plural of request kinds in (group, resource, verb) keys."""
 
 KOPF_NEEDS = {
-    # kopf's resource observer lists and watches CRDs to notice request kinds coming and going
-    # (kopf/_core/reactor/observation.py, resource_observer).
+    # kopf's resource observer lists and watches CRDs to notice resources for handlers
+    # (kopf/_core/reactor/observation.py, resource_observer); the operator's own CRD informer
+    # needs the same. kopf watches nothing else: the operator registers no resource handlers.
     Need(k.CRDS, "list", where="kopf: CRD observer"),
     Need(k.CRDS, "watch", where="kopf: CRD observer"),
-    # ... and its namespace observer lists and watches namespaces when the operator is limited to
-    # some namespaces (operator.namespaces).
-    Need(k.NAMESPACES, "list", where="kopf: namespace observer"),
-    Need(k.NAMESPACES, "watch", where="kopf: namespace observer"),
     # kopf posts core/v1 Events about handler failures (kopf/_cogs/clients/events.py, POST only).
     Need(k.EVENTS, "create", where="kopf: post_event"),
 }

@@ -25,7 +25,7 @@ class RecordingWriter:
         self.fail = fail
         self.closed = False
 
-    def write(self, changes: Sequence[Any]) -> WriteResult:
+    def write(self, changes: Sequence[Any], *, before_push: Any = None) -> WriteResult:
         if self.fail is not None:
             raise self.fail
         if any(getattr(ch, "path", None) == "clash" for ch in changes):
@@ -152,3 +152,71 @@ def test_a_missing_secret_is_a_named_problem(harness):
     assert stores.stores_using_secret("default", "creds") == [("GitStateStore", "git")], (
         "creating it wakes the store"
     )
+
+
+class BlockingWriter(RecordingWriter):
+    """Holds each write until released, then asks ``before_push`` as a real writer does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.pushed: list[list[Any]] = []
+        self.refused = 0
+
+    def write(self, changes: Sequence[Any], *, before_push: Any = None) -> WriteResult:
+        self.entered.set()
+        self.release.wait(10)
+        if before_push is not None:
+            try:
+                before_push()
+            except Exception:
+                self.refused += 1
+                raise
+        self.pushed.append(list(changes))
+        return WriteResult(version_id=f"v{len(self.pushed)}", changed=True)
+
+
+def test_a_batch_in_flight_when_leadership_is_lost_never_reaches_the_store():
+    """The fence is asked at the last moment: a push prepared under the old term does not land."""
+    kube = SecretStub()
+    kube.secrets[("default", "creds")] = {"metadata": {"resourceVersion": "1"}, "data": {"password": "cHc="}}
+    writer = BlockingWriter()
+    leading = [True]
+    woken: list[Any] = []
+
+    def fence() -> None:
+        if not leading[0]:
+            from kratix_py.operator.queue import NotLeading
+
+            raise NotLeading("lost the Lease")
+
+    stores = StateStores(
+        kube,  # type: ignore[arg-type]
+        enqueue=lambda key, delay: woken.append(key),
+        batch_window=0.01,
+        writer_factory=lambda *_: writer,  # type: ignore[arg-type,return-value]
+        fence=fence,
+    )
+    try:
+        stores.resume(1)
+        handle = stores.handle("GitStateStore", store())
+        key, digest = submit(stores, handle, "wp0", DirChange("d0", {"f": b"x"}, "wp0"))
+        assert writer.entered.wait(5), "the batch started writing"
+        leading[0] = False
+        stores.pause()  # what the operator does first when it loses the Lease
+        writer.release.set()
+        wait_for(lambda: woken, what="the submitter to be told")
+        assert writer.pushed == [] and writer.refused == 1, "nothing was pushed after the loss"
+        assert stores.outcome(key) is None, "no outcome: the next leader writes it, not a failure"
+
+        # Leading again, a new term: the same change is submitted anew and written.
+        leading[0] = True
+        stores.resume(2)
+        writer.entered.clear()
+        stores.submit(handle, key, digest, [DirChange("d0", {"f": b"x"}, "wp0")])
+        wait_for(lambda: (stores.outcome(key) or None) is not None, what="the write in the new term")
+        assert stores.outcome(key).ok and len(writer.pushed) == 1  # type: ignore[union-attr]
+    finally:
+        writer.release.set()
+        stores.close()

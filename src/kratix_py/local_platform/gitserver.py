@@ -72,6 +72,8 @@ class GitServer:
         ssh: bool = True,
         host: str = "127.0.0.1",
         read_only_users: Mapping[str, str] | None = None,
+        http_port: int = 0,
+        parent_dir: Path | None = None,
     ) -> None:
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(12)
@@ -81,6 +83,11 @@ class GitServer:
         self._want_https = https
         self._want_ssh = ssh
         self.host = host
+        # 0 picks a free port; a fixed one gives people a clone URL that survives restarts.
+        self._http_port = http_port
+        # Where the private directory is made (default: the system's temporary directory), so a
+        # caller can keep everything it starts under one directory of its own.
+        self._parent_dir = parent_dir
         self._tmp: Path | None = None
         self._http: _GitHTTPServer | None = None
         self._https: _GitHTTPServer | None = None
@@ -94,12 +101,12 @@ class GitServer:
         """Create the temp dir and start the HTTP (and HTTPS / SSH) listeners."""
         if self._tmp is not None:
             raise GitServerError("GitServer already started")
-        self._tmp = Path(tempfile.mkdtemp(prefix="kratix-gitserver-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="kratix-gitserver-", dir=self._parent_dir))
         self.repos_dir.mkdir()
         try:
-            self._http = self._serve(tls=None)
+            self._http = self._serve(tls=None, port=self._http_port)
             if self._want_https:
-                self._https = self._serve(tls=self._make_tls_context())
+                self._https = self._serve(tls=self._make_tls_context(), port=0)
             if self._want_ssh:
                 self._start_sshd()
         except BaseException:
@@ -352,8 +359,8 @@ class GitServer:
         _git(repo, "update-ref", ref, commit, parent or _ZERO_SHA)
         return commit
 
-    def _serve(self, tls: ssl.SSLContext | None) -> _GitHTTPServer:
-        server = _GitHTTPServer((self.host, 0), _GitHTTPHandler)
+    def _serve(self, tls: ssl.SSLContext | None, port: int) -> _GitHTTPServer:
+        server = _GitHTTPServer((self.host, port), _GitHTTPHandler)
         server.repos_dir = self.repos_dir
         server.writers = {_basic_auth_value(self.username, self.password)}
         server.readers = server.writers | {_basic_auth_value(u, p) for u, p in self.read_only_users.items()}

@@ -75,5 +75,7 @@ class RunningOperator:
 
 def settings_for(kubeconfig: str, **overrides: object) -> OperatorSettings:
     """Operator settings for tests: a kubeconfig, no health or metrics port."""
-    base = OperatorSettings(kubeconfig=kubeconfig, health_port=0, metrics_port=0, workers=4)
+    base = OperatorSettings(
+        kubeconfig=kubeconfig, health_port=0, metrics_port=0, workers=4, check_cache_mutations=True
+    )
     return replace(base, **overrides)  # type: ignore[arg-type]

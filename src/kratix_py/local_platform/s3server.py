@@ -10,6 +10,7 @@ see the same buckets. Use distinct bucket names per test, or :meth:`S3Server.res
 from __future__ import annotations
 
 import logging
+import socket
 import urllib.request
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -21,14 +22,15 @@ __all__ = ["S3Server"]
 
 
 class S3Server:
-    """moto's S3 on ``127.0.0.1:<random port>``; any access key is accepted."""
+    """moto's S3 on ``127.0.0.1:<port>`` (a free one by default); any access key is accepted."""
 
     access_key_id = "testing"
     secret_access_key = "testing"
     region = "us-east-1"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
+        self._wanted_port = port  # 0 picks a free one
         self._server: ThreadedMotoServer | None = None
         self._port: int | None = None
         self._client: Any = None
@@ -43,7 +45,9 @@ class S3Server:
             # moto's handler logs every request through werkzeug; keep test output readable
             # unless the caller configured that logger on purpose.
             werkzeug_log.setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        if self._wanted_port:
+            _check_free(self.host, self._wanted_port)
+        server = ThreadedMotoServer(ip_address=self.host, port=self._wanted_port, verbose=False)
         server.start()
         self._server = server
         self._port = server.get_host_and_port()[1]
@@ -135,3 +139,13 @@ class S3Server:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail now if ``port`` is taken: moto binds in its own thread and would wait forever instead."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(error.errno, f"cannot serve S3 on {host}:{port}: {error.strerror}") from None

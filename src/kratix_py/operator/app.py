@@ -1,9 +1,18 @@
-"""The operator process: kopf watches, our work queue reconciles.
+"""The operator process: informers feed a shared cache, events become keys, the work queue reconciles.
 
-kopf gives the watch streams (with reconnects, resourceVersion bookkeeping and CRD re-scans, so
-request kinds appear and disappear with their Promises), the liveness endpoint and a clean shutdown.
-Every handler here only maps an event to the key of the object that must be reconciled and puts it
-in the :class:`~kratix_py.operator.queue.WorkQueue`; the reconcilers do the rest.
+**kopf runs the process** (the design card names it): start-up and clean-up phases, signal
+handling, the liveness endpoint and the credentials it logs in with. **The watching is the
+operator's own** (:mod:`~kratix_py.operator.informers`), for three things kopf's watch streams
+cannot do: relist after ``410 Gone`` *and drop what disappeared meanwhile* (a shared cache needs
+that, or it keeps deleted objects forever); watch one request kind by its exact group, version and
+plural from the moment its CRD is established and stop that watch cleanly when it goes (kopf's
+category selector resolves to each group's preferred version only, and its stream for a deleted
+CRD can take the process down); and keep one list+watch per kind with indexes that every
+reconciler reads instead of the API. kopf therefore registers no resource handlers here.
+
+Each change an informer's store takes in (from the watch or from one of the operator's own writes)
+goes to :meth:`Operator.route`, which maps it to the keys of the objects that must be reconciled;
+the queue runs the reconcilers, which read from the cache and write to the API.
 """
 
 from __future__ import annotations
@@ -12,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -21,81 +31,266 @@ import kopf
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.core.pipelines import PipelineSettings
-from kratix_py.core.request_crd import REQUEST_CATEGORY, InvalidAPI, RequestKind, request_kind
+from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
+from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
+from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler
-from kratix_py.operator.queue import Key, WorkQueue
+from kratix_py.operator.queue import Key, NotLeading, WorkQueue
+from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.settings import OperatorSettings
 from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
+from kratix_py.operator.store import DELETED, Change, Store, Transform, strip_managed_fields
 from kratix_py.operator.workflows import WorkflowRunner
 from kratix_py.operator.works import WorkReconciler, work_key
 
 log = logging.getLogger(__name__)
 
+SYNC_WAIT = 20.0
+"""Seconds start-up waits for the first lists before kopf reports ready (the queue waits longer)."""
 
-@dataclass
+
+@dataclass(frozen=True)
+class Watched:
+    """One kind the operator lists and watches."""
+
+    resource: k.Resource
+    index_labels: tuple[str, ...] = ()
+    label_selector: str | None = None
+    transform: Transform | None = None
+    reads: bool = True
+    """Serve reconcilers' reads from it (False: only its events matter, e.g. Secrets' metadata)."""
+
+
+def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
+    """What the workflows read of a Job: metadata, ``spec.suspend`` and status (not the pod template,
+    which is most of a Job and would cost memory for every Job kept)."""
+    job = strip_managed_fields(job)
+    spec = job.get("spec") or {}
+    return {**job, "spec": {key: spec[key] for key in ("suspend", "backoffLimit") if key in spec}}
+
+
+def _secret_metadata(secret: dict[str, Any]) -> dict[str, Any]:
+    """Secrets are watched for their versions only (a rotated store Secret re-checks the store):
+    their values never enter the cache."""
+    meta = secret.get("metadata") or {}
+    kept = {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion") if key in meta}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": kept}
+
+
+_BY_PROMISE = (c.LABEL_PROMISE_NAME,)
+_PROMISE_LABELLED = c.LABEL_PROMISE_NAME
+
+WATCHED: tuple[Watched, ...] = (
+    Watched(r.PROMISES, transform=strip_managed_fields),
+    Watched(r.DESTINATIONS, transform=strip_managed_fields),
+    Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
+    Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
+    Watched(
+        r.WORKS,
+        index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
+        transform=strip_managed_fields,
+    ),
+    Watched(
+        r.WORKPLACEMENTS,
+        index_labels=(c.LABEL_WORK, c.LABEL_TARGET_DESTINATION_NAME),
+        transform=strip_managed_fields,
+    ),
+    Watched(
+        k.JOBS,
+        index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
+        label_selector=_PROMISE_LABELLED,
+        transform=_job_summary,
+    ),
+    Watched(
+        k.CRDS, index_labels=_BY_PROMISE, label_selector=_PROMISE_LABELLED, transform=strip_managed_fields
+    ),
+    Watched(k.SECRETS, transform=_secret_metadata, reads=False),
+    # What pipelines get (r.PIPELINE_RBAC_AND_CONFIG): applied on every run, so read from here.
+    Watched(k.SERVICEACCOUNTS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+    Watched(k.CONFIGMAPS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+    Watched(k.ROLES, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+    Watched(k.ROLEBINDINGS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+    Watched(k.CLUSTERROLES, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+    Watched(k.CLUSTERROLEBINDINGS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
+)
+"""Every kind the operator reads, and how it is kept (request kinds come and go with their CRDs)."""
+
+
 class Operator:
-    """Everything one operator process holds: API access, reconcilers and the queue."""
+    """Everything one operator process holds: API access, the cache, reconcilers and the queue."""
 
-    settings: OperatorSettings
-    api_client: Any = None
-    queue: WorkQueue = field(init=False)
-    kube: k.Kube = field(init=False)
-    stores: StateStores = field(init=False)
-    _plurals: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
-    _queue_task: asyncio.Task[None] | None = field(default=None, init=False)
-    _leader_task: asyncio.Task[None] | None = field(default=None, init=False)
-    election: LeaderElection | None = field(default=None, init=False)
-    leading: bool = field(default=False, init=False)
-    """True while this replica holds the Lease (always True without leader election)."""
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
-    _destination_views: dict[str, tuple[Any, ...]] = field(default_factory=dict, init=False)
-
-    def __post_init__(self) -> None:
-        if self.api_client is None:
-            self.api_client = k.load_api_client(self.settings.kubeconfig)
-        self.api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = self.settings.workers + 4
-        self.kube = k.Kube(self.api_client)
+    def __init__(self, settings: OperatorSettings, api_client: Any = None) -> None:
+        self.settings = settings
+        self.api_client = api_client if api_client is not None else k.load_api_client(settings.kubeconfig)
+        self.api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = settings.workers + 8
+        self.cache = ClusterCache()
+        self.kinds = RequestKinds()
+        self.leading = False
+        """True while this replica may write: it holds the Lease (always, without leader election)."""
+        self.term = 0
+        """Counts the times this replica became the leader; a batch of an older term never lands."""
+        self.kube = CachedKube(
+            self.api_client, self.cache, on_request=_count_request, fence=self.check_leading
+        )
+        self.plain_kube = k.Kube(self.api_client, on_request=_count_request)
+        """Unfenced, for the Lease itself and start-up chores every replica may do."""
         workflows = WorkflowRunner(
             self.kube,
             PipelineSettings(
-                adapter_image=self.settings.pipeline_adapter_image,
-                adapter_pull_secret=self.settings.pipeline_adapter_pull_secret,
-                default_backoff_limit=self.settings.default_backoff_limit,
+                adapter_image=settings.pipeline_adapter_image,
+                adapter_pull_secret=settings.pipeline_adapter_pull_secret,
+                default_backoff_limit=settings.default_backoff_limit,
             ),
-            jobs_to_keep=self.settings.jobs_to_keep,
-            default_interval=self.settings.reconcile_interval,
+            jobs_to_keep=settings.jobs_to_keep,
+            default_interval=settings.reconcile_interval,
         )
-        self.stores = StateStores(self.kube, enqueue=self.enqueue, batch_window=self.settings.batch_window)
+        self.stores = StateStores(
+            self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
+        )
+        self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds)
         self.queue = WorkQueue(
             {
                 "promise": PromiseReconciler(self.kube, workflows, enqueue_requests=self.enqueue_requests),
-                "request": RequestReconciler(self.kube, workflows),
-                "work": WorkReconciler(self.kube),
+                "request": self.requests,
+                "work": WorkReconciler(self.kube, model=self.cache.model),
                 "workplacement": WorkPlacementReconciler(self.kube, self.stores),
                 "destination": DestinationReconciler(self.kube, self.stores, enqueue=self.enqueue),
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
             },
-            workers=self.settings.workers,
+            workers=settings.workers,
         )
+        self.queue.pause()  # until the caches are synced (and, with leader election, the Lease held)
+        self.election: LeaderElection | None = None
+        self._api: ApiSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._fixed: list[Informer] = []
+        self._request_informers: dict[str, tuple[ServedKind, list[Informer]]] = {}
+        self._destination_views: dict[str, tuple[Any, ...]] = {}
+        self._views_lock = threading.Lock()
 
-    # -- mapping events to keys ---------------------------------------------------------------------
+    # -- leadership -------------------------------------------------------------------------------------
+    def check_leading(self) -> None:
+        """The write fence: every API write and state-store push asks it first."""
+        if not self.leading:
+            raise NotLeading("this replica does not hold the Lease: nothing is written")
+
+    def _gain(self) -> None:
+        self.term += 1
+        self.leading = True
+        self.stores.resume(self.term)
+        self.queue.resume()
+        log.info("leading (term %d): reconciling", self.term)
+
+    def _lose(self, why: str) -> None:
+        # Fence first: from here no write leaves this replica, whatever is still running.
+        self.leading = False
+        self.queue.pause()
+        self.stores.pause()
+        log.error("stopped leading: %s; standing by until the Lease is free again", why)
+
+    async def lead(self, election: LeaderElection) -> None:
+        """Hold the Lease: reconcile while we have it, stand by while someone else does."""
+        renew_every = election.lease_duration.total_seconds() / 3
+        deadline = election.renew_deadline.total_seconds()
+        renewed_at: float | None = None
+        while True:
+            holding: bool | None
+            try:
+                holding = await asyncio.to_thread(election.try_acquire)
+            except Exception as error:  # the API is unreachable: we cannot know yet
+                log.warning("leader election: %s", getattr(error, "message", error))
+                holding = None
+            now = time.monotonic()
+            if holding:
+                renewed_at = now
+                if not self.leading:
+                    self._gain()
+            elif self.leading:
+                if holding is False:
+                    self._lose(f"another replica holds the Lease {election.name}")
+                elif renewed_at is None or now - renewed_at > deadline:
+                    self._lose(f"the Lease {election.name} could not be renewed for {deadline:.0f}s")
+            await asyncio.sleep(renew_every)
+
+    # -- events -> keys ---------------------------------------------------------------------------------
     def enqueue(self, key: Key, delay: float = 0.0) -> None:
-        """Add ``key`` to the queue from any thread (reconcilers and store batchers run in threads).
+        """Add ``key`` to the queue (from any thread)."""
+        self.queue.add(key, delay)
 
-        The queue lives on the event loop; touching it from another thread would not wake the loop,
-        so those calls are handed over with ``call_soon_threadsafe``.
+    def route(self, resource: k.Resource, change: Change) -> None:
+        """Map one change of the cluster to the keys of the objects that must be reconciled."""
+        obj = change.obj
+        meta = obj.get("metadata") or {}
+        name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
+        rid = resource_id(resource)
+        if rid == resource_id(r.PROMISES):
+            self.enqueue(("promise", name))
+            # Promises that require this one re-check their requirements at once (Kratix watches
+            # the Promises in status.requiredBy for the same reason).
+            for requirer in self.promises_requiring(name):
+                self.enqueue(("promise", requirer))
+        elif rid == resource_id(r.WORKS):
+            self.enqueue(work_key(namespace, name))
+            owner = self.key_for_work(obj)
+            if owner is not None:
+                self.enqueue(owner)
+        elif rid == resource_id(r.WORKPLACEMENTS):
+            self.enqueue(placement_key(namespace, name))
+            work = (meta.get("labels") or {}).get(c.LABEL_WORK)
+            if work:
+                self.enqueue(work_key(namespace, str(work)))
+        elif rid == resource_id(k.JOBS):
+            owner = self.key_for_job(obj)
+            if owner is not None:
+                self.enqueue(owner)
+        elif rid == resource_id(r.DESTINATIONS):
+            self.enqueue(destination_key(name))
+            if self.destination_changed(change):
+                self.destination_moved(name)
+        elif rid in {resource_id(r.STATE_STORES[kind]) for kind in STATE_STORE_KINDS}:
+            kind = next(kind for kind in STATE_STORE_KINDS if resource_id(r.STATE_STORES[kind]) == rid)
+            self.enqueue(store_key(kind, name))
+        elif rid == resource_id(k.SECRETS):
+            # Only Secrets a state store has named matter; the rest are ignored here.
+            for kind, store in self.stores.stores_using_secret(namespace, name):
+                self.enqueue(store_key(kind, store))
+        elif rid == resource_id(k.CRDS):
+            self.kinds.update(obj, deleted=change.type == DELETED)
+            promise = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME)
+            if promise:
+                self.enqueue(("promise", str(promise)))
+            self._on_loop(self._sync_request_informers)
+        else:
+            served = self.kinds.by_plural(resource.group, resource.plural)
+            if served is not None and served.version == resource.version:
+                self.enqueue(request_key(served.group, served.version, served.plural, namespace, name))
+
+    def destination_changed(self, change: Change) -> bool:
+        """Whether a Destination event can change scheduling: labels, spec, deletion or existence.
+
+        Status-only updates (the Destination's own Ready condition) do not reschedule every Work.
         """
-        loop = self._loop
-        if loop is None or _in_loop(loop):
-            self.queue.add(key, delay)
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the operator is stopping
-            loop.call_soon_threadsafe(self.queue.add, key, delay)
+        meta = change.obj.get("metadata") or {}
+        name = str(meta.get("name"))
+        with self._views_lock:
+            if change.type == DELETED:
+                self._destination_views.pop(name, None)
+                return True
+            view = (
+                tuple(sorted((meta.get("labels") or {}).items())),
+                meta.get("generation"),
+                bool(meta.get("deletionTimestamp")),
+            )
+            if self._destination_views.get(name) == view:
+                return False
+            self._destination_views[name] = view
+            return True
 
     def destination_moved(self, name: str) -> None:
         """A Destination appeared, changed or went away: reschedule every Work, and let its own
@@ -103,239 +298,218 @@ class Operator:
         for work in self.kube.list(r.WORKS):
             meta = work["metadata"]
             self.enqueue(work_key(meta["namespace"], meta["name"]))
-        selector = {c.LABEL_TARGET_DESTINATION_NAME: name}
-        for placement in self.kube.list(r.WORKPLACEMENTS, None, labels=selector):
+        for placement in self.kube.list(r.WORKPLACEMENTS, labels={c.LABEL_TARGET_DESTINATION_NAME: name}):
             meta = placement["metadata"]
             self.enqueue(placement_key(meta["namespace"], meta["name"]))
-
-    def destination_changed(self, body: Mapping[str, Any], event_type: str | None) -> bool:
-        """Whether a Destination event can change scheduling: labels, spec, deletion or existence.
-
-        Status-only updates (the Destination's own Ready condition) do not reschedule every Work.
-        """
-        meta = body.get("metadata") or {}
-        name = str(meta.get("name"))
-        if event_type == "DELETED":
-            self._destination_views.pop(name, None)
-            return True
-        view = (
-            tuple(sorted((meta.get("labels") or {}).items())),
-            meta.get("generation"),
-            bool(meta.get("deletionTimestamp")),
-        )
-        if self._destination_views.get(name) == view:
-            return False
-        self._destination_views[name] = view
-        return True
-
-    def state_store_handler(self, kind: str) -> Any:
-        """The kopf handler for one state-store kind: reconcile the store (it enqueues its dependents)."""
-
-        async def on_state_store(name: str, **_: Any) -> None:
-            self.queue.add(store_key(kind, name))
-
-        return on_state_store
-
-    def request_kind(self, promise_name: str | None) -> RequestKind | None:
-        """The request kind a Promise offers (None if it has no API, is gone or its API is invalid)."""
-        if not promise_name:
-            return None
-        promise = self.kube.get(_PROMISES, promise_name) or {}
-        api = (promise.get("spec") or {}).get("api")
-        if not api:
-            return None
-        try:
-            return request_kind(api)
-        except InvalidAPI:
-            return None
-
-    async def lead(self, election: LeaderElection) -> None:
-        """Hold the Lease: reconcile while we have it, stand by while someone else does."""
-        renew_every = election.lease_duration.total_seconds() / 3
-        while True:
-            try:
-                holding = await asyncio.to_thread(election.try_acquire)
-            except Exception as error:  # the API is unreachable: we cannot know, so we must not act
-                log.warning("leader election: %s", getattr(error, "message", error))
-                holding = False
-            if holding and not self.leading:
-                self.leading = True
-                self.queue.resume()
-                log.info("leading: reconciling as %s", election.identity)
-            elif not holding and self.leading:
-                self.leading = False
-                self.queue.pause()
-                log.error("lost the Lease %s: standing by until it is free again", election.name)
-            elif not holding:
-                log.debug("standing by: another replica holds the Lease %s", election.name)
-            await asyncio.sleep(renew_every)
 
     def promises_requiring(self, name: str) -> list[str]:
         """Names of the Promises whose ``requiredPromises`` name ``name``."""
         return [
             promise["metadata"]["name"]
-            for promise in self.kube.list(_PROMISES)
-            if any(r.get("name") == name for r in (promise.get("spec") or {}).get("requiredPromises") or [])
+            for promise in self.kube.list(r.PROMISES)
+            if any(
+                isinstance(req, Mapping) and req.get("name") == name
+                for req in (promise.get("spec") or {}).get("requiredPromises") or []
+            )
         ]
 
     def enqueue_requests(self, promise_name: str) -> None:
         """Reconcile every request of a Promise (after the Promise changed)."""
-        kind = self.request_kind(promise_name)
-        if kind is None:
+        served = self.kinds.of_promise(promise_name)
+        if served is None:
             return
-        for request in self.kube.list(k.Resource(kind.group, kind.version, kind.plural)):
+        requests = k.Resource(served.group, served.version, served.plural, True, served.kind)
+        for request in self.kube.list(requests):
             meta = request["metadata"]
-            self.enqueue(request_key(kind.group, kind.version, kind.plural, meta["namespace"], meta["name"]))
+            self.enqueue(
+                request_key(served.group, served.version, served.plural, meta["namespace"], meta["name"])
+            )
 
-    def key_for_job(self, job: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def key_for_job(self, job: Mapping[str, Any]) -> Key | None:
         """The object a pipeline Job works for, from the annotations every pipeline Job carries."""
-        meta = job.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        labels = meta.get("labels") or {}
+        annotations = (job.get("metadata") or {}).get("annotations") or {}
         kind = annotations.get(c.ANNOTATION_JOB_RESOURCE_KIND)
         name = annotations.get(c.ANNOTATION_JOB_RESOURCE_NAME)
         if not kind or not name:
             return None
         if kind == "Promise":
             return ("promise", name)
-        api_version = annotations.get(c.ANNOTATION_JOB_RESOURCE_API_VERSION, "")
-        group, _, version = api_version.rpartition("/")
-        plural = self._plural(labels.get(c.LABEL_PROMISE_NAME), group, kind)
-        if plural is None:
+        group = str(annotations.get(c.ANNOTATION_JOB_RESOURCE_API_VERSION, "")).rpartition("/")[0]
+        served = self.kinds.by_kind(group, str(kind))
+        if served is None:
             return None
-        return request_key(
-            group, version, plural, annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE, ""), name
-        )
+        namespace = str(annotations.get(c.ANNOTATION_JOB_RESOURCE_NAMESPACE, ""))
+        return request_key(served.group, served.version, served.plural, namespace, str(name))
 
-    def key_for_work(self, work: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def key_for_work(self, work: Mapping[str, Any]) -> Key | None:
         labels = (work.get("metadata") or {}).get("labels") or {}
         promise_name = labels.get(c.LABEL_PROMISE_NAME)
         if not promise_name:
             return None
         if labels.get(c.LABEL_WORK_TYPE) != "resource":
             return ("promise", promise_name)
-        kind = self.request_kind(promise_name)
-        if kind is None:
+        served = self.kinds.of_promise(promise_name)
+        resource_name = labels.get(c.LABEL_RESOURCE_NAME)
+        if served is None or not resource_name:
             return None
         namespace = labels.get(c.LABEL_RESOURCE_NAMESPACE) or (work.get("metadata") or {}).get("namespace")
-        return request_key(
-            kind.group, kind.version, kind.plural, str(namespace), labels[c.LABEL_RESOURCE_NAME]
+        return request_key(served.group, served.version, served.plural, str(namespace), str(resource_name))
+
+    # -- informers --------------------------------------------------------------------------------------
+    def _informer(
+        self, watched: Watched, namespace: str | None = None, store: Store | None = None
+    ) -> Informer:
+        assert self._api is not None
+        informer = Informer(
+            self._api,
+            watched.resource,
+            store
+            or Store(
+                index_labels=watched.index_labels,
+                transform=watched.transform,
+                check_mutations=self.settings.check_cache_mutations,
+            ),
+            self.route,
+            namespace=namespace,
+            label_selector=watched.label_selector,
         )
+        if watched.reads:
+            self.cache.add(informer)
+        return informer
 
-    def _plural(self, promise_name: str | None, group: str, kind: str) -> str | None:
-        """Request kinds never change their plural: cached after the first lookup."""
-        cached = self._plurals.get((group, kind))
-        if cached:
-            return cached
-        offered = self.request_kind(promise_name)
-        if offered is None:
-            return None
-        self._plurals[(group, kind)] = offered.plural
-        return offered.plural
+    def _sync_request_informers(self) -> None:
+        """Watch exactly the request kinds whose CRDs are established; stop the others (on the loop)."""
+        wanted = {kind.crd_name: kind for kind in self.kinds.all() if kind.established}
+        for crd_name, (watching, informers) in list(self._request_informers.items()):
+            kind = wanted.get(crd_name)
+            if kind == watching:
+                continue
+            del self._request_informers[crd_name]
+            for informer in informers:
+                self.cache.remove(informer)
+                self._spawn(informer.stop())
+            if kind is None:
+                log.info("stopped watching %s", crd_name)
+        for crd_name, kind in wanted.items():
+            if crd_name not in self._request_informers:
+                # A new CRD generation restarts the watch too: the API server applies a new
+                # schema's defaults when objects are read, with no watch event, so only a fresh
+                # list shows requests as the pipelines will see them.
+                self._request_informers[crd_name] = (kind, self._watch_requests(kind))
 
-    # -- kopf ------------------------------------------------------------------------------------
+    def _watch_requests(self, kind: ServedKind) -> list[Informer]:
+        resource = k.Resource(kind.group, kind.version, kind.plural, True, kind.kind)
+        watched = Watched(resource, transform=strip_managed_fields)
+        namespaces: tuple[str | None, ...] = self.settings.namespaces or (None,)
+        store = Store(transform=watched.transform, check_mutations=self.settings.check_cache_mutations)
+        informers = [self._informer(watched, namespace, store).start() for namespace in namespaces]
+        log.info("watching %s requests (%s, Promise %s)", kind.kind, kind.resource.api_version, kind.promise)
+        return informers
+
+    def _on_loop(self, action: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            action()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the operator is stopping
+                loop.call_soon_threadsafe(action)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(lambda done: self._tasks.remove(done) if done in self._tasks else None)
+
+    def informers_synced(self) -> bool:
+        return all(informer.synced.is_set() for informer in self._fixed)
+
+    async def _wait_synced(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.informers_synced():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def _activate(self) -> None:
+        """Reconcile once every cache is filled: a missing object in a half-filled cache proves nothing."""
+        if not await self._wait_synced(None):
+            return
+        log.info("caches synced (%s)", ", ".join(f"{i.name}: {len(i.store)}" for i in self._fixed))
+        if self.settings.leader_election:
+            self.election = LeaderElection(self.plain_kube, c.SYSTEM_NAMESPACE)
+            self._spawn(self.lead(self.election))
+        else:
+            self._gain()
+
+    # -- kopf -------------------------------------------------------------------------------------------
     def registry(self) -> kopf.OperatorRegistry:
-        """A fresh kopf registry with this operator's handlers (one per process or test)."""
+        """A fresh kopf registry with this operator's start-up and clean-up (one per process or test)."""
         registry = kopf.OperatorRegistry()
         operator = self
 
         @kopf.on.startup(registry=registry)
         async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             settings.posting.level = logging.WARNING
-            settings.watching.server_timeout = 300
             settings.networking.request_timeout = 60
             settings.peering.standalone = True
+            operator._loop = asyncio.get_running_loop()
+            operator._api = ApiSession(operator.api_client.configuration)
             await asyncio.to_thread(operator.ensure_system_namespace)
-            loop = asyncio.get_running_loop()
-            operator._loop = loop
-            if operator.settings.leader_election:
-                # kopf runs (watches, /healthz) on every replica; only the Lease holder reconciles.
-                operator.queue.pause()
-                operator.election = LeaderElection(operator.kube, c.SYSTEM_NAMESPACE)
-                operator._leader_task = loop.create_task(operator.lead(operator.election))
-            else:
-                operator.leading = True
-            operator._queue_task = loop.create_task(operator.queue.run())
+            operator._fixed = [operator._informer(watched).start() for watched in WATCHED]
+            operator._spawn(operator.queue.run())
+            operator._spawn(operator._activate())
+            if not await operator._wait_synced(SYNC_WAIT):
+                log.warning(
+                    "the caches are not filled after %.0fs; reconciling starts once they are", SYNC_WAIT
+                )
 
         @kopf.on.cleanup(registry=registry)
         async def cleanup(**_: Any) -> None:
-            operator.queue.stop()
-            if operator._leader_task is not None:
-                operator._leader_task.cancel()
-            if operator._queue_task is not None:
-                await asyncio.wait([operator._queue_task], timeout=5)
-            if operator.election is not None and operator.leading:
-                await asyncio.to_thread(operator.election.release)
-            await asyncio.to_thread(operator.stores.close)
-            operator._loop = None
+            await operator.shutdown()
 
         @kopf.on.login(registry=registry)
         def login(**_: Any) -> kopf.ConnectionInfo:
             return connection_info(operator.api_client)
 
-        @kopf.on.event(c.GROUP, c.VERSION, "promises", registry=registry)
-        async def on_promise(name: str, **_: Any) -> None:
-            operator.queue.add(("promise", name))
-            # Promises that require this one re-check their requirements at once (Kratix watches
-            # the Promises in status.requiredBy for the same reason).
-            for requirer in await asyncio.to_thread(operator.promises_requiring, name):
-                operator.queue.add(("promise", requirer))
-
-        @kopf.on.event(category=REQUEST_CATEGORY, registry=registry)
-        async def on_request(resource: kopf.Resource, name: str, namespace: str | None, **_: Any) -> None:
-            operator.queue.add(
-                request_key(resource.group, resource.version, resource.plural, namespace or "", name)
-            )
-
-        @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_PROMISE_NAME: kopf.PRESENT}, registry=registry)
-        async def on_job(body: kopf.Body, **_: Any) -> None:
-            key = await asyncio.to_thread(operator.key_for_job, dict(body))
-            if key is not None:
-                operator.queue.add(key)
-
-        @kopf.on.event(c.GROUP, c.VERSION, "works", registry=registry)
-        async def on_work(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
-            operator.queue.add(work_key(namespace or "", name))
-            key = await asyncio.to_thread(operator.key_for_work, dict(body))
-            if key is not None:
-                operator.queue.add(key)
-
-        @kopf.on.event(c.GROUP, c.VERSION, "workplacements", registry=registry)
-        async def on_workplacement(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
-            operator.queue.add(placement_key(namespace or "", name))
-            work = ((body.get("metadata") or {}).get("labels") or {}).get(c.LABEL_WORK)
-            if work:
-                operator.queue.add(work_key(namespace or "", work))
-
-        @kopf.on.event(c.GROUP, c.VERSION, "destinations", registry=registry)
-        async def on_destination(body: kopf.Body, name: str, type: str | None, **_: Any) -> None:
-            operator.queue.add(destination_key(name))
-            if operator.destination_changed(body, type):
-                await asyncio.to_thread(operator.destination_moved, name)
-
-        for store_kind in STATE_STORE_KINDS:
-            plural = r.STATE_STORES[store_kind].plural
-            kopf.on.event(c.GROUP, c.VERSION, plural, id=f"on_{plural}", registry=registry)(
-                operator.state_store_handler(store_kind)
-            )
-
-        @kopf.on.event("", "v1", "secrets", registry=registry)
-        async def on_secret(name: str, namespace: str | None, **_: Any) -> None:
-            # Only Secrets a state store has named matter; the rest are ignored here.
-            for kind, store in operator.stores.stores_using_secret(namespace or "", name):
-                operator.queue.add(store_key(kind, store))
-
         return registry
+
+    async def shutdown(self) -> None:
+        """Stop reconciling, hand the Lease over, close the stores and the watches."""
+        self.queue.stop()
+        await self.queue.drain(timeout=5)
+        if self.election is not None and self.leading:
+            self.leading = False
+            await asyncio.to_thread(self.election.release)
+        self.leading = False
+        await asyncio.to_thread(self.stores.close)
+        for _, informers in self._request_informers.values():
+            for informer in informers:
+                await informer.stop()
+        for informer in self._fixed:
+            await informer.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._api is not None:
+            await self._api.close()
+        self._loop = None
 
     def ensure_system_namespace(self) -> None:
         try:
-            self.kube.create(
+            self.plain_kube.create(
                 k.NAMESPACES,
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.SYSTEM_NAMESPACE}},
             )
         except k.KubeError as error:
             if not error.conflict and error.status != 403:
-                raise
+                log.warning("could not create the namespace %s: %s", c.SYSTEM_NAMESPACE, error.message)
 
     async def run(
         self,
@@ -346,8 +520,7 @@ class Operator:
     ) -> None:
         await kopf.operator(
             registry=self.registry(),
-            clusterwide=not self.settings.namespaces,
-            namespaces=self.settings.namespaces,
+            clusterwide=True,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
             liveness_endpoint=liveness_endpoint,
@@ -355,14 +528,8 @@ class Operator:
         )
 
 
-_PROMISES = k.Resource(c.GROUP, c.VERSION, "promises", namespaced=False, kind="Promise")
-
-
-def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
+def _count_request(verb: str, code: int) -> None:
+    metrics.API_REQUESTS.labels(verb, str(code)).inc()
 
 
 def connection_info(api_client: Any) -> kopf.ConnectionInfo:

@@ -12,6 +12,9 @@ from kratix_py.errors import CommandError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kratix_py.operator.settings import OperatorSettings
 
+    parser.epilog = (
+        "A flag wins over its KRATIX_PY_* environment variable, which wins over the default shown."
+    )
     OperatorSettings.add_arguments(parser)
 
 

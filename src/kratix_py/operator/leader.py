@@ -1,10 +1,17 @@
 """Leader election with a ``coordination.k8s.io/v1`` Lease: one active operator, others on standby.
 
-kopf's own peering pauses only its watch streams (not this operator's work queue) and freezes every
-replica that shares a priority, so kratix-py elects a leader the way controller-runtime does: a
-replica runs the operator only while it holds the Lease, renews it every few seconds, and stops at
-once when a renewal fails (the Deployment restarts it as a standby). A replica that stops cleanly
-gives the Lease up, so the standby takes over without waiting for it to expire.
+kopf's own peering pauses only its watch streams and freezes every replica that shares a priority,
+so kratix-py elects a leader the way client-go does:
+
+- **Expiry is judged by the observer's own clock.** A standby remembers when (on its monotonic
+  clock) it last saw the Lease record change; the holder's ``renewTime`` is never compared with
+  the local time, so replicas with skewed clocks cannot both believe they lead.
+- **The holder gives up before anyone may take over.** It renews every ``lease_duration / 3``
+  and stops leading once ``renew_deadline`` (shorter than the duration) passes without a
+  successful renewal, while a standby waits a full ``lease_duration`` of unchanged record.
+- **Losing the Lease stops every writer first** (:mod:`kratix_py.operator.app`): the write fence
+  closes, so no API write and no state-store push leaves this replica after that moment.
+- A replica that stops cleanly gives the Lease up, so the standby takes over at once.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,10 +52,17 @@ class LeaderElection:
     name: str = "kratix-py-operator"
     identity: str = field(default_factory=default_identity)
     lease_duration: timedelta = timedelta(seconds=15)
+    renew_deadline: timedelta = timedelta(seconds=10)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """Wall clock, only for the times written into the Lease (people read them)."""
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    """The clock expiry is judged by."""
+    _observed: tuple[Any, ...] | None = field(default=None, init=False)
+    _observed_at: float = field(default=0.0, init=False)
 
-    def try_acquire(self, now: datetime | None = None) -> bool:
+    def try_acquire(self) -> bool:
         """Take the Lease if it is free, expired or already ours; True if we hold it now."""
-        now = now or datetime.now(UTC)
+        now = self.clock()
         lease = self.kube.get(LEASES, self.name, self.namespace)
         if lease is None:
             try:
@@ -58,13 +74,14 @@ class LeaderElection:
                 raise
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
-        renewed = parse_timestamp(spec.get("renewTime")) or parse_timestamp(spec.get("acquireTime"))
-        duration = timedelta(
-            seconds=int(spec.get("leaseDurationSeconds") or self.lease_duration.total_seconds())
-        )
-        if holder and holder != self.identity and renewed is not None and renewed + duration > now:
-            return False  # someone else holds a live Lease
+        # The resourceVersion changes with every renewal, even one that writes the same renewTime.
+        record = (lease["metadata"].get("resourceVersion"), holder, spec.get("renewTime"))
+        if record != self._observed:
+            self._observed, self._observed_at = record, self.monotonic()
+        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration.total_seconds())
         ours = holder == self.identity
+        if holder and not ours and self.monotonic() - self._observed_at < duration:
+            return False  # someone else holds a Lease we have seen renewed within its duration
         body = self._lease(
             now,
             acquired=parse_timestamp(spec.get("acquireTime")) if ours else now,
@@ -86,9 +103,9 @@ class LeaderElection:
         lease = self.kube.get(LEASES, self.name, self.namespace)
         if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
             return
-        lease["spec"]["holderIdentity"] = ""
+        body = {**lease, "spec": {**lease["spec"], "holderIdentity": ""}}
         try:
-            self.kube.replace(LEASES, lease)
+            self.kube.replace(LEASES, body)
         except k.KubeError as error:
             log.warning("could not release the Lease: %s", error.message)
 

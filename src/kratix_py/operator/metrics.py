@@ -28,6 +28,14 @@ PIPELINE_RUNS = Counter(
 )
 
 
+API_REQUESTS = Counter(
+    "rest_client_requests_total",
+    "Kubernetes API requests the operator made, by verb (get, list, watch, create, update, patch, "
+    "delete) and HTTP status code (0: the API could not be reached). Same name as client-go's.",
+    ["verb", "code"],
+)
+
+
 def serve(port: int, address: str = "0.0.0.0") -> None:
     """Serve ``/metrics`` on ``port`` in a background thread (0: no metrics endpoint)."""
     if port:

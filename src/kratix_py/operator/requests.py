@@ -24,6 +24,8 @@ from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import resource_spec_hash
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.operator import resources as r
+from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.request_kinds import RequestKinds
 from kratix_py.operator.status import reconciled, transition_events, works_summary, write_status
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
@@ -45,12 +47,15 @@ class RequestReconciler:
         kube: k.Kube,
         workflows: WorkflowRunner,
         *,
+        kinds: RequestKinds | None = None,
+        model: ModelReader = parse_model,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kube = kube
         self.workflows = workflows
+        self.kinds = kinds
+        self.model = model
         self.clock = clock
-        self._promise_names: dict[tuple[str, str], str] = {}
 
     def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
         _, group, version, plural, namespace, name = (str(part) for part in key)
@@ -64,7 +69,7 @@ class RequestReconciler:
         promise: Promise | None = None
         if promise_obj is not None:
             try:
-                promise = Promise.model_validate(promise_obj)
+                promise = self.model(Promise, promise_obj)
             except ValidationError as error:
                 log.warning("Promise %s is invalid: %s", promise_name, validation_message(error))
         resource = k.Resource(group, version, plural, True, str(obj.get("kind") or ""))
@@ -121,15 +126,13 @@ class RequestReconciler:
 
     # -- helpers -----------------------------------------------------------------------------------
     def _promise_name(self, group: str, plural: str) -> str | None:
-        """The Promise owning a request kind, from its CRD's label (cached: it never changes)."""
-        cached = self._promise_names.get((group, plural))
-        if cached:
-            return cached
+        """The Promise owning a request kind, from its CRD's label (the CRD watch keeps it current)."""
+        served = self.kinds.by_plural(group, plural) if self.kinds is not None else None
+        if served is not None:
+            return served.promise
         crd = self.kube.get(k.CRDS, f"{plural}.{group}")
         name = ((crd or {}).get("metadata", {}).get("labels") or {}).get(c.LABEL_PROMISE_NAME)
-        if name:
-            self._promise_names[(group, plural)] = name
-        return name
+        return str(name) if name else None
 
     def _ensure_metadata(
         self, resource: k.Resource, obj: dict[str, Any], promise_name: str

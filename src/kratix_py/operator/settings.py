@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -23,17 +24,23 @@ def _duration(text: str) -> timedelta:
 class OperatorSettings:
     """How the operator runs. Field docs double as ``--help`` text."""
 
-    kubeconfig: str | None = field(default=None, metadata={"help": "kubeconfig to use (default: in-cluster)"})
+    kubeconfig: str | None = field(
+        default=None,
+        metadata={
+            "help": "kubeconfig to use",
+            "default": "$KUBECONFIG, else the in-cluster service account, else ~/.kube/config",
+        },
+    )
     namespaces: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "comma-separated namespaces to watch for resource requests (default: all)"},
+        metadata={"help": "comma-separated namespaces to watch for resource requests", "default": "all"},
     )
     pipeline_adapter_image: str = field(
         default="ghcr.io/kratix-py/kratix-py:0.1.0",
         metadata={"help": "image of the pipeline adapter (the reader/work-writer/status-writer containers)"},
     )
     pipeline_adapter_pull_secret: str | None = field(
-        default=None, metadata={"help": "image pull secret for the adapter image"}
+        default=None, metadata={"help": "image pull secret for the adapter image", "default": "none"}
     )
     reconcile_interval: timedelta = field(
         default=timedelta(hours=10),
@@ -60,6 +67,13 @@ class OperatorSettings:
         default=0.2,
         metadata={"help": "seconds to gather state-store writes into one commit"},
     )
+    check_cache_mutations: bool = field(
+        default=False,
+        metadata={
+            "help": "verify that no reconcile changes an object of the shared cache (for tests; slower)",
+            "chart": False,
+        },
+    )
 
     @staticmethod
     def env_name(name: str) -> str:
@@ -67,10 +81,12 @@ class OperatorSettings:
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        # Flags default to None so that from_sources can tell a flag given from one left out (and
+        # fall back to the environment); the help shows the real default instead.
         for spec in fields(cls):
             flag = "--" + spec.name.replace("_", "-")
-            help_text = f"{spec.metadata.get('help', '')} [env {cls.env_name(spec.name)}]"
-            parser.add_argument(flag, dest=spec.name, default=None, help=help_text)
+            help_text = f"{spec.metadata.get('help', '')} (default: {_default_text(spec)}) [env {cls.env_name(spec.name)}]"
+            parser.add_argument(flag, dest=spec.name, default=None, help=help_text.replace("%", "%%"))
 
     @classmethod
     def from_sources(
@@ -100,6 +116,21 @@ class OperatorSettings:
                 raise ValueError(f"port {port} is not a TCP port (0 disables the endpoint)")
         if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
             raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
+
+
+def _default_text(spec: Field[Any]) -> str:
+    """A field's default as a person would type it: ``10h``, ``true``, ``8080``."""
+    if "default" in spec.metadata:
+        return str(spec.metadata["default"])
+    value = spec.default
+    if isinstance(value, timedelta):
+        from kratix_py.api.duration import format_duration
+
+        # Go's canonical form is 10h0m0s; the short form is what people write.
+        return re.sub(r"(?<=[hm])0m0s$|(?<=[hm])0s$", "", format_duration(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _convert(name: str, annotation: Any, raw: str) -> Any:

@@ -44,6 +44,7 @@ from kratix_py.api import BucketStateStore, GitStateStore, validation_message
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
+from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.status import transition_events, write_status
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
 from kratix_py.statestores.errors import StateStoreError
@@ -171,6 +172,7 @@ class _Submission:
     digest: str
     fingerprint: str
     changes: ChangeSource
+    term: int = 0
 
     def resolve(self) -> Sequence[Change]:
         return self.changes() if callable(self.changes) else self.changes
@@ -196,6 +198,10 @@ class _Batcher:
                 self._thread = threading.Thread(target=self._run, name=f"batcher-{self.name}", daemon=True)
                 self._thread.start()
             self._cv.notify()
+
+    def clear(self) -> None:
+        with self._cv:
+            self._queue.clear()
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._cv:
@@ -233,11 +239,16 @@ class StateStores:
         enqueue: Enqueue,
         batch_window: float = 0.2,
         writer_factory: WriterFactory = build_writer,
+        fence: Callable[[], None] | None = None,
     ) -> None:
         self.kube = kube
         self.enqueue = enqueue
         self.batch_window = batch_window
         self.writer_factory = writer_factory
+        self.fence = fence
+        """Asked right before each write reaches a store; raises when this replica must not write."""
+        self.term = 0
+        """Submissions remember the term they were made in; a batch of an older term is dropped."""
         self._lock = threading.Lock()
         self._build_locks: dict[tuple[str, str], threading.Lock] = {}
         self._entries: dict[tuple[str, str], _Entry] = {}
@@ -340,6 +351,22 @@ class StateStores:
         for kind, name in refs:
             self.drop(kind, name)
 
+    def pause(self) -> None:
+        """Leadership is lost: forget what waits to be written (the next leader writes it).
+
+        Batches already being written stop at the fence, right before their push."""
+        with self._lock:
+            self.term += 1
+            self._pending.clear()
+            batchers = list(self._batchers.values())
+        for batcher in batchers:
+            batcher.clear()
+
+    def resume(self, term: int) -> None:
+        """Leading again (``term`` is the operator's new term): submissions are taken again."""
+        with self._lock:
+            self.term = max(self.term + 1, term)
+
     # -- submissions ---------------------------------------------------------------------------------
     def submit(self, handle: StoreHandle, key: Key, digest: str, changes: ChangeSource) -> None:
         """Queue ``changes`` for the store's next batch; the key is enqueued when they are written."""
@@ -355,7 +382,7 @@ class StateStores:
                     lambda batch, ref=handle.ref: self._flush(ref, batch),  # type: ignore[misc]
                 )
                 self._batchers[handle.ref] = batcher
-        batcher.add(_Submission(key, digest, handle.fingerprint, changes))
+        batcher.add(_Submission(key, digest, handle.fingerprint, changes, self.term))
 
     def outcome(self, key: Key) -> Outcome | None:
         with self._lock:
@@ -380,6 +407,11 @@ class StateStores:
     def _flush(self, ref: tuple[str, str], batch: list[_Submission]) -> None:
         with self._lock:
             entry = self._entries.get(ref)
+            term = self.term
+        stale_term = [s for s in batch if s.term != term]
+        batch = [s for s in batch if s.term == term]
+        for stale in stale_term:
+            self._finish(stale, None)  # made under another leader's term: never written now
         current = [s for s in batch if entry is not None and s.fingerprint == entry.fingerprint]
         for stale in (s for s in batch if s not in current):
             self._finish(stale, None)  # built for another writer: the reconciler recomputes
@@ -404,13 +436,19 @@ class StateStores:
                     self._finish(submission, None)
                 return
             try:
-                result = self._write(entry, [change for _, changes in resolved for change in changes])
+                result = self._write(entry, [change for _, changes in resolved for change in changes], term)
+            except NotLeading:
+                for submission, _ in resolved:
+                    self._finish(submission, None)
+                return
             except (UnsafePathError, TypeError, ValueError):
                 # One submission's content spoils the batch (e.g. a file/directory clash between
                 # two placements): write them one by one so only the culprit fails.
                 for submission, changes in resolved:
                     try:
-                        self._finish(submission, self._write(entry, changes))
+                        self._finish(submission, self._write(entry, changes, term))
+                    except NotLeading:
+                        self._finish(submission, None)
                     except Exception as error:
                         self._finish(submission, error)
                 return
@@ -423,8 +461,16 @@ class StateStores:
         for submission, _ in resolved:
             self._finish(submission, result)
 
-    def _write(self, entry: _Entry, changes: Sequence[Change]) -> WriteResult:
-        return entry.writer.write(changes)
+    def _write(self, entry: _Entry, changes: Sequence[Change], term: int) -> WriteResult:
+        def before_push() -> None:
+            # Checked at the last moment: a push must not land after leadership moved on.
+            if self.term != term:
+                raise NotLeading("the batch belongs to an earlier term")
+            if self.fence is not None:
+                self.fence()
+
+        before_push()
+        return entry.writer.write(changes, before_push=before_push)
 
     def _finish(self, submission: _Submission, result: WriteResult | BaseException | None) -> None:
         key = submission.key

@@ -32,6 +32,7 @@ from kratix_py.api import Destination, Work, WorkPlacement, validation_message
 from kratix_py.core import conditions as cond
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
 from kratix_py.operator import resources as r
+from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.status import write_status
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,15 @@ def work_key(namespace: str, name: str) -> tuple[str, str, str]:
 class WorkReconciler:
     """Reconciles one Work per call; see the module docstring."""
 
-    def __init__(self, kube: k.Kube, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        kube: k.Kube,
+        *,
+        model: ModelReader = parse_model,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.kube = kube
+        self.model = model
         self.clock = clock
 
     def __call__(self, key: tuple[Any, ...]) -> timedelta | None:
@@ -61,7 +69,7 @@ class WorkReconciler:
         obj = self.kube.add_finalizers(r.WORKS, obj, [c.FINALIZER_WORK_CLEANUP])
         now = self.clock()
         try:
-            work = Work.model_validate(obj)
+            work = self.model(Work, obj)
         except ValidationError as error:
             message = f"the Work is invalid: {validation_message(error)}"
             invalid = [
@@ -77,7 +85,7 @@ class WorkReconciler:
         existing: list[WorkPlacement] = []
         for item in self._placements(namespace, name):
             try:
-                existing.append(WorkPlacement.model_validate(item))
+                existing.append(self.model(WorkPlacement, item))
                 existing_objs.append(item)
             except ValidationError as error:  # hand-edited beyond repair: leave it alone, say so
                 log.warning(
@@ -101,7 +109,7 @@ class WorkReconciler:
         destinations = []
         for item in self.kube.list(r.DESTINATIONS):
             try:
-                destinations.append(Destination.model_validate(item))
+                destinations.append(self.model(Destination, item))
             except ValidationError as error:
                 log.warning(
                     "ignoring invalid Destination %s: %s",

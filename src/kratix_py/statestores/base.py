@@ -14,7 +14,7 @@ Later changes in a batch win over earlier ones for the same path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -41,11 +41,14 @@ class WriteResult:
 class StateStoreWriter(Protocol):
     """What the WorkPlacement and Destination handlers need from a state store."""
 
-    def write(self, changes: Sequence[Change]) -> WriteResult:
+    def write(
+        self, changes: Sequence[Change], *, before_push: Callable[[], None] | None = None
+    ) -> WriteResult:
         """Apply the batch; raises :class:`~.errors.StateStoreError` subclasses on failure.
 
         All paths are validated first: an unsafe one raises
-        :class:`~.errors.UnsafePathError` and nothing of the batch is written.
+        :class:`~.errors.UnsafePathError` and nothing of the batch is written. ``before_push``
+        is called right before anything reaches the remote and may raise to stop the write.
         """
         ...
 

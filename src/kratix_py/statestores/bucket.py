@@ -23,7 +23,7 @@ import base64
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -161,8 +161,13 @@ class BucketStateStoreWriter:
         )
 
     # ------------------------------------------------------------------ public API
-    def write(self, changes: Sequence[Change]) -> WriteResult:
-        """Upload what changed, then delete what the batch no longer wants."""
+    def write(
+        self, changes: Sequence[Change], *, before_push: Callable[[], None] | None = None
+    ) -> WriteResult:
+        """Upload what changed, then delete what the batch no longer wants.
+
+        ``before_push`` is called before the first upload or delete and may raise to stop them.
+        """
         roots = touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())
         with self._lock:
@@ -181,6 +186,8 @@ class BucketStateStoreWriter:
                 final[op.path] = md5
                 if existing.get(op.path) != md5:
                     uploads.append((op.path, op.content, md5))
+            if before_push is not None and (uploads or deletes):
+                before_push()
             self._upload(uploads)
             self._delete(deletes)
             return WriteResult(version_id=_version(roots, final), changed=bool(uploads or deletes))

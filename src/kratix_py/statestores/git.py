@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -157,27 +157,37 @@ class GitStateStoreWriter:
         )
 
     # ------------------------------------------------------------------ public API
-    def write(self, changes: Sequence[Change]) -> WriteResult:
-        """Apply the batch as one commit (none if nothing changes) and push it."""
+    def write(
+        self, changes: Sequence[Change], *, before_push: Callable[[], None] | None = None
+    ) -> WriteResult:
+        """Apply the batch as one commit (none if nothing changes) and push it.
+
+        ``before_push`` is called right before each push and may raise to stop it (a replica
+        that lost its Lease must not push a batch it prepared under the old term).
+        """
         touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())  # and the contents' types
         with self._lock:
             try:
-                return self._write_locked(changes)
+                return self._write_locked(changes, before_push)
             except StateStoreError as exc:
                 if type(exc) is not StateStoreError:
                     raise  # a named cause (credentials, TLS, conflict...): a new clone won't help
                 # An unexplained failure may be a damaged cache: start from a fresh clone once.
                 self._discard_clone()
-                return self._write_locked(changes)
+                return self._write_locked(changes, before_push)
 
-    def _write_locked(self, changes: Sequence[Change]) -> WriteResult:
+    def _write_locked(
+        self, changes: Sequence[Change], before_push: Callable[[], None] | None = None
+    ) -> WriteResult:
         self._open()
         for attempt in range(self.max_push_attempts):
             parent = self._fetch()
             commit = self._commit(changes, parent)
             if commit is None:
                 return WriteResult(version_id=parent or "", changed=False)
+            if before_push is not None:
+                before_push()
             if self._push(commit):
                 return WriteResult(version_id=commit, changed=True)
             if attempt + 1 < self.max_push_attempts:

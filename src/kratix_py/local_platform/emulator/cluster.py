@@ -324,10 +324,17 @@ class Cluster:
         matches = self.matcher(rt, scope, labels, fields)
         items = [o for o in self.store.objects(self.key(rt), scope) if matches(o)]
         rv = self.store.rv
-        list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if continue_token:
-            after = _decode_continue(continue_token)
+            # Later pages belong to the first page's list: they report its resourceVersion, so a
+            # watch from it replays whatever changed while the pages were read (a real API server
+            # serves them from that snapshot; this one serves current objects, which the replay
+            # makes equivalent for a list+watch). A token older than the watch history is expired.
+            snapshot, after = _decode_continue(continue_token)
+            if snapshot < self.store.log(self.key(rt)).evicted_rv:
+                raise errors.expired_continue()
+            rv = snapshot
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if limit and limit > 0 and len(items) > limit:
             remaining = len(items) - limit
             items = items[:limit]
@@ -695,9 +702,9 @@ def _encode_continue(rv: int, namespace: str, name: str) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode_continue(token: str) -> tuple[str, str]:
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return (str(data["ns"]), str(data["name"]))
+        return int(data["rv"]), (str(data["ns"]), str(data["name"]))
     except (ValueError, KeyError, TypeError):
         raise ApiError(400, "BadRequest", "continue key is not valid: illegal base64 data") from None

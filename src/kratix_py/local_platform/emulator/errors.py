@@ -160,6 +160,16 @@ def expired(requested: int, oldest: int) -> ApiError:
     return ApiError(410, "Expired", f"too old resource version: {requested} ({oldest})")
 
 
+def expired_continue() -> ApiError:
+    """410 for a list continuation whose snapshot is older than the history kept (API server text)."""
+    return ApiError(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can "
+        "start a new list without the continue parameter.",
+    )
+
+
 def unprocessable(message: str) -> ApiError:
     """422 for a patch that cannot be applied (a failed JSON-patch ``test``, a missing path)."""
     return ApiError(422, "Invalid", message)

@@ -1,0 +1,276 @@
+"""One kind's objects as the operator last saw them, with the indexes its reconcilers look up.
+
+A :class:`Store` is fed by an informer (list, then watch) and by the operator's own writes (the
+API's answer to a write is newer than anything the watch has delivered yet, so the next read is
+not stale). Every change that reaches the store is handed back as a :class:`Change` exactly once,
+whichever way it arrived: the informer dispatches it to the operator's event handlers.
+
+Ordering uses ``resourceVersion``. The API calls it opaque, but every server in use (etcd's
+revision, and the local emulator) hands out increasing integers; when a version is not an
+integer the store falls back to "the newest event wins", which is what the watch order gives.
+
+Objects are shared, not copied: readers must treat them as read-only (build a new dict to
+change one). ``check_mutations`` makes the store verify that, for tests.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ObjectKey = tuple[str, str]
+"""(namespace, name); namespace is ``""`` for cluster-scoped objects."""
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+_TOMBSTONES = 4096
+"""Recently deleted objects remembered, so a late write result cannot bring one back."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change the store took in: ``old`` is None for ADDED, ``new`` is None for DELETED."""
+
+    type: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.new if self.new is not None else self.old  # type: ignore[return-value]
+
+
+def object_key(obj: Mapping[str, Any]) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def resource_version(obj: Mapping[str, Any] | None) -> int | None:
+    """The object's resourceVersion as an integer, or None when it is not one."""
+    try:
+        return int((obj or {}).get("metadata", {}).get("resourceVersion"))
+    except (TypeError, ValueError):
+        return None
+
+
+def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Server-side-apply bookkeeping is the largest part of many objects and never read here."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
+
+
+class Store:
+    """Objects by (namespace, name), indexed by namespace and by the label keys given."""
+
+    def __init__(
+        self,
+        *,
+        index_labels: Sequence[str] = (),
+        transform: Transform | None = None,
+        check_mutations: bool = False,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._by_namespace: dict[str, set[ObjectKey]] = {}
+        self._by_label: dict[str, dict[str, set[ObjectKey]]] = {key: {} for key in index_labels}
+        self._tombstones: OrderedDict[ObjectKey, int] = OrderedDict()
+        self._transform = transform
+        self._check = check_mutations
+        self._digests: dict[ObjectKey, str] = {}
+        self.index_labels = tuple(index_labels)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._objects.get((namespace or "", name))
+
+    def list(
+        self, namespace: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects in ``namespace`` (all if None) whose labels include ``labels``, sorted by key.
+
+        The smallest matching index (a label equality or the namespace) gives the candidates, so a
+        lookup costs what it finds, not the size of the store.
+        """
+        wanted = dict(labels or {})
+        with self._lock:
+            candidates: Iterable[ObjectKey] | None = None
+            size = len(self._objects) + 1
+            if namespace:
+                bucket = self._by_namespace.get(namespace, set())
+                candidates, size = bucket, len(bucket)
+            for label, value in wanted.items():
+                index = self._by_label.get(label)
+                if index is None:
+                    continue
+                bucket = index.get(value, set())
+                if len(bucket) < size:
+                    candidates, size = bucket, len(bucket)
+            keys = self._objects.keys() if candidates is None else candidates
+            found = []
+            for key in keys:
+                obj = self._objects[key]
+                if namespace and key[0] != namespace:
+                    continue
+                if wanted:
+                    have = (obj.get("metadata") or {}).get("labels") or {}
+                    if any(have.get(k) != v for k, v in wanted.items()):
+                        continue
+                found.append((key, obj))
+        found.sort(key=lambda pair: pair[0])
+        return [obj for _, obj in found]
+
+    def keys(self) -> builtins.list[ObjectKey]:
+        with self._lock:
+            return sorted(self._objects)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._objects)
+
+    # -- changing ------------------------------------------------------------------------------------
+    def upsert(self, obj: dict[str, Any], *, authoritative: bool = False) -> Change | None:
+        """Take in an object seen on the watch, or returned by a write; the change, if any.
+
+        An object older than the one held (by resourceVersion) is ignored, and so is a write's
+        result for an object deleted since. ``authoritative`` (the watch and lists) lets a newer
+        version bring back a deleted key; a write's result cannot.
+        """
+        if self._transform is not None:
+            obj = self._transform(obj)
+        key = object_key(obj)
+        version = resource_version(obj)
+        with self._lock:
+            old = self._objects.get(key)
+            if old is not None:
+                held = resource_version(old)
+                if version is not None and held is not None and version <= held:
+                    return None
+            else:
+                deleted_at = self._tombstones.get(key)
+                if deleted_at is not None and version is not None and version <= deleted_at:
+                    return None
+                if deleted_at is not None and not authoritative:
+                    return None
+                self._tombstones.pop(key, None)
+            self._verify(key, old)
+            self._put(key, old, obj)
+        return Change(MODIFIED if old is not None else ADDED, old, obj)
+
+    def remove(self, obj: Mapping[str, Any]) -> Change | None:
+        """The object was deleted (a DELETED event carries its last state)."""
+        key = object_key(obj)
+        version = resource_version(obj)
+        with self._lock:
+            old = self._objects.get(key)
+            if old is not None:
+                held = resource_version(old)
+                if version is not None and held is not None and version < held:
+                    return None  # a newer incarnation (re-created since) is held
+                self._verify(key, old)
+                self._drop(key, old)
+            self._tombstones[key] = version if version is not None else 0
+            self._tombstones.move_to_end(key)
+            while len(self._tombstones) > _TOMBSTONES:
+                self._tombstones.popitem(last=False)
+        return Change(DELETED, old, None) if old is not None else None
+
+    def replace(
+        self, items: Iterable[dict[str, Any]], list_version: int | None, *, namespace: str | None = None
+    ) -> builtins.list[Change]:
+        """A fresh list (after a start or a 410): take it in and drop what it no longer has.
+
+        Objects the operator wrote after the list was taken (newer than ``list_version``) stay.
+        With ``namespace`` only that namespace is replaced (one informer per watched namespace).
+        """
+        changes: builtins.list[Change] = []
+        seen: set[ObjectKey] = set()
+        for item in items:
+            seen.add(object_key(item))
+            change = self.upsert(item, authoritative=True)
+            if change is not None:
+                changes.append(change)
+        with self._lock:
+            stale = [
+                obj
+                for key, obj in self._objects.items()
+                if key not in seen
+                and (namespace is None or key[0] == namespace)
+                and not _newer_than(obj, list_version)
+            ]
+        for obj in stale:
+            change = self.remove(obj)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def clear(self) -> builtins.list[Change]:
+        """The kind is gone (its CRD was deleted): every object with it."""
+        with self._lock:
+            held = list(self._objects.values())
+        return [change for obj in held if (change := self.remove(obj)) is not None]
+
+    # -- internals (lock held) -------------------------------------------------------------------------
+    def _put(self, key: ObjectKey, old: dict[str, Any] | None, obj: dict[str, Any]) -> None:
+        if old is not None:
+            self._unindex(key, old)
+        self._objects[key] = obj
+        self._by_namespace.setdefault(key[0], set()).add(key)
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        for label, index in self._by_label.items():
+            value = labels.get(label)
+            if value is not None:
+                index.setdefault(str(value), set()).add(key)
+        if self._check:
+            self._digests[key] = _digest(obj)
+
+    def _drop(self, key: ObjectKey, old: dict[str, Any]) -> None:
+        self._unindex(key, old)
+        del self._objects[key]
+        self._digests.pop(key, None)
+
+    def _unindex(self, key: ObjectKey, old: dict[str, Any]) -> None:
+        bucket = self._by_namespace.get(key[0])
+        if bucket is not None:
+            bucket.discard(key)
+            if not bucket:
+                del self._by_namespace[key[0]]
+        labels = (old.get("metadata") or {}).get("labels") or {}
+        for label, index in self._by_label.items():
+            value = labels.get(label)
+            if value is None:
+                continue
+            keys = index.get(str(value))
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[str(value)]
+
+    def _verify(self, key: ObjectKey, old: dict[str, Any] | None) -> None:
+        if not self._check or old is None:
+            return
+        if self._digests.get(key) != _digest(old):
+            # A reader changed a shared object: a bug that would corrupt every later read.
+            log.error("cached object %s/%s was modified by a reader", *key)
+            raise AssertionError(f"cached object {key[0]}/{key[1]} was modified by a reader")
+
+
+def _newer_than(obj: Mapping[str, Any], list_version: int | None) -> bool:
+    version = resource_version(obj)
+    return list_version is not None and version is not None and version > list_version
+
+
+def _digest(obj: Mapping[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,265 @@
+"""Informers against the API emulator over HTTP: paginated lists, watches, 410 relists, gone kinds,
+outages, and the store's answers to the operator's own writes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+
+from kratix_py import kube as k
+from kratix_py.local_platform.emulator import Emulator
+from kratix_py.operator.informers import ApiSession, Informer
+from kratix_py.operator.store import Change, Store
+from kratix_py.testing.fixtures import wait_for
+
+CONFIGMAPS = k.CONFIGMAPS
+
+
+class LoopThread:
+    """An asyncio loop in a thread, as the operator's (informers run on it)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(event_log_size=8).start() as server:
+        yield server
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+def configuration(url: str) -> Any:
+    config = kubernetes.client.Configuration()
+    config.host = url
+    return config
+
+
+def client(url: str) -> k.Kube:
+    return k.Kube(kubernetes.client.ApiClient(configuration(url)))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, resource: k.Resource, change: Change) -> None:
+        with self.lock:
+            self.changes.append((change.type, change.obj["metadata"]["name"]))
+
+    def of(self, kind: str) -> list[str]:
+        with self.lock:
+            return [name for change, name in self.changes if change == kind]
+
+
+def configmap(name: str, value: str = "1", labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
+        "data": {"v": value},
+    }
+
+
+def start(loop: LoopThread, url: str, recorder: Recorder, **options: Any) -> Informer:
+    async def make() -> Informer:
+        api = ApiSession(configuration(url))
+        return Informer(api, CONFIGMAPS, Store(index_labels=("team",)), recorder, **options).start()
+
+    informer: Informer = loop.run(make())
+    return informer
+
+
+def stop(loop: LoopThread, informer: Informer) -> None:
+    loop.run(informer.stop())
+    loop.run(informer.api.close())
+
+
+def test_lists_page_by_page_then_watches(emulator, loop):
+    kube = client(emulator.url)
+    for i in range(25):
+        kube.create(CONFIGMAPS, configmap(f"cm-{i:02d}", labels={"team": "a" if i % 2 else "b"}))
+    recorder = Recorder()
+    informer = start(loop, emulator.url, recorder, page_size=10)
+    try:
+        assert informer.synced.wait(5)
+        assert len(informer.store) == 25 and len(recorder.of("ADDED")) == 25
+        assert len(informer.store.list("default", {"team": "a"})) == 12, "the label index answers"
+        kube.patch(CONFIGMAPS, "cm-00", {"data": {"v": "2"}}, "default")
+        kube.delete(CONFIGMAPS, "cm-01", "default")
+        kube.create(CONFIGMAPS, configmap("late"))
+        wait_for(lambda: informer.store.get("default", "late"), what="the new object")
+        wait_for(lambda: informer.store.get("default", "cm-01") is None, what="the deletion")
+        assert informer.store.get("default", "cm-00")["data"] == {"v": "2"}
+        assert recorder.of("MODIFIED") == ["cm-00"] and recorder.of("DELETED") == ["cm-01"]
+        assert informer.lists == 1, "one list, then the watch alone"
+    finally:
+        stop(loop, informer)
+
+
+def test_a_gap_longer_than_the_history_relists_and_misses_nothing(emulator, loop):
+    """The watch is down while more changes happen than the server remembers: the informer gets
+    410, lists again, and the store ends up exact, deletions included."""
+    kube = client(emulator.url)
+    for name in ("keep", "change", "remove"):
+        kube.create(CONFIGMAPS, configmap(name))
+    recorder = Recorder()
+    informer = start(loop, emulator.url, recorder, watch_timeout=(1, 1))
+    try:
+        assert informer.synced.wait(5)
+        # Every reconnect fails for a while (503), then history is gone (event log of 8).
+        emulator.inject_fault("GET", r"/api/v1/configmaps$", 503, count=3)
+        time.sleep(1.5)  # the open watch ends after 1s; its reconnects now fail
+        kube.patch(CONFIGMAPS, "change", {"data": {"v": "new"}}, "default")
+        kube.delete(CONFIGMAPS, "remove", "default")
+        for i in range(12):
+            kube.create(CONFIGMAPS, configmap(f"burst-{i}"))
+        wait_for(lambda: informer.lists >= 2, timeout=20, what="a relist after 410")
+        wait_for(lambda: len(informer.store) == 14, what="the store to match the cluster")
+        assert informer.store.get("default", "remove") is None
+        assert informer.store.get("default", "change")["data"] == {"v": "new"}
+        assert "remove" in recorder.of("DELETED"), "the deletion seen only by the relist is dispatched"
+        assert "change" in recorder.of("MODIFIED")
+    finally:
+        stop(loop, informer)
+
+
+def test_a_kind_that_goes_away_ends_quietly_and_comes_back(emulator, loop, caplog):
+    kube = client(emulator.url)
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Thing", "plural": "things", "singular": "thing"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+    things = k.Resource("example.com", "v1", "things", True, "Thing")
+    kube.create(k.CRDS, crd)
+    wait_for(lambda: _served(kube, things), what="the CRD to be served")
+    kube.create(
+        things,
+        {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "a", "namespace": "default"}},
+    )
+    recorder = Recorder()
+
+    async def make() -> Informer:
+        api = ApiSession(configuration(emulator.url))
+        return Informer(api, things, Store(), recorder).start()
+
+    informer: Informer = loop.run(make())
+    try:
+        assert informer.synced.wait(5) and len(informer.store) == 1
+        kube.delete(k.CRDS, "things.example.com")
+        wait_for(lambda: len(informer.store) == 0, what="the objects to go with their kind")
+        assert informer.running, "the informer keeps going"
+        assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], "no error logged"
+        kube.create(k.CRDS, crd)
+        wait_for(lambda: _served(kube, things), what="the CRD to be served again")
+        kube.create(
+            things,
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Thing",
+                "metadata": {"name": "b", "namespace": "default"},
+            },
+        )
+        wait_for(lambda: informer.store.get("default", "b"), timeout=40, what="the kind to be watched again")
+    finally:
+        stop(loop, informer)
+
+
+def _served(kube: k.Kube, resource: k.Resource) -> bool:
+    with contextlib.suppress(k.KubeError):
+        kube.list(resource, "default")
+        return True
+    return False
+
+
+def test_a_write_result_is_read_at_once_and_an_older_event_cannot_undo_it():
+    store = Store()
+    obj = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "5"}, "data": {"v": "old"}}
+    newer = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "9"}, "data": {"v": "new"}}
+    assert store.upsert(obj, authoritative=True) is not None
+    assert store.upsert(newer) is not None, "the operator's write result"
+    late = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "7"}, "data": {"v": "mid"}}
+    assert store.upsert(late, authoritative=True) is None, "an older watch event is ignored"
+    assert store.get("n", "a")["data"] == {"v": "new"}
+    assert store.upsert(dict(newer), authoritative=True) is None, "the write's own event: no second change"
+    assert store.remove({"metadata": {"name": "a", "namespace": "n", "resourceVersion": "10"}}) is not None
+    assert store.upsert(newer) is None, "a late write result cannot bring a deleted object back"
+    again = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "12"}}
+    assert store.upsert(again, authoritative=True) is not None, "a re-created object comes back"
+
+
+def test_a_relist_keeps_objects_written_after_the_list_was_taken():
+    store = Store()
+    store.upsert({"metadata": {"name": "old", "namespace": "n", "resourceVersion": "3"}}, authoritative=True)
+    store.upsert({"metadata": {"name": "mine", "namespace": "n", "resourceVersion": "20"}})
+    changes = store.replace([{"metadata": {"name": "other", "namespace": "n", "resourceVersion": "4"}}], 15)
+    assert sorted(store.keys()) == [("n", "mine"), ("n", "other")]
+    assert sorted((change.type, change.obj["metadata"]["name"]) for change in changes) == [
+        ("ADDED", "other"),
+        ("DELETED", "old"),
+    ]
+
+
+def test_lookups_cost_what_they_find():
+    """With 10,000 objects, a label lookup visits only the matching bucket."""
+    store = Store(index_labels=("work",))
+    for i in range(10_000):
+        store.upsert(
+            {
+                "metadata": {
+                    "name": f"p{i}",
+                    "namespace": "n",
+                    "resourceVersion": str(i + 1),
+                    "labels": {"work": f"w{i % 1000}"},
+                }
+            },
+            authoritative=True,
+        )
+    assert [o["metadata"]["name"] for o in store.list("n", {"work": "w7"})] == [
+        f"p{i}" for i in sorted(range(7, 10_000, 1000), key=lambda i: f"p{i}")
+    ]
+    # Changing a label moves the object between buckets.
+    store.upsert(
+        {"metadata": {"name": "p7", "namespace": "n", "resourceVersion": "20000", "labels": {"work": "w8"}}}
+    )
+    assert "p7" not in [o["metadata"]["name"] for o in store.list("n", {"work": "w7"})]
+    assert "p7" in [o["metadata"]["name"] for o in store.list("n", {"work": "w8"})]
