@@ -49,7 +49,12 @@ def test_render_shows_files_scheduling_and_status(
     assert outcome.out.startswith("resource configure workflow of App team-a/shop: ran write, check")
 
     deployment = yaml.safe_load((out / "pipelines/write/app/deployment.yaml").read_text())
-    assert deployment == {"kind": "Deployment", "metadata": {"name": "shop"}, "size": "large"}
+    assert deployment == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "shop"},
+        "size": "large",
+    }
     scheduling = yaml.safe_load((out / "scheduling.yaml").read_text())
     write, check = scheduling["works"]
     assert (write["pipeline"], check["pipeline"], check["groups"]) == ("write", "check", [])

@@ -219,3 +219,55 @@ def test_selectors_and_extra_delete_pipelines_are_flagged(tmp_path: Path) -> Non
 def test_an_invalid_promise_name_is_an_error(tmp_path: Path) -> None:
     report = validate(edited(tmp_path, lambda body: body["metadata"].update(name="My_App")))
     assert any(f.path == "metadata.name" and f.severity == "error" for f in report.findings)
+
+
+def test_crd_field_names_in_another_capitalisation_are_accepted_as_kratix_does(tmp_path: Path) -> None:
+    """The marketplace's sql Promise writes additionalPrinterColumns[].JSONPath; Kratix reads it as jsonPath."""
+
+    def shouting(body: dict) -> None:
+        body["spec"]["api"]["spec"]["versions"][0]["additionalPrinterColumns"] = [
+            {"name": "Team", "type": "string", "JSONPath": ".spec.team"}
+        ]
+
+    report = validate(edited(tmp_path, shouting), [REQUEST])
+    assert report.errors == 0, [f.text() for f in report.findings]
+    [warning] = report.findings
+    assert warning.path == "spec.api.spec.versions[0].additionalPrinterColumns[0].JSONPath"
+    assert "read as 'jsonPath', as Kratix reads it" in warning.message and warning.line is not None
+    assert [request.name for request in report.requests] == ["shop"]
+
+
+def test_a_pipeline_whose_job_the_api_server_would_refuse_is_an_error_on_its_field(tmp_path: Path) -> None:
+    def keyless(body: dict) -> None:
+        container = body["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]
+        container["env"] = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db"}}}]
+
+    path = edited(tmp_path, keyless)
+    report = validate(path)
+    [error] = [f for f in report.findings if f.severity == "error"]
+    assert (
+        error.path
+        == "spec.workflows.resource.configure[0].spec.containers[0].env[0].valueFrom.secretKeyRef.key"
+    )
+    assert error.message == (
+        "Required value: the key of the Secret to read (the API server would refuse the pipeline's Job)"
+    )
+    assert "name: db" in path.read_text().splitlines()[error.line - 1]  # in the secretKeyRef
+
+
+def test_broad_pipeline_permissions_are_warnings_and_strict_fails_on_them(
+    tmp_path: Path, run_cli: Callable[..., Outcome]
+) -> None:
+    def greedy(body: dict) -> None:
+        body["spec"]["workflows"]["resource"]["configure"][0]["spec"]["rbac"] = {
+            "permissions": [
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"], "resourceNamespace": "*"}
+            ]
+        }
+
+    path = edited(tmp_path, greedy)
+    assert run_cli("validate", path).code == 0
+    outcome = run_cli("validate", path, "--strict")
+    assert outcome.code == 1
+    assert "warning: spec.workflows.resource.configure[0].spec.rbac.permissions[0]: pipeline " in outcome.out
+    assert "grants access to Secrets in every namespace" in outcome.out

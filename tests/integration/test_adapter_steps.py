@@ -196,7 +196,13 @@ def _configure_redis() -> None:
         "redis.yaml",
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": request.name}, "data": {"size": size}},
     )
-    sdk.write_output("db/secret.yaml", [{"kind": "Secret", "metadata": {"name": "a"}}, {"kind": "Secret"}])
+    sdk.write_output(
+        "db/secret.yaml",
+        [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}},
+            {"apiVersion": "v1", "kind": "Secret"},
+        ],
+    )
     sdk.write_destination_selectors([{"directory": "db", "matchLabels": {"tier": "data"}}])
     sdk.write_status(
         {
@@ -273,14 +279,17 @@ def test_a_second_run_updates_the_same_work(
     [first] = _works(kube)
 
     def smaller() -> None:
-        sdk.write_output("redis.yaml", {"kind": "ConfigMap", "data": {"size": "tiny"}})
+        sdk.write_output("redis.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "data": {"size": "tiny"}})
 
     assert _run_pipeline(Pod(tmp_path / "run-2", api_client), monkeypatch, smaller) == [0, 0, 0]
     [second] = _works(kube)
     assert second["metadata"]["uid"] == first["metadata"]["uid"]
     assert second["metadata"]["generation"] > first["metadata"]["generation"]
     [group] = second["spec"]["workloadGroups"]
-    assert decode_content(group["workloads"][0]["content"]) == b"kind: ConfigMap\ndata:\n  size: tiny\n"
+    assert (
+        decode_content(group["workloads"][0]["content"])
+        == b"apiVersion: v1\nkind: ConfigMap\ndata:\n  size: tiny\n"
+    )
     # the status.yaml of the first run stays; conditions keep their order
     status = _request(kube)["status"]
     assert status["endpoint"] == "cache.team-a:6379"
@@ -298,7 +307,7 @@ def test_retry_after_leaves_the_work_and_suspends_the_request(
     [before] = _works(kube)
 
     def not_ready() -> None:
-        sdk.write_output("redis.yaml", {"kind": "ConfigMap", "data": {"size": "changed"}})
+        sdk.write_output("redis.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "data": {"size": "changed"}})
         sdk.retry_after("5m", "database not ready")
 
     assert _run_pipeline(Pod(tmp_path / "run-2", api_client), monkeypatch, not_ready) == [0, 0, 0]

@@ -115,9 +115,11 @@ class Recorder:
 
 def first(ctx: Any, obj: dict[str, Any]) -> None:
     out = ctx.path("/kratix/output")
-    (out / "redis.yaml").write_text(yaml.safe_dump({"kind": "Redis", "size": obj["spec"]["size"]}))
+    (out / "redis.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Redis", "size": obj["spec"]["size"]})
+    )
     (out / "monitoring").mkdir()
-    (out / "monitoring" / "dashboard.yaml").write_text("kind: Dashboard\n")
+    (out / "monitoring" / "dashboard.yaml").write_text("apiVersion: v1\nkind: Dashboard\n")
     meta = ctx.path("/kratix/metadata")
     (meta / "destination-selectors.yaml").write_text(
         yaml.safe_dump([{"directory": "monitoring", "matchLabels": {"team": "observability"}}])
@@ -129,7 +131,7 @@ def second(ctx: Any, obj: dict[str, Any]) -> None:
     meta = ctx.path("/kratix/metadata")
     endpoint = obj.get("status", {}).get("endpoint")
     (meta / "status.yaml").write_text(yaml.safe_dump({"sawEndpoint": endpoint}))
-    (ctx.path("/kratix/output") / "config.yaml").write_text("kind: ConfigMap\n")
+    (ctx.path("/kratix/output") / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
 
 
 def teardown(ctx: Any, obj: dict[str, Any]) -> None:
@@ -405,7 +407,7 @@ def test_an_operator_restart_mid_workflow_neither_loses_nor_repeats_a_pipeline(p
 
     def slow(ctx: Any, obj: dict[str, Any]) -> None:
         release.wait(20)
-        (ctx.path("/kratix/output") / "slow.yaml").write_text("kind: ConfigMap\n")
+        (ctx.path("/kratix/output") / "slow.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
 
     platform = platform_factory(
         pods="fast",
@@ -483,7 +485,7 @@ def test_broken_pipeline_output_fails_the_run_naming_the_file_and_keeps_the_prev
 
     def pipeline(ctx: Any, obj: dict[str, Any]) -> None:
         (ctx.path("/kratix/output") / "good.yaml").write_text(
-            f"kind: ConfigMap\nsize: {obj['spec']['size']}\n"
+            f"apiVersion: v1\nkind: ConfigMap\nsize: {obj['spec']['size']}\n"
         )
         if not broken["on"]:
             return

@@ -195,7 +195,12 @@ def cache_promise() -> dict[str, Any]:
 
 def make_cache(ctx: Any) -> int:
     request = yaml.safe_load((ctx.path("/kratix/input") / "object.yaml").read_text())
-    document = {"kind": "Cache", "name": request["metadata"]["name"], "size": request["spec"]["size"]}
+    document = {
+        "apiVersion": "v1",
+        "kind": "Cache",
+        "name": request["metadata"]["name"],
+        "size": request["spec"]["size"],
+    }
     (ctx.path("/kratix/output") / "cache.yaml").write_text(yaml.safe_dump(document))
     return 0
 

@@ -97,7 +97,9 @@ def test_environment_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_write_output_accepts_objects_document_lists_text_and_bytes(dirs: Path) -> None:
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cache"}}
     sdk.write_output("namespace.yaml", namespace)
-    sdk.write_output("db/all.yaml", [namespace, {"kind": "ConfigMap", "data": {"a": "b"}}])
+    sdk.write_output(
+        "db/all.yaml", [namespace, {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}]
+    )
     sdk.write_output("notes.txt", "hello\n")
     sdk.write_output("blob.bin", b"\x00\x01")
     out = dirs / "output"

@@ -9,6 +9,7 @@ object is wrong and how, and exits 1: that line is what a Promise author sees in
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import posixpath
 import tempfile
@@ -21,6 +22,7 @@ import yaml
 
 from kratix_py.adapter.arguments import ArgumentsError, canonical_step_name, parse_step_arguments
 from kratix_py.adapter.context import StepContext, report_error
+from kratix_py.adapter.files import UnreadableFileError, read_bounded
 from kratix_py.adapter.kube import WORKS, AdapterError, PipelineApi, connect
 from kratix_py.adapter.output_files import read_pipeline_output
 from kratix_py.adapter.params import ParameterError, object_ref_from_env, params_from_env
@@ -38,6 +40,14 @@ from kratix_py.contract import (
     WORK_CREATOR_KRATIX_SYSTEM,
     WORK_CREATOR_METADATA,
     WORK_CREATOR_OUTPUT,
+)
+from kratix_py.core.limited_yaml import format_size
+from kratix_py.core.limits import (
+    ENV_MAX_METADATA_FILE_BYTES,
+    ENV_MAX_STATUS_BYTES,
+    LimitsError,
+    NonKubernetesYaml,
+    PipelineLimits,
 )
 from kratix_py.core.status_merge import STATUS_FILE, StatusFileError, parse_status_file, status_after_pipeline
 from kratix_py.core.workflow_control import (
@@ -57,6 +67,7 @@ from kratix_py.core.workloads import (
     check_yaml_files,
     parse_destination_selectors,
     parse_promise_scheduling,
+    work_size_problem,
 )
 from kratix_py.kube import KubeError
 
@@ -75,6 +86,8 @@ _EXPECTED_ERRORS = (
     StatusFileError,
     WorkflowControlError,
     KubeError,
+    LimitsError,
+    UnreadableFileError,
 )
 
 
@@ -96,14 +109,13 @@ def _guarded(ctx: StepContext, step: str, action: Callable[[], None]) -> int:
     return 0
 
 
-def _read_text(path: Path) -> str | None:
-    """The file's text, or None when it does not exist."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError as error:
-        raise PipelineOutputError(f"{path.name} is not UTF-8 text: {error}") from None
+def _read_metadata(path: Path, max_bytes: int, limit_hint: str) -> bytes | None:
+    """A file the pipeline left in /kratix/metadata, or None when it wrote none (see adapter.files)."""
+    return read_bounded(path, max_bytes=max_bytes, what=path.name, limit_hint=limit_hint)
+
+
+def _limits(ctx: StepContext) -> PipelineLimits:
+    return PipelineLimits.from_env(ctx.env)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -129,10 +141,23 @@ def dump_object_yaml(obj: Any) -> str:
     return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
-def read_workflow_control(metadata_dir: Path) -> WorkflowControl | None:
+def read_workflow_control(metadata_dir: Path, limits: PipelineLimits | None = None) -> WorkflowControl | None:
     """``workflow-control.yaml`` from the metadata directory; None when the pipeline wrote none."""
-    text = _read_text(metadata_dir / WORKFLOW_CONTROL_FILE)
-    return None if text is None else parse_workflow_control(text)
+    limits = limits or PipelineLimits()
+    data = _read_metadata(
+        metadata_dir / WORKFLOW_CONTROL_FILE, limits.max_metadata_file_bytes, ENV_MAX_METADATA_FILE_BYTES
+    )
+    if data is None:
+        return None
+    return parse_workflow_control(data, limits=limits.yaml(limits.max_metadata_file_bytes))
+
+
+def read_status_file(metadata_dir: Path, limits: PipelineLimits) -> dict[str, Any] | None:
+    """``status.yaml`` from the metadata directory, parsed; None when the pipeline wrote none."""
+    data = _read_metadata(metadata_dir / STATUS_FILE, limits.max_status_bytes, ENV_MAX_STATUS_BYTES)
+    if data is None:
+        return None
+    return parse_status_file(data, limits=limits.yaml(limits.max_status_bytes))
 
 
 # -- reader ---------------------------------------------------------------------------------------
@@ -156,19 +181,24 @@ def reader(ctx: StepContext, options: argparse.Namespace | None = None) -> int:
 # -- work-writer ----------------------------------------------------------------------------------
 
 
-def _read_destination_selectors(ctx: StepContext, metadata_dir: Path) -> list[DirectorySelector]:
-    text = _read_text(metadata_dir / DESTINATION_SELECTORS_FILE)
-    if text is not None:
-        if (metadata_dir / LEGACY_DESTINATION_SELECTORS_FILE).exists():
+def _read_destination_selectors(
+    ctx: StepContext, metadata_dir: Path, limits: PipelineLimits
+) -> list[DirectorySelector]:
+    size, yaml_limits = limits.max_metadata_file_bytes, limits.yaml(limits.max_metadata_file_bytes)
+    data = _read_metadata(metadata_dir / DESTINATION_SELECTORS_FILE, size, ENV_MAX_METADATA_FILE_BYTES)
+    if data is not None:
+        if os.path.lexists(metadata_dir / LEGACY_DESTINATION_SELECTORS_FILE):
             ctx.log(
                 f"work-writer: warning: both {DESTINATION_SELECTORS_FILE} and "
                 f"{LEGACY_DESTINATION_SELECTORS_FILE} exist; using {DESTINATION_SELECTORS_FILE}"
             )
-        return parse_destination_selectors(text, filename=DESTINATION_SELECTORS_FILE)
-    legacy = _read_text(metadata_dir / LEGACY_DESTINATION_SELECTORS_FILE)
+        return parse_destination_selectors(data, filename=DESTINATION_SELECTORS_FILE, limits=yaml_limits)
+    legacy = _read_metadata(
+        metadata_dir / LEGACY_DESTINATION_SELECTORS_FILE, size, ENV_MAX_METADATA_FILE_BYTES
+    )
     if legacy is None:
         return []
-    return parse_destination_selectors(legacy, filename=LEGACY_DESTINATION_SELECTORS_FILE)
+    return parse_destination_selectors(legacy, filename=LEGACY_DESTINATION_SELECTORS_FILE, limits=yaml_limits)
 
 
 def work_identity(options: argparse.Namespace) -> WorkIdentity:
@@ -203,6 +233,7 @@ def _upsert_work(
     identity: WorkIdentity,
     groups: Sequence[WorkloadGroup],
     clock: Clock,
+    max_work_bytes: int,
 ) -> None:
     dry_run = ctx.env.get(ENV_DRY_RUN, "").lower() == TRUE_LABEL_VALUE
     labels = identity.labels(dry_run=dry_run)
@@ -226,6 +257,11 @@ def _upsert_work(
                 identity, groups, now=clock(), dry_run=dry_run, annotations=annotations, force_hash=force_hash
             )
             verb = "created"
+        problem = work_size_problem(
+            groups, len(json.dumps(body, separators=(",", ":"), default=str)), max_work_bytes
+        )
+        if problem is not None:
+            raise PipelineOutputError(problem)
         try:
             if found:
                 api.replace_work(body)
@@ -263,29 +299,39 @@ def work_writer(
         parsed = _step_options(ctx, "work-writer", options)
         identity = work_identity(parsed)
         # Each subdirectory is its own volume in the pod, so resolve them one by one, not via the root.
+        limits = _limits(ctx)
         root = parsed.input_directory
         metadata_dir = ctx.path(posixpath.join(root, WORK_CREATOR_METADATA))
-        control = read_workflow_control(metadata_dir)
+        control = read_workflow_control(metadata_dir, limits)
         if control is not None and control.pauses_workflow:
             what = "retry" if control.is_retry else "suspension"
             ctx.log(f"work-writer: {WORKFLOW_CONTROL_FILE} asks for a {what}; leaving the Work untouched")
             return
-        status_text = _read_text(metadata_dir / STATUS_FILE)
-        if status_text is not None:
-            # The status-writer runs after us and would refuse this file: fail the run before the
-            # Work changes, so a broken run never replaces the last good Work.
-            parse_status_file(status_text)
-        directory_selectors = _read_destination_selectors(ctx, metadata_dir)
-        output = read_pipeline_output(ctx.path(posixpath.join(root, WORK_CREATOR_OUTPUT)))
-        check_yaml_files(output.files)
-        scheduling_text = _read_text(
-            ctx.path(posixpath.join(root, WORK_CREATOR_KRATIX_SYSTEM, PROMISE_SCHEDULING_FILE))
+        # The status-writer runs after us and would refuse a bad status.yaml: fail the run before
+        # the Work changes, so a broken run never replaces the last good Work.
+        read_status_file(metadata_dir, limits)
+        directory_selectors = _read_destination_selectors(ctx, metadata_dir, limits)
+        output = read_pipeline_output(ctx.path(posixpath.join(root, WORK_CREATOR_OUTPUT)), limits)
+        for warning in check_yaml_files(
+            output.files,
+            limits=limits.yaml(limits.max_output_file_bytes),
+            require_objects=limits.non_kubernetes_yaml is NonKubernetesYaml.REFUSE,
+        ):
+            ctx.log(f"work-writer: warning: {warning}")
+        scheduling = _read_metadata(
+            ctx.path(posixpath.join(root, WORK_CREATOR_KRATIX_SYSTEM, PROMISE_SCHEDULING_FILE)),
+            limits.max_metadata_file_bytes,
+            ENV_MAX_METADATA_FILE_BYTES,
         )
-        promise_selectors = parse_promise_scheduling(scheduling_text) if scheduling_text else []
+        promise_selectors = (
+            parse_promise_scheduling(scheduling, limits=limits.yaml(limits.max_metadata_file_bytes))
+            if scheduling
+            else []
+        )
         groups = build_workload_groups(
             output, directory_selectors, promise_selectors, workflow_type=identity.workflow_type
         )
-        _upsert_work(ctx, PipelineApi(connect(ctx)), identity, groups, clock)
+        _upsert_work(ctx, PipelineApi(connect(ctx)), identity, groups, clock, limits.max_work_bytes)
 
     return _guarded(ctx, "work-writer", run)
 
@@ -305,10 +351,10 @@ def status_writer(
     def run() -> None:
         parsed = _step_options(ctx, "status-writer", options)
         params = params_from_env(ctx.env)
+        limits = _limits(ctx)
         metadata_dir = ctx.path(parsed.metadata_directory)
-        status_text = _read_text(metadata_dir / STATUS_FILE)
-        incoming = parse_status_file(status_text) if status_text is not None else {}
-        control = read_workflow_control(metadata_dir)
+        incoming = read_status_file(metadata_dir, limits) or {}
+        control = read_workflow_control(metadata_dir, limits)
         # Completion is about the configure workflow; the controller tracks the end of a delete pipeline.
         completes = params.is_last_pipeline and params.workflow_action != "delete"
         api = PipelineApi(connect(ctx))
@@ -334,6 +380,13 @@ def status_writer(
                 shown = ", ".join(f"{key}={value}" for key, value in sorted(missing.items()))
                 ctx.log(f"status-writer: labelled {ref.describe()} {shown}")
                 continue  # re-read: the status must be merged into what the object holds now
+            status_bytes = len(json.dumps(update.status, separators=(",", ":"), default=str))
+            if status_bytes > limits.max_status_bytes:
+                raise StatusFileError(
+                    f"{STATUS_FILE}: the merged status would be {format_size(status_bytes)}, over the limit "
+                    f"of {format_size(limits.max_status_bytes)} (set {ENV_MAX_STATUS_BYTES} to change it); "
+                    "keep large data out of the status"
+                )
             obj["status"] = update.status
             try:
                 api.replace_status(ref, obj)

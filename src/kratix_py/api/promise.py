@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from kratix_py.api.crd_keys import normalise_crd_keys
 from kratix_py.api.duration import format_duration, parse_duration
 from kratix_py.api.meta import (
     HasConditions,
@@ -284,6 +285,9 @@ class PromiseSpec(KubeModel):
     @classmethod
     def _api_is_a_request_crd(cls, api: dict[str, Any] | None) -> dict[str, Any] | None:
         if api:  # absent, null and {} all mean "no API": a dependencies-only Promise
+            # Field names in another capitalisation (``JSONPath``) are read as Kratix's Go decoder
+            # reads them, so the model and the CRD built from it hold the canonical names.
+            api, _ = normalise_crd_keys(api)
             problem = _api_crd_error(api)
             if problem is not None:
                 raise ValueError(problem)

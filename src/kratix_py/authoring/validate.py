@@ -169,10 +169,13 @@ def _check_promise(report: Report, document: Document) -> None:
         if problem is not None:
             # The name is also the value of the kratix.io/promise-name label on everything it creates.
             report.add("error", document, "metadata.name", f"{problem} (it is used as a label value)")
-    for path, message in promise_model_errors(document):
+    model_errors = promise_model_errors(document)
+    for path, message in model_errors:
         if path == "spec.api":
             continue  # reported with more detail by the API checks
         report.add("error", document, path, message)
+    if not model_errors:
+        _check_jobs_and_permissions(report, document)
     spec = document.data.get("spec") or {}
     if not isinstance(spec, dict):
         return
@@ -185,6 +188,21 @@ def _check_promise(report: Report, document: Document) -> None:
                 "empty: this entry constrains nothing; remove it or add labels",
             )
     _check_pipelines(report, document, spec.get("workflows") or {})
+
+
+def _check_jobs_and_permissions(report: Report, document: Document) -> None:
+    """The Job each pipeline would create, checked as the API server would (as Kratix's webhook
+    dry-runs it), and permissions that hand a pipeline more than it should need."""
+    from kratix_py.api import Promise
+    from kratix_py.core.pipeline_checks import pipeline_job_problems
+    from kratix_py.core.rbac import broad_permission_warnings
+
+    promise = Promise.model_validate(document.data)
+    for problem in pipeline_job_problems(promise):
+        suffix = "" if problem.severity == "warning" else " (the API server would refuse the pipeline's Job)"
+        report.add(problem.severity, document, problem.path, problem.message + suffix)
+    for warning in broad_permission_warnings(promise):
+        report.add("warning", document, warning.path, warning.message)
 
 
 def _pipelines(workflows: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
@@ -221,6 +239,7 @@ def _check_pipelines(report: Report, document: Document, workflows: Any) -> None
 
 def _check_api(report: Report, document: Document) -> Any:
     """Build and install the request CRD; the checker for requests, or ``None``."""
+    from kratix_py.api.crd_keys import normalise_crd_keys
     from kratix_py.api.structural import structural_errors
     from kratix_py.authoring.apicheck import ApiChecker, CrdRejected
     from kratix_py.core.request_crd import InvalidAPI, build_request_crd
@@ -233,6 +252,16 @@ def _check_api(report: Report, document: Document) -> Any:
     if not isinstance(api, dict):
         report.add("error", document, "spec.api", "must be a CustomResourceDefinition object")
         return None
+    api, renames = normalise_crd_keys(api, path="spec.api")
+    for rename in renames:
+        written = rename.path.rpartition(".")[0] + f".{rename.written}"
+        report.add(
+            "warning",
+            document,
+            written,
+            f"read as {rename.canonical!r}, as Kratix reads it (field names match in any capitalisation); "
+            f"spell it {rename.canonical}",
+        )
     try:
         crd = build_request_crd(document.name or "promise", api)
     except InvalidAPI as error:

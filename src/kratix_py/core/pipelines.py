@@ -96,14 +96,18 @@ DEFAULT_CONTAINER_RESOURCES: Final[Mapping[str, Mapping[str, str]]] = {
 """Kratix's defaults for every pipeline container: enough for the adapter steps, small enough that
 a namespace ResourceQuota does not reject the pod for lack of requests and limits."""
 
-ADAPTER_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
+RESTRICTED_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-"""kratix-py's containers need no privileges at all; this also passes the ``restricted`` Pod
-Security Standard, so pipelines can run in namespaces that enforce it."""
+"""What the ``restricted`` Pod Security Standard asks of a container: no privilege escalation, no
+capabilities, a non-root user, the runtime's default seccomp profile."""
+
+ADAPTER_SECURITY_CONTEXT: Final[Mapping[str, Any]] = RESTRICTED_SECURITY_CONTEXT
+"""kratix-py's containers need no privileges at all, so pipelines can run in namespaces that
+enforce the ``restricted`` standard."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,15 @@ class PipelineSettings:
     default_backoff_limit: int | None = None
     """``backoffLimit`` of Jobs whose pipeline sets no ``jobOptions.backoffLimit``; ``None`` leaves
     Kubernetes' own default."""
-    default_container_security_context: Mapping[str, Any] | None = None
-    """securityContext for user containers that set none (``workflows.defaultContainerSecurityContext``)."""
+    default_container_security_context: Mapping[str, Any] | None = field(
+        default_factory=lambda: copy.deepcopy(dict(RESTRICTED_SECURITY_CONTEXT))
+    )
+    """securityContext of user containers that set none (Kratix's
+    ``workflows.defaultContainerSecurityContext``). Restricted by default, unlike Kratix: pipeline
+    images come from others (marketplaces, other teams) and run with the pipeline's credentials,
+    so they get no root, no capabilities and no privilege escalation unless a Promise's container
+    asks for them in its own ``securityContext``, which replaces this one whole, as in Kratix.
+    ``None`` (or ``{}``) sets nothing, as Kratix does without the setting."""
     default_image_pull_policy: str | None = None
     """imagePullPolicy for containers that set none (``workflows.defaultImagePullPolicy``)."""
     default_container_resources: Mapping[str, Any] = field(
@@ -622,6 +633,7 @@ def _bool(value: bool) -> str:
 __all__ = [
     "ADAPTER_SECURITY_CONTEXT",
     "DEFAULT_CONTAINER_RESOURCES",
+    "RESTRICTED_SECURITY_CONTEXT",
     "PipelineResources",
     "PipelineRun",
     "PipelineSettings",

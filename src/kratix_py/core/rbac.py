@@ -23,7 +23,8 @@ Objects come as plain dicts in the order they should be applied: each role just 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from kratix_py.api.pipeline import Permission
 from kratix_py.contract import (
@@ -39,6 +40,9 @@ from kratix_py.contract import (
     WorkflowType,
 )
 from kratix_py.core.names import ALL_NAMESPACES_NAME_PART, deterministic_name
+
+if TYPE_CHECKING:
+    from kratix_py.api.promise import Promise
 
 RBAC_API_GROUP: Final = "rbac.authorization.k8s.io"
 RBAC_API_VERSION: Final = f"{RBAC_API_GROUP}/v1"
@@ -261,3 +265,66 @@ def stale_permission_objects(
 def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     metadata = obj.get("metadata") or {}
     return (str(obj.get("kind") or ""), str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+# --- broad permissions ---------------------------------------------------------------------------
+
+BROAD_PERMISSIONS_REASON: Final = "BroadPipelinePermissions"
+"""A reason for the warning condition or Event that carries :func:`broad_permission_warnings`."""
+
+_CORE_GROUPS: Final = ("", "*")
+_SECRET_RESOURCES: Final = ("secrets", "*")
+
+
+@dataclass(frozen=True)
+class PermissionWarning:
+    """One ``rbac.permissions`` entry that grants more than a pipeline should need."""
+
+    path: str
+    """Where it is in the Promise: ``spec.workflows.resource.configure[0].spec.rbac.permissions[1]``."""
+    message: str
+
+
+def _scope(permission: Permission) -> str:
+    namespace = permission.resource_namespace
+    if namespace == ALL_NAMESPACES:
+        return "in every namespace"
+    return f"in namespace {namespace}" if namespace else "in the pipeline's namespace"
+
+
+def permission_problems(permission: Permission) -> list[str]:
+    """Why one permission is broad: ``*`` verbs or resources, or Secrets in every namespace."""
+    problems: list[str] = []
+    scope = _scope(permission)
+    if "*" in permission.verbs:
+        problems.append(f"grants every verb ('*') {scope}; list the verbs the pipeline needs")
+    if "*" in permission.resources:
+        problems.append(f"grants every resource ('*') {scope}; list the resources the pipeline needs")
+    reads_secrets = any(group in _CORE_GROUPS for group in permission.api_groups or [""]) and any(
+        resource in _SECRET_RESOURCES for resource in permission.resources
+    )
+    if reads_secrets and permission.resource_namespace == ALL_NAMESPACES and not permission.resource_names:
+        problems.append(
+            "grants access to Secrets in every namespace: the pipeline (and the image it runs) can read "
+            "every team's credentials; name a resourceNamespace or the Secrets (resourceNames) it needs"
+        )
+    return problems
+
+
+def broad_permission_warnings(promise: Promise) -> list[PermissionWarning]:
+    """Every ``rbac.permissions`` entry of the Promise's pipelines that grants ``*`` verbs or
+    resources, or Secrets in every namespace, with its path in the Promise.
+
+    Pure, for ``kratix-py validate`` and for the Promise reconciler's warning condition: such a
+    grant is legal (Kratix accepts it without a word), but a pipeline is code from others, and the
+    platform team should see what it hands over.
+    """
+    warnings: list[PermissionWarning] = []
+    for workflow_type, action, index, pipeline in promise.spec.workflows.all_pipelines():
+        base = f"spec.workflows.{workflow_type}.{action}[{index}].spec.rbac.permissions"
+        for position, permission in enumerate(pipeline.spec.rbac.permissions):
+            for problem in permission_problems(permission):
+                warnings.append(
+                    PermissionWarning(f"{base}[{position}]", f"pipeline {pipeline.name} {problem}")
+                )
+    return warnings

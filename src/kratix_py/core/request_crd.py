@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kratix_py import contract as constants
+from kratix_py.api.crd_keys import normalise_crd_keys
 
 REQUEST_CATEGORY = "kratix-request"
 
@@ -92,6 +93,7 @@ class RequestKind:
 
 def request_kind(api: Mapping[str, Any]) -> RequestKind:
     """The group/kind/plural and stored version of ``spec.api``, after checking its shape."""
+    api, _ = normalise_crd_keys(api)  # names in any capitalisation, as in build_request_crd
     if api.get("apiVersion") != "apiextensions.k8s.io/v1" or api.get("kind") != "CustomResourceDefinition":
         raise InvalidAPI(
             "spec.api must be an apiextensions.k8s.io/v1 CustomResourceDefinition "
@@ -122,9 +124,13 @@ def request_kind(api: Mapping[str, Any]) -> RequestKind:
 
 
 def build_request_crd(promise_name: str, api: Mapping[str, Any]) -> dict[str, Any]:
-    """The CRD to apply for ``spec.api`` (raises :class:`InvalidAPI` naming the problem)."""
-    kind = request_kind(api)
-    crd = copy.deepcopy(dict(api))
+    """The CRD to apply for ``spec.api`` (raises :class:`InvalidAPI` naming the problem).
+
+    Field names in another capitalisation (``JSONPath``) get their canonical spelling first, as
+    Kratix's Go decoder gives them (see :mod:`kratix_py.api.crd_keys`).
+    """
+    crd, _ = normalise_crd_keys(api)
+    kind = request_kind(crd)
     metadata = crd.setdefault("metadata", {})
     metadata.setdefault("labels", {})[constants.LABEL_PROMISE_NAME] = promise_name
     for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):

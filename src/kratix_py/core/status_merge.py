@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import yaml
-
 from kratix_py.api.meta import format_timestamp
 from kratix_py.contract import CONDITION_CONFIGURE_WORKFLOW_COMPLETED
 from kratix_py.core.conditions import Condition, set_condition
+from kratix_py.core.limited_yaml import DEFAULT_YAML_LIMITS, YamlLimitError, YamlLimits, load_yaml
 from kratix_py.core.workflow_control import WorkflowControl, apply_workflow_control
 
 STATUS_FILE = "status.yaml"
@@ -39,12 +38,18 @@ class StatusFileError(ValueError):
     """``status.yaml`` cannot be merged; the message names the file, the problem and the fix."""
 
 
-def parse_status_file(text: str, *, filename: str = STATUS_FILE) -> dict[str, Any]:
-    """Read ``status.yaml``: a map (empty file = nothing to merge), without the reserved ``kratix`` key."""
+def parse_status_file(
+    text: str | bytes, *, filename: str = STATUS_FILE, limits: YamlLimits = DEFAULT_YAML_LIMITS
+) -> dict[str, Any]:
+    """Read ``status.yaml``: a map (empty file = nothing to merge), without the reserved ``kratix`` key.
+
+    Parsed within ``limits`` (size, depth, aliases), so an alias bomb is refused here rather than
+    expanded when the status is sent to the API server.
+    """
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise StatusFileError(f"{filename} is not valid YAML: {error}") from None
+        document = load_yaml(text, filename=filename, limits=limits)
+    except YamlLimitError as error:
+        raise StatusFileError(str(error)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):

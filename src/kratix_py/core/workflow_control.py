@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import yaml
-
 from kratix_py.api.duration import parse_duration
 from kratix_py.api.meta import format_timestamp
 from kratix_py.contract import LABEL_WORKFLOW_SUSPENDED, TRUE_LABEL_VALUE
+from kratix_py.core.limited_yaml import DEFAULT_YAML_LIMITS, YamlLimitError, YamlLimits, load_yaml
 
 WORKFLOW_CONTROL_FILE = "workflow-control.yaml"
 PHASE_SUSPENDED = "Suspended"
@@ -50,16 +49,18 @@ class WorkflowControl:
         return self.suspend or self.is_retry
 
 
-def parse_workflow_control(text: str, *, filename: str = WORKFLOW_CONTROL_FILE) -> WorkflowControl:
+def parse_workflow_control(
+    text: str | bytes, *, filename: str = WORKFLOW_CONTROL_FILE, limits: YamlLimits = DEFAULT_YAML_LIMITS
+) -> WorkflowControl:
     """Validate the file: ``suspend`` a boolean, ``retryAfter`` a Go duration (``30s``, ``1h30m``), ``message`` text.
 
     Field names match case-insensitively, as Kratix's Go decoder does; unknown fields are reported
     as warnings (a misspelt ``retryafter`` would otherwise silently not retry).
     """
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise WorkflowControlError(f"{filename} is not valid YAML: {error}") from None
+        document = load_yaml(text, filename=filename, limits=limits)
+    except YamlLimitError as error:
+        raise WorkflowControlError(str(error)) from None
     if document is None:
         return WorkflowControl()
     if not isinstance(document, Mapping):

@@ -19,13 +19,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from kratix_py.api.promise import DestinationSelector as PromiseDestinationSelector
 from kratix_py.api.promise import squash_destination_selectors
 from kratix_py.api.work import decode_workload_content, encode_workload_content
 from kratix_py.contract import DEFAULT_WORKLOAD_GROUP_DIRECTORY, DEFAULT_WORKLOAD_GROUP_ID
 from kratix_py.core.hashing import md5_hex
+from kratix_py.core.limited_yaml import (
+    DEFAULT_YAML_LIMITS,
+    YamlLimitError,
+    YamlLimits,
+    format_size,
+    load_yaml,
+    load_yaml_documents,
+)
+from kratix_py.core.limits import ENV_MAX_WORK_BYTES, largest
 
 DESTINATION_SELECTORS_FILE = "destination-selectors.yaml"
 # The older name of the same file; read only when the new name is absent.
@@ -166,15 +173,15 @@ def _string_labels(labels: Any, where: str) -> dict[str, str]:
     return result
 
 
-def _load_yaml(text: str, filename: str) -> Any:
+def _load_yaml(text: str | bytes, filename: str, limits: YamlLimits) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PipelineOutputError(f"{filename} is not valid YAML: {error}") from None
+        return load_yaml(text, filename=filename, limits=limits)
+    except YamlLimitError as error:
+        raise PipelineOutputError(str(error)) from None
 
 
 def parse_destination_selectors(
-    text: str, *, filename: str = DESTINATION_SELECTORS_FILE
+    text: str | bytes, *, filename: str = DESTINATION_SELECTORS_FILE, limits: YamlLimits = DEFAULT_YAML_LIMITS
 ) -> list[DirectorySelector]:
     """Validate ``destination-selectors.yaml`` as Kratix does and return its entries in file order.
 
@@ -182,7 +189,7 @@ def parse_destination_selectors(
     (``baz/`` equals ``baz``), must be a single top-level directory, and appears at most once
     (absent or ``.`` names the default group). Errors name the file, the entry index and the fix.
     """
-    document = _load_yaml(text, filename)
+    document = _load_yaml(text, filename, limits)
     if document is None:
         return []
     if not isinstance(document, list):
@@ -222,14 +229,14 @@ def parse_destination_selectors(
 
 
 def parse_promise_scheduling(
-    text: str, *, filename: str = PROMISE_SCHEDULING_FILE
+    text: str | bytes, *, filename: str = PROMISE_SCHEDULING_FILE, limits: YamlLimits = DEFAULT_YAML_LIMITS
 ) -> list[SchedulingSelector]:
     """Read the ``promise-scheduling`` file kratix-py mounts into the work-writer.
 
     A YAML list of ``{matchLabels, source}``; Kratix writes ``matchlabels`` in lower case, so both
     spellings are read. Entries with empty labels are dropped (they select nothing extra).
     """
-    document = _load_yaml(text, filename)
+    document = _load_yaml(text, filename, limits)
     if document is None:
         return []
     if not isinstance(document, list):
@@ -258,39 +265,66 @@ def squash_labels(label_sets: Iterable[Mapping[str, str]]) -> dict[str, str]:
 # -- output validation and grouping ------------------------------------------------------------------
 
 
-class _AnyTagLoader(yaml.SafeLoader):
-    """SafeLoader that accepts unknown tags (``!Ref`` in a CloudFormation file is still valid YAML)."""
+def kubernetes_object_problem(document: Any) -> str | None:
+    """Why one YAML document is not a Kubernetes object, or ``None`` (an empty document is fine).
+
+    GitOps agents apply every YAML file in a Destination's directory; one that is a list, a scalar
+    or a map without ``apiVersion`` and ``kind`` makes the whole directory fail to apply, for every
+    request placed there, not only the one whose pipeline wrote it.
+    """
+    if document is None:
+        return None
+    if isinstance(document, list):
+        return "is a list, not an object"
+    if not isinstance(document, Mapping):
+        return f"is a {type(document).__name__}, not an object"
+    missing = [
+        key for key in ("apiVersion", "kind") if not isinstance(document.get(key), str) or not document[key]
+    ]
+    if missing:
+        return f"has no {' and no '.join(missing)}"
+    return None
 
 
-def _construct_unknown_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_AnyTagLoader.add_multi_constructor("", _construct_unknown_tag)
-
-
-def check_yaml_files(files: Mapping[str, bytes]) -> None:
-    """Every ``.yaml``/``.yml`` output must parse (several documents allowed); other files are opaque.
+def check_yaml_files(
+    files: Mapping[str, bytes],
+    *,
+    limits: YamlLimits = DEFAULT_YAML_LIMITS,
+    require_objects: bool = True,
+) -> list[str]:
+    """Every ``.yaml``/``.yml`` output must parse (several documents allowed) within ``limits``,
+    and each document must be a Kubernetes object; other files are opaque.
 
     A broken manifest caught here fails the pipeline with the file and line, instead of failing
-    later, silently, inside a GitOps agent on some destination.
+    later, silently, inside a GitOps agent on some destination. With ``require_objects=False`` a
+    document that is not a Kubernetes object is written anyway and the returned warnings say so.
     """
+    warnings: list[str] = []
     for path in sorted(files):
         if not path.lower().endswith(YAML_SUFFIXES):
             continue
         try:
-            text = files[path].decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise PipelineOutputError(f"output file {path} is not UTF-8 text: {error}") from None
-        try:
-            for _document in yaml.load_all(text, Loader=_AnyTagLoader):
-                pass
-        except yaml.YAMLError as error:
-            raise PipelineOutputError(f"output file {path} is not valid YAML: {error}") from None
+            documents = load_yaml_documents(
+                files[path], filename=f"output file {path}", limits=limits, any_tags=True
+            )
+        except YamlLimitError as error:
+            raise PipelineOutputError(str(error)) from None
+        for index, document in enumerate(documents):
+            problem = kubernetes_object_problem(document)
+            if problem is None:
+                continue
+            where = f"output file {path}" + (f" (document {index + 1})" if len(documents) > 1 else "")
+            message = (
+                f"{where} {problem}: GitOps agents apply every YAML file in a Destination's directory "
+                "and fail on anything that is not a Kubernetes object (apiVersion, kind, metadata)"
+            )
+            if require_objects:
+                raise PipelineOutputError(
+                    f"{message}; write a Kubernetes object, or name the file without .yaml/.yml "
+                    "if it is data for a non-Kubernetes destination"
+                )
+            warnings.append(f"{message}; written anyway")
+    return warnings
 
 
 def _selectors_for(
@@ -359,3 +393,19 @@ def build_workload_groups(
             )
         )
     return sorted(groups, key=lambda group: group.directory)
+
+
+def work_size_problem(groups: Sequence[WorkloadGroup], work_bytes: int, max_bytes: int) -> str | None:
+    """Why a Work of ``work_bytes`` (as sent to the API server) is too big, naming its largest files.
+
+    The API server refuses objects over about 1.5 MB, and each WorkPlacement carries a copy of its
+    group's files, so the limit is checked here, in the pipeline, where the files can be named.
+    """
+    if work_bytes <= max_bytes:
+        return None
+    sizes = {workload.filepath: len(workload.content) for group in groups for workload in group.workloads}
+    return (
+        f"the Work would be {format_size(work_bytes)} with its files compressed, over the limit of "
+        f"{format_size(max_bytes)} (set {ENV_MAX_WORK_BYTES} to change it; the API server refuses "
+        f"objects over about 1.5 MB); largest files once compressed: {largest(sizes) or 'none'}"
+    )

@@ -21,6 +21,7 @@ from kratix_py.api import Promise
 from kratix_py.api.meta import parse_timestamp
 from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core import conditions as cond
+from kratix_py.core import redact
 from kratix_py.core.jobs import job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
@@ -332,7 +333,11 @@ class WorkflowRunner:
             self.kube.delete(k.JOBS, name, namespace)
 
     def failure_detail(self, subject: Subject, pipelines: Sequence[Any], failed: Failed) -> str:
-        """ "pipeline X failed: container Y exited 3: <last log lines>" — what a person needs to act."""
+        """ "pipeline X failed: container Y exited 3: <last log lines>" — what a person needs to act.
+
+        The log and termination message are the pipeline's own words: the values of the Secrets
+        its pod reads are masked (core.redact) before they can reach a condition or an Event.
+        """
         namespace = pipeline_namespace(subject.promise, subject.workflow_type, subject.namespace)
         pipeline = pipelines[failed.index].name if failed.index < len(pipelines) else failed.job
         detail = f"pipeline {pipeline} (Job {failed.job}) failed"
@@ -348,8 +353,15 @@ class WorkflowRunner:
                 terminated = state.get("terminated") or {}
                 waiting = state.get("waiting") or {}
                 if terminated and terminated.get("exitCode", 0) != 0:
-                    log_tail = self._log_tail(namespace, pod["metadata"]["name"], container["name"])
-                    reason = terminated.get("message") or log_tail or terminated.get("reason") or ""
+                    secrets = self._secret_values(namespace, pod)
+                    if secrets is None:
+                        log_tail, message = "(log not shown: its Secrets could not be read to mask them)", ""
+                    else:
+                        log_tail = self._log_tail(
+                            namespace, pod["metadata"]["name"], container["name"], secrets
+                        )
+                        message = redact.mask(str(terminated.get("message") or ""), secrets)
+                    reason = message or log_tail or terminated.get("reason") or ""
                     return f"{detail}: container {container['name']} exited {terminated.get('exitCode')}" + (
                         f": {reason}" if reason else ""
                     )
@@ -359,13 +371,30 @@ class WorkflowRunner:
                     )
         return f"{detail}: {failed.message}" if failed.message else detail
 
-    def _log_tail(self, namespace: str, pod: str, container: str, lines: int = 5) -> str:
+    def _secret_values(self, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
+        """The values of every Secret the pod reads; ``None`` if one exists but cannot be read."""
+        references = redact.secret_references(pod.get("spec") or {})
+        secrets: dict[str, Mapping[str, Any]] = {}
+        for name in sorted({reference.name for reference in references}):
+            try:
+                secret = self.kube.get(k.SECRETS, name, namespace)
+            except k.KubeError:
+                return None
+            if secret is not None:
+                secrets[name] = secret
+        return redact.referenced_values(references, secrets)
+
+    def _log_tail(
+        self, namespace: str, pod: str, container: str, secrets: Sequence[str], lines: int = 5
+    ) -> str:
         try:
             text = self.kube.request_text(
                 k.PODS.path(namespace, pod, "log"), query={"container": container, "tailLines": lines}
             )
         except k.KubeError:
             return ""
+        # Masked before it is cut, so a value split by the cut cannot leave its first half behind.
+        text = redact.mask(text, secrets)
         return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())[:800]
 
 

@@ -47,7 +47,15 @@ from kratix_py.contract import is_within, normalise_prefix
 
 from .base import Change, WriteResult
 from .errors import ConfigurationError, StateStoreError, UnreachableError, WriteConflictError
-from .gitauth import GitAccess, classify_git_failure, credentials_from_secret, parse_remote_url
+from .gitauth import (
+    GitAccess,
+    TransportWarning,
+    ca_bundle_from_secret,
+    classify_git_failure,
+    credentials_from_secret,
+    parse_remote_url,
+    transport_warnings,
+)
 from .plan import commit_message, plan_ops, touched_roots
 
 __all__ = ["GitStateStoreWriter"]
@@ -104,6 +112,13 @@ class GitStateStoreWriter:
         self.retry_backoff = retry_backoff
         self.timeout = timeout
         credentials = credentials_from_secret(auth_method, secret, self.remote)
+        if ca_bundle is None:
+            ca_bundle = ca_bundle_from_secret(secret)
+        self.warnings: tuple[TransportWarning, ...] = tuple(
+            transport_warnings(self.remote, credentials, insecure_skip_tls_verify=insecure_skip_tls_verify)
+        )
+        """What a person should fix about how this store is reached, for the store's status (the
+        basic-auth credentials going over plain http://, TLS verification switched off)."""
         self._access = GitAccess(
             self.remote,
             credentials,
@@ -424,6 +439,7 @@ _HINTS = {
     "PermissionDenied": "the credentials are valid but may not push to this branch",
     "NotFound": "check the url; the repository may not exist or be invisible to these credentials",
     "Unreachable": "check the url's host and port, and the network between kratix and the server",
-    "TLSVerificationFailed": "trust the server's CA (ca_bundle) or, for a test server only, skip verification",
+    "TLSVerificationFailed": "put the server's CA certificate (PEM) in the state store Secret under ca.crt, "
+    "or, for a test server only, set insecureSkipTLSVerify",
     "HostKeyVerificationFailed": "add the server's host key to knownHosts in the state store Secret",
 }

@@ -8,8 +8,10 @@
   through ``GIT_CONFIG_*`` environment variables; SSH uses a private key file (0600) in a
   private directory and a known_hosts file with strict host-key checking.
 * TLS is verified by default (Kratix turns it off; §7.2); ``insecure_skip_tls_verify`` opts out
-  and ``ca_bundle`` adds trust. An inherited ``GIT_SSL_NO_VERIFY`` is dropped, so verification
-  cannot be switched off by accident.
+  and a CA bundle adds trust: the Secret's ``ca.crt`` (or ``caFile``), the keys Flux's
+  GitRepository reads. An inherited ``GIT_SSL_NO_VERIFY`` is dropped, so verification cannot be
+  switched off by accident. What is still unsafe (basic-auth credentials over plain ``http://``,
+  verification switched off) is returned by :func:`transport_warnings` for the store's status.
 * git runs with ``LC_ALL=C`` and without the user's or system's git config, so it behaves as in
   the operator's pod and its messages can be classified into typed errors; every message we
   raise goes through :meth:`GitAccess.scrub` first.
@@ -42,16 +44,24 @@ from .errors import (
 )
 
 __all__ = [
+    "CA_BUNDLE_KEYS",
     "DEFAULT_USERNAME",
     "GitAccess",
     "GitCredentials",
     "RemoteURL",
+    "TransportWarning",
+    "ca_bundle_from_secret",
     "classify_git_failure",
     "credentials_from_secret",
     "parse_remote_url",
+    "transport_warnings",
 ]
 
 DEFAULT_USERNAME = "x-access-token"
+CA_BUNDLE_KEYS = ("ca.crt", "caFile")
+"""Secret keys holding the CA bundle to trust for https remotes, as Flux's GitRepository reads
+them: ``ca.crt``, and ``caFile``, which older Flux versions used and still accept. The same
+Secret can then serve a store and the Flux source that syncs from it."""
 AuthMethod = Literal["basicAuth", "ssh"]
 
 # Inherited variables that would change what git does behind our back.
@@ -135,6 +145,54 @@ def parse_remote_url(url: str) -> RemoteURL:
     )
 
 
+@dataclass(frozen=True)
+class TransportWarning:
+    """Something about how the store is reached that a person should fix, for its status."""
+
+    reason: str
+    """CamelCase, for a condition reason: ``CredentialsOverPlainHTTP``, ``TLSVerificationDisabled``."""
+    message: str
+
+
+def transport_warnings(
+    remote: RemoteURL, credentials: GitCredentials, *, insecure_skip_tls_verify: bool = False
+) -> list[TransportWarning]:
+    """What is unsafe about reaching ``remote`` this way (never quoting a credential)."""
+    warnings: list[TransportWarning] = []
+    if remote.scheme == "http" and credentials.method == "basicAuth":
+        warnings.append(
+            TransportWarning(
+                "CredentialsOverPlainHTTP",
+                f"the basic-auth credentials for {remote.url} are sent in clear text over http://, "
+                "readable by anyone on the network path; use an https:// url",
+            )
+        )
+    if insecure_skip_tls_verify and remote.scheme == "https":
+        warnings.append(
+            TransportWarning(
+                "TLSVerificationDisabled",
+                f"insecureSkipTLSVerify is set, so the identity of {remote.url} is not checked; put the "
+                f"server's CA certificate in the state store Secret under {CA_BUNDLE_KEYS[0]} instead",
+            )
+        )
+    return warnings
+
+
+def ca_bundle_from_secret(secret: Mapping[str, str | bytes] | None) -> bytes | None:
+    """The PEM CA bundle in the store's Secret (``ca.crt``, else ``caFile``), or ``None``."""
+    for key in CA_BUNDLE_KEYS:
+        value = (secret or {}).get(key)
+        if value:
+            data = value.encode() if isinstance(value, str) else bytes(value)
+            if b"-----BEGIN CERTIFICATE-----" not in data:
+                raise ConfigurationError(
+                    f"the state store Secret's {key} is not a PEM certificate bundle "
+                    "(it must contain -----BEGIN CERTIFICATE-----)"
+                )
+            return data
+    return None
+
+
 def credentials_from_secret(
     auth_method: str, secret: Mapping[str, str | bytes] | None, remote: RemoteURL
 ) -> GitCredentials:
@@ -147,7 +205,8 @@ def credentials_from_secret(
             )
         password = data.get("password") or remote.password
         if not password:
-            if secret is None and not remote.password:
+            # No Secret, or one with only a CA bundle (a public repository behind a private CA).
+            if not remote.password and set(data) <= set(CA_BUNDLE_KEYS):
                 return GitCredentials(method="none")
             raise ConfigurationError("the state store Secret has no 'password' key (needed for basicAuth)")
         username = data.get("username") or remote.username or DEFAULT_USERNAME

@@ -180,8 +180,8 @@ def test_reader_without_its_environment_fails_with_the_missing_variable(api: Fak
 
 def test_work_writer_creates_one_work_then_updates_it(api: FakeApi, pod: Path) -> None:
     (pod / "output" / "db").mkdir()
-    (pod / "output" / "db" / "schema.yaml").write_text("kind: Schema\n")
-    (pod / "output" / "deployment.yaml").write_text("kind: Deployment\n")
+    (pod / "output" / "db" / "schema.yaml").write_text("apiVersion: db.example/v1\nkind: Schema\n")
+    (pod / "output" / "deployment.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\n")
     (pod / "metadata" / "destination-selectors.yaml").write_text(
         "- directory: db/\n  matchLabels: {tier: data}\n"
     )
@@ -205,16 +205,19 @@ def test_work_writer_creates_one_work_then_updates_it(api: FakeApi, pod: Path) -
         == "work-writer: created Work team-a/redis-cache-instance with 2 workload group(s) and 2 file(s)"
     )
 
-    (pod / "output" / "deployment.yaml").write_text("kind: Deployment\nreplicas: 2\n")
+    (pod / "output" / "deployment.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nreplicas: 2\n")
     assert steps.work_writer(ctx, clock=_clock) == 0
     assert list(api.works) == ["redis-cache-instance"]
     default = api.works["redis-cache-instance"]["spec"]["workloadGroups"][0]
-    assert decode_content(default["workloads"][0]["content"]) == b"kind: Deployment\nreplicas: 2\n"
+    assert (
+        decode_content(default["workloads"][0]["content"])
+        == b"apiVersion: apps/v1\nkind: Deployment\nreplicas: 2\n"
+    )
     assert ctx.lines[-1].startswith("work-writer: updated Work team-a/redis-cache-instance")
 
 
 def test_invalid_output_fails_and_leaves_the_previous_work_untouched(api: FakeApi, pod: Path) -> None:
-    (pod / "output" / "ok.yaml").write_text("a: 1\n")
+    (pod / "output" / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     assert steps.work_writer(_ctx(pod, WORK_ARGS), clock=_clock) == 0
     before = copy.deepcopy(api.works)
     (pod / "output" / "broken.yaml").write_text("a: [1,\n")
@@ -233,7 +236,7 @@ def test_invalid_selectors_fail_naming_file_and_entry(api: FakeApi, pod: Path) -
 
 
 def test_the_legacy_selectors_file_is_read_when_the_new_one_is_absent(api: FakeApi, pod: Path) -> None:
-    (pod / "output" / "a.yaml").write_text("a: 1\n")
+    (pod / "output" / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     (pod / "metadata" / "destination.yaml").write_text("- matchLabels: {legacy: 'yes'}\n")
     assert steps.work_writer(_ctx(pod, WORK_ARGS), clock=_clock) == 0
     [group] = api.works["redis-cache-instance"]["spec"]["workloadGroups"]
@@ -244,7 +247,7 @@ def test_the_legacy_selectors_file_is_read_when_the_new_one_is_absent(api: FakeA
 
 @pytest.mark.parametrize("control", ["suspend: true\n", "retryAfter: 5m\n"])
 def test_suspend_or_retry_skips_the_work(api: FakeApi, pod: Path, control: str) -> None:
-    (pod / "output" / "a.yaml").write_text("a: 1\n")
+    (pod / "output" / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     (pod / "metadata" / "workflow-control.yaml").write_text(control)
     ctx = _ctx(pod, WORK_ARGS)
     assert steps.work_writer(ctx, clock=_clock) == 0
@@ -278,7 +281,7 @@ def test_two_works_for_the_same_pipeline_is_an_error_naming_them(api: FakeApi, p
 
 
 def test_a_dry_run_work_is_never_overwritten_by_a_real_run(api: FakeApi, pod: Path) -> None:
-    (pod / "output" / "a.yaml").write_text("a: 1\n")
+    (pod / "output" / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     assert steps.work_writer(_ctx(pod, WORK_ARGS, KRATIX_DRY_RUN="true"), clock=_clock) == 0
     [dry] = api.works.values()
     assert dry["metadata"]["labels"]["kratix.io/dry-run"] == "true"

@@ -466,11 +466,31 @@ def test_user_containers_keep_their_own_settings():
     assert publish["resources"] == {"limits": {"cpu": "1", "memory": "1Gi"}}
 
 
-def test_without_configured_defaults_user_containers_get_only_default_resources():
+def test_without_configured_defaults_user_containers_are_restricted_and_get_default_resources():
     render = containers(pod_of())["render"]
-    assert "securityContext" not in render
+    assert render["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert "imagePullPolicy" not in render
     assert render["resources"] == DEFAULT_CONTAINER_RESOURCES
+
+
+def test_a_containers_own_security_context_replaces_the_default_whole():
+    # As Kratix applies workflows.defaultContainerSecurityContext: only to containers without one.
+    steps = containers(pod_of())
+    assert steps["publish"]["securityContext"] == {"runAsUser": 1000}
+    assert steps["render"]["securityContext"] is not steps["reader"]["securityContext"]
+
+
+def test_the_restricted_default_can_be_switched_off_platform_wide():
+    for off in (None, {}):
+        settings = PipelineSettings(adapter_image="img", default_container_security_context=off)
+        steps = containers(pod_of(settings=settings))
+        assert "securityContext" not in steps["render"]
+        assert steps["reader"]["securityContext"] == dict(ADAPTER_SECURITY_CONTEXT)
 
 
 # --- volumes and mounts (§2.3) ------------------------------------------------------------------------

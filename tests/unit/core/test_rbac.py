@@ -77,3 +77,91 @@ def test_stale_objects_are_those_no_longer_wanted():
 def test_resource_rbac_needs_the_request_api():
     with pytest.raises(ValueError, match="group, plural and namespace"):
         rbac(request_plural=None)
+
+
+# --- broad permissions -----------------------------------------------------------------------------
+
+
+def _promise_with(permissions):
+    from kratix_py.api import Promise
+
+    pipeline = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Pipeline",
+        "metadata": {"name": "main"},
+        "spec": {"containers": [{"name": "c", "image": "i:1"}], "rbac": {"permissions": permissions}},
+    }
+    return Promise.model_validate(
+        {"metadata": {"name": "redis"}, "spec": {"workflows": {"promise": {"configure": [pipeline]}}}}
+    )
+
+
+def test_secrets_in_every_namespace_and_star_grants_are_warned_about_with_their_path():
+    from kratix_py.core.rbac import broad_permission_warnings
+
+    warnings = broad_permission_warnings(
+        _promise_with(
+            [
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "verbs": ["get", "list"],
+                    "resourceNamespace": "*",
+                },
+                {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["*"], "resourceNamespace": "team-a"},
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"], "resourceNamespace": "*"},
+            ]
+        )
+    )
+    base = "spec.workflows.promise.configure[0].spec.rbac.permissions"
+    assert [(warning.path, warning.message.split(":")[0]) for warning in warnings] == [
+        (f"{base}[1]", "pipeline main grants access to Secrets in every namespace"),
+        (
+            f"{base}[2]",
+            "pipeline main grants every verb ('*') in namespace team-a; list the verbs the pipeline needs",
+        ),
+        (
+            f"{base}[2]",
+            "pipeline main grants every resource ('*') in namespace team-a; list the resources the pipeline needs",
+        ),
+        (
+            f"{base}[3]",
+            "pipeline main grants every resource ('*') in every namespace; list the resources the pipeline needs",
+        ),
+        (f"{base}[3]", "pipeline main grants access to Secrets in every namespace"),
+    ]
+
+
+def test_narrow_secret_grants_are_fine():
+    from kratix_py.core.rbac import broad_permission_warnings
+
+    assert (
+        broad_permission_warnings(
+            _promise_with(
+                [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["secrets"],
+                        "verbs": ["get"],
+                        "resourceNamespace": "vault",
+                    },
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+                    {
+                        "apiGroups": [""],
+                        "resources": ["secrets"],
+                        "resourceNames": ["registry-credentials"],
+                        "verbs": ["get"],
+                        "resourceNamespace": "*",
+                    },
+                    {
+                        "apiGroups": ["example.com"],
+                        "resources": ["secrets"],
+                        "verbs": ["get"],
+                        "resourceNamespace": "*",
+                    },
+                ]
+            )
+        )
+        == []
+    )

@@ -248,8 +248,8 @@ def test_yaml_outputs_must_parse_and_the_error_names_file_and_line() -> None:
 def test_multi_document_yaml_custom_tags_and_non_yaml_files_are_fine() -> None:
     check_yaml_files(
         {
-            "multi.yaml": b"a: 1\n---\nb: 2\n",
-            "cfn.yaml": b"Value: !Ref Thing\nList: !GetAZs []\n",
+            "multi.yaml": b"apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n---\n",
+            "cfn.yaml": b"apiVersion: cfn.example/v1\nkind: Stack\nValue: !Ref Thing\nList: !GetAZs []\n",
             "script.sh": b"echo {{ not: yaml: at all\n",
             "blob.bin": b"\xff\xfe",
         }

@@ -181,3 +181,28 @@ def test_ssh_key_file_is_private_and_host_keys_are_strict() -> None:
 )
 def test_classify_git_failure(stderr: str, expected: type[StateStoreError]) -> None:
     assert classify_git_failure(stderr) is expected
+
+
+def test_a_secret_with_only_a_ca_bundle_means_no_credentials() -> None:
+    from kratix_py.statestores.gitauth import ca_bundle_from_secret
+
+    remote = parse_remote_url("https://git.example/repo.git")
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert credentials_from_secret("basicAuth", {"ca.crt": pem}, remote).method == "none"
+    assert ca_bundle_from_secret({"caFile": pem.decode()}) == pem
+    assert ca_bundle_from_secret({"password": "x"}) is None
+    with pytest.raises(ConfigurationError, match="no 'password' key"):
+        credentials_from_secret("basicAuth", {"ca.crt": pem, "pasword": b"typo"}, remote)
+
+
+def test_transport_warnings_say_what_is_unsafe() -> None:
+    from kratix_py.statestores.gitauth import GitCredentials, transport_warnings
+
+    basic = GitCredentials(method="basicAuth", username="u", password="p")
+    http, https = parse_remote_url("http://git.example/r.git"), parse_remote_url("https://git.example/r.git")
+    assert [w.reason for w in transport_warnings(http, basic)] == ["CredentialsOverPlainHTTP"]
+    assert transport_warnings(http, GitCredentials(method="none")) == []
+    assert transport_warnings(https, basic) == []
+    assert [w.reason for w in transport_warnings(https, basic, insecure_skip_tls_verify=True)] == [
+        "TLSVerificationDisabled"
+    ]

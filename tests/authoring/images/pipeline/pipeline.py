@@ -16,10 +16,16 @@ obj = sdk.read_object()
 if mode == "write":
     size = obj.get("spec.size", "?")
     sdk.write_output(
-        "app/deployment.yaml", {"kind": "Deployment", "metadata": {"name": obj.name}, "size": size}
+        "app/deployment.yaml",
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": obj.name}, "size": size},
     )
-    sdk.write_output("app/service.yaml", {"kind": "Service", "metadata": {"name": obj.name}})
-    sdk.write_output("monitoring/alerts.yaml", {"kind": "PrometheusRule", "metadata": {"name": obj.name}})
+    sdk.write_output(
+        "app/service.yaml", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": obj.name}}
+    )
+    sdk.write_output(
+        "monitoring/alerts.yaml",
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": obj.name}},
+    )
     sdk.write_destination_selectors([{"directory": "monitoring", "matchLabels": {"team": "observability"}}])
     sdk.write_status({"message": f"wrote {obj.name}", "endpoint": f"{obj.name}.{obj.namespace}.svc"})
     print(f"wrote the manifests of {obj.name} ({size})")
