@@ -106,7 +106,9 @@ def promise() -> dict[str, Any]:
 def instant(ctx: Any) -> int:
     obj = yaml.safe_load((ctx.path("/kratix/input") / "object.yaml").read_text())
     (ctx.path("/kratix/output") / "cache.yaml").write_text(
-        yaml.safe_dump({"kind": "ConfigMap", "metadata": {"name": obj["metadata"]["name"]}})
+        yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": obj["metadata"]["name"]}}
+        )
     )
     return 0
 
@@ -306,6 +308,8 @@ def run(n: int, workdir: Path, git: GitServer, *, delete: bool = False) -> dict[
         calls_after = api_calls(system.metrics_port)
         watcher.stop()
         latencies = sorted(finished[name] - applied[name] for name in finished)
+        if not latencies:
+            raise SystemExit(f"no request became Reconciled; see the operator log in {workdir}")
         quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
         per_request = {
             verb: (calls_after.get(verb, 0) - calls_before.get(verb, 0)) / n
