@@ -45,7 +45,11 @@ NOT_NEEDED = {
     ("batch", "jobs", "patch"): "operator/workflows.py applies every pipeline object but creates Jobs "
     "(the kind == 'Job' branch); the scan does not follow branches",
     **{
-        ("platform.kratix.io", store, "patch"): "the reconciler skeleton's finalizer helpers serve every kind; "
+        (
+            "platform.kratix.io",
+            store,
+            "patch",
+        ): "the reconciler skeleton's finalizer helpers serve every kind; "
         "state stores carry no finalizer, so their reconciler never calls them"
         for store in ("gitstatestores", "bucketstatestores")
     },

@@ -7,6 +7,8 @@ the Promise's RBAC, and the message says so.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,10 +30,35 @@ def connect(ctx: StepContext) -> Kube:
     api_client = getattr(ctx, "api_client", None)
     if api_client is None:
         try:
-            api_client = load_api_client(ctx.env.get(ENV_KUBECONFIG) or None)
+            api_client = _client_for(ctx.env.get(ENV_KUBECONFIG) or None)
         except Exception as error:  # the kubernetes package raises several unrelated types here
             raise AdapterError(f"cannot configure a Kubernetes client: {error}") from None
     return Kube(api_client, field_manager=FIELD_MANAGER)
+
+
+_CLIENTS: dict[tuple[str, float, int], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _client_for(kubeconfig: str | None) -> Any:
+    """One client per kubeconfig file (as it is now) per process.
+
+    A pipeline container runs one step and exits, so this changes nothing there; where the steps
+    run in one process (the local platform's fast pods, ``kratix-py render``), reading and parsing
+    the kubeconfig for every step would cost more than the step itself.
+    """
+    if not kubeconfig:
+        return load_api_client(None)
+    stat = os.stat(kubeconfig)
+    key = (kubeconfig, stat.st_mtime, stat.st_size)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = load_api_client(kubeconfig)
+            client.rest_client.pool_manager.connection_pool_kw["maxsize"] = 16
+            _CLIENTS.clear()  # a changed file replaces the client it was read into
+            _CLIENTS[key] = client
+        return client
 
 
 def resource_for(ref: ObjectRef) -> Resource:

@@ -90,7 +90,13 @@ def resource_spec_hash(promise_spec: Any, request_spec: Any, *, dry_run: bool = 
     The Promise's spec is part of it on purpose: any change to the Promise re-runs every request.
     A dry run appends ``-dry-run`` so its Jobs never count as a real run of the same spec.
     """
-    combined = f"{spec_hash(promise_spec)}-{spec_hash(request_spec)}"
+    return combine_spec_hashes(spec_hash(promise_spec), request_spec, dry_run=dry_run)
+
+
+def combine_spec_hashes(promise_hash: str, request_spec: Any, *, dry_run: bool = False) -> str:
+    """:func:`resource_spec_hash` from the Promise's spec hash (which callers may keep per Promise
+    version: hashing a large Promise for every request reconcile is most of the cost)."""
+    combined = f"{promise_hash}-{spec_hash(request_spec)}"
     if dry_run:
         combined += "-dry-run"
     return md5_hex(combined)

@@ -152,14 +152,18 @@ class Operator:
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
         )
-        self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds)
+        self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds, model=self.cache.model)
         self.queue = WorkQueue(
             {
-                "promise": PromiseReconciler(self.kube, workflows, enqueue_requests=self.enqueue_requests),
+                "promise": PromiseReconciler(
+                    self.kube, workflows, enqueue_requests=self.enqueue_requests, model=self.cache.model
+                ),
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
-                "workplacement": WorkPlacementReconciler(self.kube, self.stores),
-                "destination": DestinationReconciler(self.kube, self.stores, enqueue=self.enqueue),
+                "workplacement": WorkPlacementReconciler(self.kube, self.stores, model=self.cache.model),
+                "destination": DestinationReconciler(
+                    self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
+                ),
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
             },
             workers=settings.workers,

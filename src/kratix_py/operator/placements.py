@@ -135,7 +135,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         if target.destination is None:
             self._status(obj, placement, written=False, message=target.problem)
             return None  # the Destination's own update enqueues its placements
-        obj = self.keep_finalizers(obj, _finalizers(target.destination))
+        obj = self.keep_finalizers(obj, placement_finalizers(target.destination))
         if target.handle is None:
             self._status(obj, placement, written=False, message=target.problem)
             return STORE_NOT_READY_RETRY
@@ -424,7 +424,8 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
 _OUR_FINALIZERS = (c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP, c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)
 
 
-def _finalizers(destination: Destination) -> list[str]:
+def placement_finalizers(destination: Destination) -> list[str]:
+    """The finalizers a placement on ``destination`` carries (set at creation, kept by its reconciler)."""
     wanted = [c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP]
     if destination.spec.filepath.mode == "none":
         wanted.append(c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)

@@ -24,7 +24,7 @@ from kratix_py import kube as k
 from kratix_py.api import Promise
 from kratix_py.contract import WorkflowType, WorkType
 from kratix_py.core import conditions as cond
-from kratix_py.core.hashing import resource_spec_hash
+from kratix_py.core.hashing import combine_spec_hashes, resource_spec_hash, spec_hash
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
@@ -64,6 +64,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.kinds = kinds
+        self._promise_hashes: dict[tuple[str, str], str] = {}
 
     def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
         _, group, version, plural, namespace, name = (str(part) for part in key)
@@ -104,7 +105,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             now,
         )
         obj = {**obj, "status": status}
-        spec_hash = resource_spec_hash(promise_obj.get("spec") or {}, obj.get("spec") or {})
+        spec_hash = combine_spec_hashes(self._promise_hash(promise_obj), obj.get("spec") or {})
         subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
@@ -214,6 +215,18 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         crd = self.kube.get(k.CRDS, f"{resource.plural}.{resource.group}")
         name = ((crd or {}).get("metadata", {}).get("labels") or {}).get(c.LABEL_PROMISE_NAME)
         return str(name) if name else None
+
+    def _promise_hash(self, promise_obj: Mapping[str, Any]) -> str:
+        """md5 of the Promise's spec, kept per Promise version."""
+        meta = promise_obj.get("metadata") or {}
+        key = (str(meta.get("uid")), str(meta.get("resourceVersion")))
+        found = self._promise_hashes.get(key)
+        if found is None:
+            found = spec_hash(promise_obj.get("spec") or {})
+            if len(self._promise_hashes) > 256:
+                self._promise_hashes.clear()
+            self._promise_hashes[key] = found
+        return found
 
     def _promise(self, promise_obj: Mapping[str, Any] | None) -> Promise | None:
         if promise_obj is None:

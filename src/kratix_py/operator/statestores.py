@@ -291,7 +291,8 @@ class StateStores:
             secret_obj = self.kube.get(k.SECRETS, name, namespace)
             if secret_obj is None:
                 raise StoreProblem(
-                    "SecretNotFound", f"Secret {namespace}/{name} named in secretRef not found: it does not exist"
+                    "SecretNotFound",
+                    f"Secret {namespace}/{name} named in secretRef not found: it does not exist",
                 )
             secret = decode_secret(secret_obj)
             secret_version = str(secret_obj["metadata"].get("resourceVersion"))

@@ -533,6 +533,5 @@ def _started_message(pipelines: Sequence[Any], decision: Start) -> str:
     )
 
 
-
 def _job_label(job: Mapping[str, Any], key: str) -> str | None:
     return ((job.get("metadata") or {}).get("labels") or {}).get(key)

@@ -32,6 +32,7 @@ from kratix_py.api import Destination, Work, WorkPlacement, validation_message
 from kratix_py.core import conditions as cond
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
 from kratix_py.operator import resources as r
+from kratix_py.operator.placements import placement_finalizers
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Reconciler
 
@@ -82,7 +83,8 @@ class WorkReconciler(Reconciler[Work]):
                     validation_message(error),
                 )
         plan = schedule(work, destinations, existing)
-        current = self._apply(work, plan, {p["metadata"]["name"]: p for p in existing_objs})
+        by_name = {d.name: d for d in destinations}
+        current = self._apply(work, plan, {p["metadata"]["name"]: p for p in existing_objs}, by_name)
         conditions = work_conditions(plan, current)
         extra = {"workPlacements": len(plan.placements), "workPlacementsCreated": len(current)}
         self._write(obj, conditions, now, extra, plan)
@@ -111,7 +113,11 @@ class WorkReconciler(Reconciler[Work]):
 
     # -- writing -------------------------------------------------------------------------------------
     def _apply(
-        self, work: Work, plan: Schedule, existing: Mapping[str, dict[str, Any]]
+        self,
+        work: Work,
+        plan: Schedule,
+        existing: Mapping[str, dict[str, Any]],
+        destinations: Mapping[str, Destination],
     ) -> dict[str, dict[str, Any]]:
         """Make the placements match the plan; returns the planned ones as they now are."""
         current: dict[str, dict[str, Any]] = {}
@@ -119,16 +125,27 @@ class WorkReconciler(Reconciler[Work]):
             obj = existing.get(planned.name)
             if obj is not None and obj["metadata"].get("deletionTimestamp"):
                 continue  # recreated once the old one is gone
-            result = self._create(planned) if obj is None else self._update(obj, planned)
+            result = (
+                self._create(planned, destinations.get(planned.destination))
+                if obj is None
+                else self._update(obj, planned)
+            )
             if result is not None:
                 current[planned.name] = result
         for name in plan.dangling:
             self.kube.delete(r.WORKPLACEMENTS, name, work.metadata.namespace)
         return current
 
-    def _create(self, planned: PlannedPlacement) -> dict[str, Any] | None:
+    def _create(self, planned: PlannedPlacement, destination: Destination | None) -> dict[str, Any] | None:
+        manifest = planned.manifest
+        if destination is not None:
+            # Born with its finalizers: one write fewer than adding them on its first reconcile.
+            manifest = {
+                **manifest,
+                "metadata": {**manifest["metadata"], "finalizers": placement_finalizers(destination)},
+            }
         try:
-            return self.kube.create(r.WORKPLACEMENTS, planned.manifest)
+            return self.kube.create(r.WORKPLACEMENTS, manifest)
         except k.KubeError as error:
             if error.conflict:
                 return None  # created meanwhile (or still terminating): the next reconcile sees it
@@ -288,9 +305,5 @@ def work_events(
                     "WorkplacementsFailing",
                     "Writing to a state store failed; see the WorkPlacements",
                 )
-            )
-        elif kind == c.CONDITION_READY and status == cond.TRUE:
-            events.append(
-                ("Normal", "AllWorkplacementsWritten", "All workloads are written to their Destinations")
             )
     return events
