@@ -84,6 +84,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             or promise_obj.get("status", {}).get("status") != "Available"
             or promise_obj["metadata"].get("deletionTimestamp")
         ):
+            if promise_obj is not None and _reconfiguring(promise_obj):
+                # A Promise that served before and is rerunning its own workflow after an update
+                # is not "not installed": the request keeps its status and waits (the Promise
+                # re-enqueues its requests once it is Available again).
+                return timedelta(seconds=2)
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
         if promise_obj["status"].get("observedGeneration") != promise_obj["metadata"].get("generation"):
             # The Promise changed and its reconciler has not installed the change yet (its CRD may
@@ -106,7 +111,17 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         )
         obj = {**obj, "status": status}
         spec_hash = combine_spec_hashes(self._promise_hash(promise_obj), obj.get("spec") or {})
-        subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
+        # The hash covers the Promise's spec too: when the request's own spec has been seen
+        # already (observedGeneration), a new hash can only mean the Promise changed.
+        own_change = old_status.get("observedGeneration") != obj["metadata"].get("generation")
+        subject = Subject(
+            promise,
+            WorkflowType.RESOURCE,
+            obj,
+            resource,
+            spec_hash,
+            change_reason="the request's specification changed" if own_change else "the Promise changed",
+        )
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         works = self._works(promise.name, promise, obj)
@@ -310,6 +325,23 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             now,
         )
         self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+
+
+def _reconfiguring(promise_obj: Mapping[str, Any]) -> bool:
+    """The Promise was Available and is only rerunning its configure workflow after a change."""
+    meta, status = promise_obj.get("metadata") or {}, promise_obj.get("status") or {}
+    if (
+        not status.get("lastAvailableTime")
+        or meta.get("deletionTimestamp")
+        or label_on(promise_obj, c.LABEL_PAUSED)
+    ):
+        return False
+    if any(req.get("state") != "Requirement installed" for req in status.get("requiredPromises") or []):
+        return False
+    if status.get("observedGeneration") != meta.get("generation"):
+        return True
+    running = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
+    return bool(running and running.get("reason") == "PipelinesInProgress")
 
 
 def _work_of(work: Mapping[str, Any], request_meta: Mapping[str, Any]) -> bool:
