@@ -16,6 +16,7 @@ from kubernetes import client, watch
 
 from kratix_py import contract as c
 from kratix_py import kube as k
+from kratix_py.core import catalog
 from kratix_py.core import conditions as cond
 from kratix_py.local_platform.gitserver import GitServer
 from kratix_py.local_platform.operator import RunningOperator, settings_for
@@ -236,3 +237,7 @@ def test_a_promise_update_is_announced_as_such_and_flaps_nothing(platform, recor
     assert len(succeeded) <= 1, [e["message"] for e in succeeded]
     assert running_while_completed(requests.versions) == []
     assert running_while_completed(promises.versions) == []
+    catalog_works = [
+        w for w in kube.list(r.WORKS) if catalog.LABEL_CATALOG in w["metadata"].get("labels", {})
+    ]
+    assert catalog_works == [], "no Backstage Destination, no catalog Works nothing would schedule"

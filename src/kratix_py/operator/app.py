@@ -34,6 +34,7 @@ from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
+from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
@@ -42,7 +43,7 @@ from kratix_py.operator.promises import PromiseReconciler
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
-from kratix_py.operator.settings import OperatorSettings
+from kratix_py.operator.settings import OperatorSettings, catalog_selector
 from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
 from kratix_py.operator.store import DELETED, Change, Store, Transform, strip_managed_fields
 from kratix_py.operator.workflows import WorkflowRunner
@@ -152,11 +153,18 @@ class Operator:
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
         )
-        self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds, model=self.cache.model)
+        self.catalog = CatalogWriter(self.kube, catalog_selector(settings.backstage_catalog_selector))
+        self.requests = RequestReconciler(
+            self.kube, workflows, kinds=self.kinds, catalog=self.catalog, model=self.cache.model
+        )
         self.queue = WorkQueue(
             {
                 "promise": PromiseReconciler(
-                    self.kube, workflows, enqueue_requests=self.enqueue_requests, model=self.cache.model
+                    self.kube,
+                    workflows,
+                    enqueue_requests=self.enqueue_requests,
+                    catalog=self.catalog,
+                    model=self.cache.model,
                 ),
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
@@ -257,6 +265,12 @@ class Operator:
             self.enqueue(destination_key(name))
             if self.destination_changed(change):
                 self.destination_moved(name)
+                if change.type != DELETED and self.catalog.selects(obj):
+                    # The first (or a changed) catalog Destination: every Promise and request
+                    # writes its catalog Work now rather than at its next change.
+                    for listed in self.kube.list(r.PROMISES):
+                        self.enqueue(("promise", listed["metadata"]["name"]))
+                        self.enqueue_requests(listed["metadata"]["name"])
         elif rid in {resource_id(r.STATE_STORES[kind]) for kind in STATE_STORE_KINDS}:
             kind = next(kind for kind in STATE_STORE_KINDS if resource_id(r.STATE_STORES[kind]) == rid)
             self.enqueue(store_key(kind, name))

@@ -28,6 +28,7 @@ from kratix_py.core.hashing import combine_spec_hashes, resource_spec_hash, spec
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, label_on
 from kratix_py.operator.request_kinds import RequestKinds
@@ -58,12 +59,14 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         workflows: WorkflowRunner,
         *,
         kinds: RequestKinds | None = None,
+        catalog: CatalogWriter | None = None,
         model: ModelReader = parse_model,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.kinds = kinds
+        self.catalog = catalog
         self._promise_hashes: dict[tuple[str, str], str] = {}
 
     def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
@@ -139,6 +142,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         if promise.promise_version:
             status["promiseVersion"] = promise.promise_version
         self.write_status(obj, old_status, status, outcome.events, resource=resource)
+        if self.catalog is not None:
+            self.catalog.request(promise_obj, {**obj, "status": status}, works)
         if outcome.completed and works_condition.status == cond.UNKNOWN:
             return min(outcome.requeue_after or timedelta(seconds=5), timedelta(seconds=5))
         return outcome.requeue_after
@@ -167,6 +172,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             return self.release(obj, c.FINALIZER_DELETE_WORKFLOWS, resource=resource)
         if c.FINALIZER_WORK_CLEANUP in finalizers:
             works = self._works(own_promise, promise, obj) if own_promise else []
+            catalog_work = (
+                self.catalog.request_work(own_promise, obj) if self.catalog and own_promise else None
+            )
+            if catalog_work is not None:
+                works.append(catalog_work)  # its files go before the request does, like the rest
             abandon = (meta.get("annotations") or {}).get(c.ANNOTATION_ABANDON_CLEANUP) == c.TRUE_LABEL_VALUE
             blocked = []
             for work in works:
