@@ -241,3 +241,61 @@ def test_a_promise_update_is_announced_as_such_and_flaps_nothing(platform, recor
         w for w in kube.list(r.WORKS) if catalog.LABEL_CATALOG in w["metadata"].get("labels", {})
     ]
     assert catalog_works == [], "no Backstage Destination, no catalog Works nothing would schedule"
+
+
+def test_operator_logs_name_their_object_and_a_deletion_logs_no_error(platform_factory, recorder, tmp_path):
+    """``kratix-py operator --log-format json`` as a process: structured lines, each line of a
+    reconcile naming its object and reconcile, and a normal deletion without ERROR or traceback."""
+    import json
+    import subprocess
+    import sys
+
+    local = platform_factory(pods="fast", steps={"test/first:v1": recorder.step("first", first)})
+    kube = k.Kube(local.api_client())
+    log_path = tmp_path / "operator.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kratix_py",
+                "operator",
+                "--kubeconfig",
+                str(local.kubeconfig),
+                "--pipeline-adapter-image",
+                ADAPTER_IMAGE,
+                "--metrics-port",
+                "0",
+                "--health-port",
+                "0",
+                "--log-format",
+                "json",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            kube.create(r.PROMISES, promise_body("first"))
+            wait_for(
+                lambda: (kube.get(r.PROMISES, "redis") or {}).get("status", {}).get("status") == "Available",
+                what="the Promise to become Available",
+            )
+            kube.create(REDIS, request_body())
+            completed(kube)
+            kube.delete(REDIS, "my-redis", "default")
+            wait_for(lambda: kube.get(REDIS, "my-redis", "default") is None, what="the request to go")
+            kube.delete(r.PROMISES, "redis")
+            wait_for(lambda: kube.get(r.PROMISES, "redis") is None, what="the Promise to go")
+        finally:
+            process.terminate()
+            assert process.wait(20) == 0, "the operator stops cleanly on SIGTERM"
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    started = [
+        line for line in lines if str(line.get("message", "")).startswith("started configure pipeline first")
+    ]
+    assert started, [line.get("message") for line in lines]
+    assert started[0]["object"] == {"kind": "Redis", "name": "my-redis", "namespace": "default"}
+    assert isinstance(started[0]["reconcile"], int)
+    about_request = [line for line in lines if "my-redis" in str(line.get("message", ""))]
+    assert all(line.get("object") for line in about_request), about_request
+    assert [line for line in lines if line.get("severity") in ("error", "fatal") or "exc_info" in line] == []

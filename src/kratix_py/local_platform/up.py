@@ -368,10 +368,15 @@ class RunningPlatform:
         level = logging.getLevelName(self.options.log_level.upper())
         if not isinstance(level, int):
             raise CommandError(f"unknown log level {self.options.log_level!r}")
-        formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        from kratix_py.operator import logs
+
+        # Lines of a reconcile name its object and reconcile, as the operator command's do.
+        formatter = logs.TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         handlers: list[logging.Handler] = [logging.FileHandler(self.operator_log, encoding="utf-8")]
         if self.options.log_to_stderr:
             handlers.append(logging.StreamHandler(sys.stderr))
+        for handler in handlers:
+            handler.addFilter(logs.ObjectFilter())
         # kopf reports every handler it runs at INFO; its warnings and errors are what matter here.
         levels = {
             "kratix_py": level,

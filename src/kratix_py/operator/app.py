@@ -38,6 +38,7 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
+from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
@@ -175,6 +176,7 @@ class Operator:
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
             },
             workers=settings.workers,
+            describe=self.describe_key,
         )
         self.queue.pause()  # until the caches are synced (and, with leader election, the Lease held)
         self.election: LeaderElection | None = None
@@ -288,6 +290,13 @@ class Operator:
             served = self.kinds.by_plural(resource.group, resource.plural)
             if served is not None and served.version == resource.version:
                 self.enqueue(request_key(served.group, served.version, served.plural, namespace, name))
+
+    def describe_key(self, key: Key) -> ObjectRef:
+        """How log lines name a key's object: a request by its Kind, not its plural."""
+        if key and key[0] == "request" and len(key) == 6:
+            served = self.kinds.by_plural(str(key[1]), str(key[3]))
+            return ref_for_key(key, served.kind if served is not None else None)
+        return ref_for_key(key)
 
     def destination_changed(self, change: Change) -> bool:
         """Whether a Destination event can change scheduling: labels, spec, deletion or existence.

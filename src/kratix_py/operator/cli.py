@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
+    from kratix_py.operator import logs
+
+    for handler in logging.getLogger().handlers:  # kopf.configure's: lines name their object
+        logs.install(handler, json=settings.log_format == "json")
     from kratix_py.operator import metrics
 
     operator = Operator(settings)
