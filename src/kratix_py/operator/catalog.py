@@ -96,6 +96,16 @@ class CatalogWriter:
             return
         self.kube.apply(r.WORKS, work)
 
+    def missing_labels(self, promise_name: str, request_obj: Mapping[str, Any]) -> dict[str, str]:
+        """``backstage.io/kubernetes-id`` for a request made without the Template (kubectl, GitOps):
+        Backstage's Kubernetes tab finds a request by that label. An id already set is kept."""
+        labels = (request_obj.get("metadata") or {}).get("labels") or {}
+        if not self.active() or any(
+            key in labels for key in catalog.request_labels(promise_name, request_obj)
+        ):
+            return {}
+        return catalog.request_labels(promise_name, request_obj)
+
     # -- removing -----------------------------------------------------------------------------------
     def request_work(self, promise_name: str, request_obj: Mapping[str, Any]) -> dict[str, Any] | None:
         """The request's catalog Work, if there is one (it is deleted with the request's Works)."""

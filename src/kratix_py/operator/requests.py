@@ -264,19 +264,21 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
     def _ensure_metadata(
         self, resource: k.Resource, obj: dict[str, Any], promise_name: str
     ) -> dict[str, Any]:
-        """Kratix's finalizers and the promise-name label (added if the requester left it out), in
-        one write."""
+        """Kratix's finalizers, the promise-name label (added if the requester left it out) and,
+        with a Backstage catalog, the Kubernetes plugin's label, in one write."""
         meta = obj["metadata"]
         current = list(meta.get("finalizers") or [])
         missing = [f for f in c.RESOURCE_REQUEST_FINALIZERS if f not in current]
-        labelled = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME) == promise_name
-        if not missing and labelled:
+        labels = self.catalog.missing_labels(promise_name, obj) if self.catalog is not None else {}
+        if (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME) != promise_name:
+            labels[c.LABEL_PROMISE_NAME] = promise_name
+        if not missing and not labels:
             return obj
         patch: dict[str, Any] = {"resourceVersion": meta["resourceVersion"]}
         if missing:
             patch["finalizers"] = current + missing
-        if not labelled:
-            patch["labels"] = {c.LABEL_PROMISE_NAME: promise_name}
+        if labels:
+            patch["labels"] = labels
         return self.kube.patch(resource, meta["name"], {"metadata": patch}, meta["namespace"])
 
     def _works(
