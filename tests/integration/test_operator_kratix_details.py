@@ -9,10 +9,22 @@ against the local platform, with pipelines as in-process steps.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
 from kratix_py import contract as c
 from kratix_py import kube as k
+from kratix_py.api import Promise
+from kratix_py.contract import WorkflowType
+from kratix_py.core.hashing import promise_spec_hash
+from kratix_py.core.jobs import job_records
+from kratix_py.core.pipelines import PipelineSettings
+from kratix_py.core.workflow import JobPhase, JobRecord, RetryPolicy, Start
 from kratix_py.operator import resources as r
-from kratix_py.testing.fixtures import wait_for
+from kratix_py.operator.workflows import Outcome, Subject, WorkflowRunner
+from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
 from tests.integration import test_operator_fast as fast
 from tests.integration.test_operator_fast import REDIS, completed, install, promise_body, request_body
 
@@ -81,3 +93,84 @@ def test_long_rbac_names_match_kratix_and_a_named_service_account_is_created_onl
     assert kube.get(k.SERVICEACCOUNTS, "created-for-first", "default") is None
     assert kube.get(k.SERVICEACCOUNTS, "team-owned", "default") is not None, "not ours: never deleted"
     assert kube.get(k.CLUSTERROLES, role["metadata"]["name"]) is None
+
+
+# --- reconcileAfterFailure (reconcile_after_failure_test.go) ------------------------------------------
+
+
+def _gated_promise(kube: k.Kube) -> tuple[Promise, dict[str, Any]]:
+    """A Promise without an API whose promise pipeline fails until its gate is opened; interval 1m."""
+    body = promise_body("gated", name="reconcilable")
+    del body["spec"]["api"]
+    body["spec"]["workflows"] = {"promise": body["spec"]["workflows"]["resource"]}
+    body["metadata"]["annotations"] = {c.ANNOTATION_RECONCILIATION_INTERVAL: "1m"}
+    obj = kube.create(r.PROMISES, body)
+    return Promise.model_validate(obj), obj
+
+
+def _jobs(kube: k.Kube) -> list[dict[str, Any]]:
+    return kube.list(k.JOBS, c.SYSTEM_NAMESPACE, labels={c.LABEL_PROMISE_NAME: "reconcilable"})
+
+
+def _settled(kube: k.Kube, count: int) -> list[JobRecord]:
+    """The Promise's Job records once ``count`` Jobs exist and none of them runs any more."""
+    return wait_for(
+        lambda: (
+            len(records := job_records(_jobs(kube))) == count
+            and all(record.phase is not JobPhase.RUNNING for record in records)
+            and records
+        ),
+        what=f"{count} finished pipeline Job(s)",
+    )
+
+
+@pytest.mark.parametrize("reconcile_after_failure", [True, False])
+def test_a_failed_workflow_is_started_again_each_interval_only_with_reconcile_after_failure(
+    platform_factory, reconcile_after_failure
+):
+    gate = {"open": False}
+
+    def gated(ctx: Any) -> int:
+        ctx.log("gate present; configure succeeds" if gate["open"] else "gate absent; configure fails")
+        return 0 if gate["open"] else 1
+
+    platform = platform_factory(pods="fast", steps={"test/gated:v1": gated})
+    kube = k.Kube(platform.api_client())
+    kube.apply(
+        k.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": c.SYSTEM_NAMESPACE}}
+    )
+    runner = WorkflowRunner(
+        kube,
+        PipelineSettings(adapter_image=ADAPTER_IMAGE),
+        retry=RetryPolicy(max_attempts=1),  # no backoff retries: only the interval reruns it
+        reconcile_after_failure=reconcile_after_failure,
+    )
+    promise, obj = _gated_promise(kube)
+    assert promise.reconciliation_interval() == timedelta(minutes=1)
+
+    def configure(now: datetime) -> Outcome:
+        subject = Subject(promise, WorkflowType.PROMISE, obj, r.PROMISES, promise_spec_hash(obj["spec"]))
+        return runner.configure(subject, now)
+
+    assert isinstance(configure(datetime.now(UTC)).decision, Start)
+    [failed] = _settled(kube, 1)
+    assert failed.phase is JobPhase.FAILED and failed.finished_at is not None
+    before_interval = configure(failed.finished_at + timedelta(seconds=30))
+    assert before_interval.failed and len(_jobs(kube)) == 1
+
+    after_interval = failed.finished_at + timedelta(seconds=61)
+    outcome = configure(after_interval)
+    if not reconcile_after_failure:
+        assert outcome.failed and outcome.requeue_after is None
+        assert len(_jobs(kube)) == 1, "without reconcileAfterFailure only a change or the label reruns it"
+        return
+    assert isinstance(outcome.decision, Start) and outcome.decision.reason == "reconciling after failure"
+    assert outcome.decision.new_run and outcome.decision.index == 0
+    configure(after_interval)  # a second reconcile at the same moment starts nothing more
+    rerun = _settled(kube, 2)
+    assert [record.run for record in rerun] == [1, 2] and rerun[1].phase is JobPhase.FAILED
+
+    gate["open"] = True  # the Kratix test creates its gate ConfigMap here
+    assert isinstance(configure(rerun[1].finished_at + timedelta(seconds=61)).decision, Start)
+    succeeded = _settled(kube, 3)
+    assert succeeded[-1].phase is JobPhase.SUCCEEDED and succeeded[-1].run == 3

@@ -148,6 +148,7 @@ class Operator:
             ),
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,
+            reconcile_after_failure=settings.reconcile_after_failure,
         )
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading

@@ -140,12 +140,14 @@ class WorkflowRunner:
         jobs_to_keep: int = 5,
         default_interval: timedelta | None = timedelta(hours=10),
         retry: RetryPolicy | None = None,
+        reconcile_after_failure: bool = True,
     ) -> None:
         self.kube = kube
         self.pipeline_settings = pipeline_settings
         self.jobs_to_keep = jobs_to_keep
         self.default_interval = default_interval
         self.retry = retry or RetryPolicy()
+        self.reconcile_after_failure = reconcile_after_failure
 
     # -- reading -----------------------------------------------------------------------------------
     def jobs(self, subject: Subject, action: WorkflowAction | None) -> list[dict[str, Any]]:
@@ -178,6 +180,7 @@ class WorkflowRunner:
             suspended=label_on(subject.obj, c.LABEL_WORKFLOW_SUSPENDED),
             suspended_index=suspended_index,
             resume_at=resume_at,
+            reconcile_after_failure=self.reconcile_after_failure,
         )
         decision = decide(state)
         events: list[tuple[str, str, str]] = []
