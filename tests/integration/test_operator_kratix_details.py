@@ -9,6 +9,8 @@ against the local platform, with pipelines as in-process steps.
 
 from __future__ import annotations
 
+import copy
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Promise
 from kratix_py.contract import WorkflowType
+from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import promise_spec_hash
 from kratix_py.core.jobs import job_records
 from kratix_py.core.pipelines import PipelineSettings
@@ -174,3 +177,84 @@ def test_a_failed_workflow_is_started_again_each_interval_only_with_reconcile_af
     assert isinstance(configure(rerun[1].finished_at + timedelta(seconds=61)).decision, Start)
     succeeded = _settled(kube, 3)
     assert succeeded[-1].phase is JobPhase.SUCCEEDED and succeeded[-1].run == 3
+
+
+# --- pause (reconciliation_test.go) ------------------------------------------------------------------
+
+
+def _reconciled(kube: k.Kube, name: str) -> dict[str, Any] | None:
+    found = cond.find(
+        ((kube.get(REDIS, name, "default") or {}).get("status") or {}).get("conditions"), "Reconciled"
+    )
+    return dict(found) if found else None
+
+
+def test_requests_under_a_paused_promise_say_paused_and_unpausing_reruns_everything(system, recorder):
+    kube, _ = system
+    body = promise_body("first", name="pausedtest")
+    body["spec"]["workflows"]["promise"] = copy.deepcopy(body["spec"]["workflows"]["resource"])
+    body["spec"]["workflows"]["promise"]["configure"][0]["metadata"]["name"] = "second"
+    body["spec"]["workflows"]["promise"]["configure"][0]["spec"]["containers"][0]["image"] = "test/second:v1"
+    install(kube, body)
+    kube.create(REDIS, request_body("one"))
+    completed(kube, "one")
+    assert (recorder.count("second"), recorder.count("first")) == (1, 1)
+
+    kube.patch(r.PROMISES, "pausedtest", {"metadata": {"labels": {c.LABEL_PAUSED: "true"}}})
+    wait_for(
+        lambda: (
+            (p := kube.get(r.PROMISES, "pausedtest"))
+            and (cond.find(p["status"].get("conditions"), "Reconciled") or {}).get("reason")
+            == "PausedReconciliation"
+        ),
+        what="the Promise to say PausedReconciliation",
+    )
+    # Accepting create/update requests while paused: both say Paused where kubectl shows it.
+    kube.patch(REDIS, "one", {"spec": {"size": "large"}}, "default")
+    kube.create(REDIS, request_body("two"))
+    for name in ("one", "two"):
+        paused = wait_for(
+            lambda name=name: (found := _reconciled(kube, name)) and found["message"] == "Paused" and found,
+            what=f"request {name} to say Paused",
+        )
+        assert (paused["status"], paused["reason"]) == ("Unknown", "PausedReconciliation")
+    time.sleep(1.0)  # not running any workflow while paused
+    assert (recorder.count("second"), recorder.count("first")) == (1, 1)
+
+    kube.patch(r.PROMISES, "pausedtest", {"metadata": {"labels": {c.LABEL_PAUSED: None}}})
+    wait_for(lambda: recorder.count("second") == 2, what="the promise workflow to rerun after unpause")
+    wait_for(lambda: recorder.count("first") == 3, what="each request to run once more")
+    for name in ("one", "two"):
+        wait_for(
+            lambda name=name: (
+                (found := _reconciled(kube, name)) and found["reason"] != "PausedReconciliation"
+            ),
+            what=f"request {name} to leave Paused",
+        )
+        completed(kube, name)
+    time.sleep(0.5)
+    assert recorder.count("first") == 3, "and only once"
+    assert [obj["spec"]["size"] for name, obj in recorder.runs if name == "first"][-2:].count("large") == 1
+    promise = kube.get(r.PROMISES, "pausedtest")
+    assert c.LABEL_RUN_FROM_START not in (promise["metadata"].get("labels") or {})
+    assert c.LABEL_RECONCILE_RESOURCES not in (promise["metadata"].get("labels") or {})
+
+
+def test_a_paused_request_runs_nothing_until_unpaused(system, recorder):
+    kube, _ = system
+    install(kube, promise_body("first"))
+    kube.create(REDIS, request_body())
+    completed(kube)
+    kube.patch(REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_PAUSED: "true"}}}, "default")
+    kube.patch(REDIS, "my-redis", {"spec": {"size": "large"}}, "default")
+    wait_for(
+        lambda: (found := _reconciled(kube, "my-redis")) and found["message"] == "Paused",
+        what="the request to say Paused",
+    )
+    time.sleep(1.0)
+    assert recorder.count("first") == 1
+    kube.patch(REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_PAUSED: None}}}, "default")
+    wait_for(lambda: recorder.count("first") == 2, what="the rerun after unpause")
+    obj = completed(kube)
+    assert recorder.runs[-1][1]["spec"]["size"] == "large"
+    assert c.LABEL_RUN_FROM_START not in (obj["metadata"].get("labels") or {})

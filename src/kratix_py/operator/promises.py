@@ -72,18 +72,29 @@ class PromiseReconciler(Reconciler[Promise]):
         old_status = copy.deepcopy(obj.get("status") or {})
         status = copy.deepcopy(old_status)
         conditions = status.get("conditions")
+        was_paused = (cond.find(conditions, c.CONDITION_RECONCILED) or {}).get(
+            "reason"
+        ) == c.REASON_PAUSED_RECONCILIATION
         if label_on(obj, c.LABEL_PAUSED):
             conditions = cond.set_conditions(
                 conditions,
                 [
-                    cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, "PausedReconciliation", "Paused"),
-                    cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "PausedReconciliation", "Paused"),
+                    cond.Condition(
+                        c.CONDITION_AVAILABLE, cond.FALSE, c.REASON_PAUSED_RECONCILIATION, "Paused"
+                    ),
+                    cond.Condition(
+                        c.CONDITION_RECONCILED, cond.UNKNOWN, c.REASON_PAUSED_RECONCILIATION, "Paused"
+                    ),
                 ],
                 now,
             )
             status.update(conditions=conditions, status="Unavailable")
             self.write_status(obj, old_status, status)
+            if not was_paused and promise.has_api:
+                self.enqueue_requests(promise.name)  # so each says Paused, not what it did last
             return None
+        if was_paused:
+            obj = self._unpaused(promise, obj)
 
         # Required Promises.
         requirement_states, missing = self._requirements(promise)
@@ -188,6 +199,15 @@ class PromiseReconciler(Reconciler[Promise]):
             )
             self.enqueue_requests(promise.name)
         return outcome.requeue_after if not missing else timedelta(seconds=30)
+
+    def _unpaused(self, promise: Promise, obj: dict[str, Any]) -> dict[str, Any]:
+        """The pause is lifted: rerun the promise workflow from its start and every request, with
+        Kratix's own labels (the workflow and this reconciler remove them once acted on)."""
+        labels = {c.LABEL_RECONCILE_RESOURCES: c.TRUE_LABEL_VALUE}
+        if promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE):
+            labels[c.LABEL_RUN_FROM_START] = c.TRUE_LABEL_VALUE  # removed when the run starts
+        log.info("Promise %s unpaused: rerunning its workflow and its requests", promise.name)
+        return self.kube.patch(r.PROMISES, promise.name, {"metadata": {"labels": labels}})
 
     def _requirements(self, promise: Promise) -> tuple[list[dict[str, Any]], list[str]]:
         states: list[dict[str, Any]] = []
