@@ -258,3 +258,52 @@ def test_a_paused_request_runs_nothing_until_unpaused(system, recorder):
     obj = completed(kube)
     assert recorder.runs[-1][1]["spec"]["size"] == "large"
     assert c.LABEL_RUN_FROM_START not in (obj["metadata"].get("labels") or {})
+
+
+# --- required Promises (compound_promise_test.go) ------------------------------------------------------
+
+
+def test_required_promises_list_their_requirers_and_waiting_requests_say_pending(system, recorder):
+    kube, _ = system
+    compound = promise_body("first")
+    compound["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: "v2"}
+    compound["spec"]["requiredPromises"] = [{"name": "database", "version": "v1"}]
+    kube.create(r.PROMISES, compound)
+    wait_for(lambda: kube.get(k.CRDS, f"redises.{fast.GROUP}"), what="the request CRD")
+    kube.create(REDIS, request_body())
+    # Allowing requests to be created, but marking them as pending.
+    waiting = wait_for(
+        lambda: (o := kube.get(REDIS, "my-redis", "default")) and o.get("status", {}).get("message") and o,
+        what="the request to say it waits",
+    )
+    assert waiting["status"]["message"] == "Pending"
+    available = cond.find(waiting["status"]["conditions"], c.CONDITION_PROMISE_AVAILABLE)
+    assert available["status"] == "False" and available["reason"] == "PromiseRequirementsNotInstalled"
+    assert available["message"].startswith("Promise Requirements are not installed")
+    assert recorder.count("first") == 0
+
+    database = promise_body(name="database")
+    database["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: "v1"}
+    del database["spec"]["api"]
+    del database["spec"]["workflows"]
+    kube.create(r.PROMISES, database)
+
+    def required_by() -> Any:
+        return (kube.get(r.PROMISES, "database") or {}).get("status", {}).get("requiredBy")
+
+    expected = [{"promise": {"name": "redis", "version": "v2"}, "requiredVersion": "v1"}]
+    wait_for(
+        lambda: required_by() == expected, what=f"database to list redis in requiredBy ({required_by()})"
+    )
+    completed(kube)  # its requirement is met: the request goes ahead
+
+    kube.patch(r.PROMISES, "redis", {"spec": {"requiredPromises": None}})
+    wait_for(lambda: required_by() is None, what="redis to drop out of requiredBy once it stops requiring")
+    kube.patch(r.PROMISES, "redis", {"spec": {"requiredPromises": [{"name": "database"}]}})
+    wait_for(
+        lambda: required_by() == [{"promise": {"name": "redis", "version": "v2"}}],
+        what="redis back in requiredBy, without a version",
+    )
+    kube.delete(r.PROMISES, "redis")
+    wait_for(lambda: kube.get(r.PROMISES, "redis") is None, what="redis to go")
+    wait_for(lambda: required_by() is None, what="a deleted Promise to drop out of requiredBy")
