@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from urllib3.exceptions import ProtocolError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
@@ -101,6 +102,7 @@ class History:
 
     def __init__(self, api_client: Any, list_call: Callable[..., Any], **arguments: Any) -> None:
         self.versions: list[dict[str, Any]] = []
+        self._stopped = False
         self._watch = watch.Watch()
         self._thread = threading.Thread(
             target=self._run, args=(list_call, arguments), daemon=True, name="history"
@@ -108,10 +110,16 @@ class History:
         self._thread.start()
 
     def _run(self, list_call: Callable[..., Any], arguments: dict[str, Any]) -> None:
-        for event in self._watch.stream(list_call, **arguments):
-            self.versions.append(event["object"])
+        try:
+            for event in self._watch.stream(list_call, **arguments):
+                self.versions.append(event["object"])
+        except ProtocolError:
+            if not self._stopped:
+                raise
+            # The platform stopped under a watch that was told to stop: nothing was lost.
 
     def stop(self) -> None:
+        self._stopped = True
         self._watch.stop()
 
     def conditions(self, condition_type: str) -> list[tuple[str, str]]:
