@@ -77,6 +77,9 @@ class WorkflowState:
     interval: timedelta | None = timedelta(hours=10)
     """Periodic rerun interval; ``None`` disables periodic reruns."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    reconcile_after_failure: bool = True
+    """Kratix's ``workflows.reconcileAfterFailure``: a run whose retries are exhausted starts again
+    (from the first pipeline) once ``interval`` has passed since it failed."""
     suspended: bool = False
     """The ``kratix.io/workflow-suspended`` label is on the object."""
     suspended_index: int | None = None
@@ -174,7 +177,12 @@ def decide(state: WorkflowState) -> Decision:
                 attempt=last.attempt + 1,
                 reason=f"retrying after failure (attempt {last.attempt + 1})",
             )
-        return Failed(index=last.index, job=last.name, message=last.message, retry_at=retry_at)
+        rerun_at = _rerun_after_failure_at(state, last) if retry_at is None else None
+        if rerun_at is not None and rerun_at <= state.now:
+            return Start(
+                index=0, run=run + 1, attempt=1, reason="periodic reconciliation after failure", new_run=True
+            )
+        return Failed(index=last.index, job=last.name, message=last.message, retry_at=retry_at or rerun_at)
 
     # The last Job succeeded.
     if last.index + 1 < len(state.pipelines):
@@ -190,6 +198,12 @@ def _retry_at(state: WorkflowState, failed: JobRecord) -> datetime | None:
     if failed.attempt >= state.retry.max_attempts or failed.finished_at is None:
         return None
     return failed.finished_at + state.retry.delay(failed.attempt)
+
+
+def _rerun_after_failure_at(state: WorkflowState, failed: JobRecord) -> datetime | None:
+    if not state.reconcile_after_failure or state.interval is None or failed.finished_at is None:
+        return None
+    return failed.finished_at + state.interval
 
 
 def _completed(state: WorkflowState, run: int) -> Decision:

@@ -141,13 +141,10 @@ class Operator:
         """Unfenced, for the Lease itself and start-up chores every replica may do."""
         workflows = WorkflowRunner(
             self.kube,
-            PipelineSettings(
-                adapter_image=settings.pipeline_adapter_image,
-                adapter_pull_secret=settings.pipeline_adapter_pull_secret,
-                default_backoff_limit=settings.default_backoff_limit,
-            ),
+            pipeline_settings(settings),
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,
+            reconcile_after_failure=settings.reconcile_after_failure,
         )
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
@@ -160,7 +157,12 @@ class Operator:
                 ),
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
-                "workplacement": WorkPlacementReconciler(self.kube, self.stores, model=self.cache.model),
+                "workplacement": WorkPlacementReconciler(
+                    self.kube,
+                    self.stores,
+                    rewrite_interval=settings.state_store_reconciliation_interval,
+                    model=self.cache.model,
+                ),
                 "destination": DestinationReconciler(
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
                 ),
@@ -538,6 +540,22 @@ class Operator:
             liveness_endpoint=liveness_endpoint,
             standalone=True,
         )
+
+
+def pipeline_settings(settings: OperatorSettings) -> PipelineSettings:
+    """What pipeline Jobs are built with; unset defaults keep PipelineSettings' own."""
+    defaults: dict[str, Any] = {}
+    if settings.default_container_security_context is not None:
+        defaults["default_container_security_context"] = settings.default_container_security_context or None
+    if settings.default_container_resources is not None:
+        defaults["default_container_resources"] = settings.default_container_resources
+    return PipelineSettings(
+        adapter_image=settings.pipeline_adapter_image,
+        adapter_pull_secret=settings.pipeline_adapter_pull_secret,
+        default_backoff_limit=settings.default_backoff_limit,
+        default_image_pull_policy=settings.default_image_pull_policy,
+        **defaults,
+    )
 
 
 def _count_request(verb: str, code: int) -> None:

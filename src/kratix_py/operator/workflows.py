@@ -140,8 +140,10 @@ class WorkflowRunner:
         jobs_to_keep: int = 5,
         default_interval: timedelta | None = timedelta(hours=10),
         retry: RetryPolicy | None = None,
+        reconcile_after_failure: bool = True,
     ) -> None:
         self.kube = kube
+        self.reconcile_after_failure = reconcile_after_failure
         self.pipeline_settings = pipeline_settings
         self.jobs_to_keep = jobs_to_keep
         self.default_interval = default_interval
@@ -175,6 +177,7 @@ class WorkflowRunner:
             completed_at=completed_at,
             interval=subject.promise.reconciliation_interval() or self.default_interval,
             retry=self.retry,
+            reconcile_after_failure=self.reconcile_after_failure,
             suspended=label_on(subject.obj, c.LABEL_WORKFLOW_SUSPENDED),
             suspended_index=suspended_index,
             resume_at=resume_at,

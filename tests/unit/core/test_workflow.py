@@ -77,8 +77,31 @@ def test_a_failure_stops_the_chain_and_is_retried_with_backoff():
 def test_backoff_doubles_and_gives_up_after_max_attempts():
     policy = RetryPolicy(base=timedelta(seconds=10), maximum=timedelta(seconds=30), max_attempts=3)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [timedelta(seconds=s) for s in (10, 20, 30, 30)]
-    exhausted = decide(state(job(0, JobPhase.FAILED, attempt=3, ago=3600), retry=policy))
+    exhausted = decide(
+        state(job(0, JobPhase.FAILED, attempt=3, ago=3600), retry=policy, reconcile_after_failure=False)
+    )
     assert isinstance(exhausted, Failed) and exhausted.retry_at is None
+
+
+def test_reconcile_after_failure_reruns_an_exhausted_failure_after_the_interval():
+    """Kratix's workflows.reconcileAfterFailure (default true): the periodic rerun covers failures."""
+    policy = RetryPolicy(max_attempts=1)
+    failed = job(0, JobPhase.FAILED, ago=3600)
+    waiting = decide(state(failed, retry=policy, interval=timedelta(hours=2)))
+    assert isinstance(waiting, Failed) and waiting.retry_at == failed.finished_at + timedelta(hours=2)
+    due = decide(state(job(0, JobPhase.FAILED, ago=7201), retry=policy, interval=timedelta(hours=2)))
+    assert due == Start(
+        index=0, run=2, attempt=1, reason="periodic reconciliation after failure", new_run=True
+    )
+    off = decide(
+        state(
+            job(0, JobPhase.FAILED, ago=7201),
+            retry=policy,
+            interval=timedelta(hours=2),
+            reconcile_after_failure=False,
+        )
+    )
+    assert isinstance(off, Failed) and off.retry_at is None
 
 
 def test_a_spec_change_restarts_from_the_first_pipeline_but_never_interrupts_a_running_job():
