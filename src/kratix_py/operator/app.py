@@ -40,6 +40,7 @@ from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
+from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.settings import OperatorSettings
@@ -88,6 +89,7 @@ _PROMISE_LABELLED = c.LABEL_PROMISE_NAME
 WATCHED: tuple[Watched, ...] = (
     Watched(r.PROMISES, transform=strip_managed_fields),
     Watched(r.DESTINATIONS, transform=strip_managed_fields),
+    Watched(r.PROMISE_RELEASES, transform=strip_managed_fields),
     Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
     Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
     Watched(
@@ -167,6 +169,7 @@ class Operator:
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
                 ),
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
+                "promiserelease": PromiseReleaseReconciler(self.kube, model=self.cache.model),
             },
             workers=settings.workers,
         )
@@ -241,6 +244,11 @@ class Operator:
             # the Promises in status.requiredBy for the same reason).
             for requirer in self.promises_requiring(name):
                 self.enqueue(("promise", requirer))
+            release = (meta.get("labels") or {}).get(c.LABEL_PROMISE_RELEASE_NAME)
+            if release:  # a released Promise that changed or went is the release's business too
+                self.enqueue(release_key(str(release)))
+        elif rid == resource_id(r.PROMISE_RELEASES):
+            self.enqueue(release_key(name))
         elif rid == resource_id(r.WORKS):
             self.enqueue(work_key(namespace, name))
             owner = self.key_for_work(obj)
