@@ -35,6 +35,7 @@ from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
+from kratix_py.operator.health import HealthReconciler, health_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
@@ -90,6 +91,7 @@ WATCHED: tuple[Watched, ...] = (
     Watched(r.PROMISES, transform=strip_managed_fields),
     Watched(r.DESTINATIONS, transform=strip_managed_fields),
     Watched(r.PROMISE_RELEASES, transform=strip_managed_fields),
+    Watched(r.HEALTH_RECORDS, transform=strip_managed_fields),
     Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
     Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
     Watched(
@@ -170,6 +172,7 @@ class Operator:
                 ),
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
                 "promiserelease": PromiseReleaseReconciler(self.kube, model=self.cache.model),
+                "health": HealthReconciler(self.kube, kinds=self.kinds),
             },
             workers=settings.workers,
         )
@@ -249,6 +252,10 @@ class Operator:
                 self.enqueue(release_key(str(release)))
         elif rid == resource_id(r.PROMISE_RELEASES):
             self.enqueue(release_key(name))
+        elif rid == resource_id(r.HEALTH_RECORDS):
+            target = health_key(obj)
+            if target is not None:
+                self.enqueue(target)
         elif rid == resource_id(r.WORKS):
             self.enqueue(work_key(namespace, name))
             owner = self.key_for_work(obj)
@@ -284,6 +291,10 @@ class Operator:
             served = self.kinds.by_plural(resource.group, resource.plural)
             if served is not None and served.version == resource.version:
                 self.enqueue(request_key(served.group, served.version, served.plural, namespace, name))
+                # A request that (re)appears after its HealthRecords shows them; one that goes
+                # lets records that still carry Kratix's finalizer go.
+                if self.kube.list(r.HEALTH_RECORDS, namespace):
+                    self.enqueue(("health", served.promise, namespace, name))
 
     def destination_changed(self, change: Change) -> bool:
         """Whether a Destination event can change scheduling: labels, spec, deletion or existence.
