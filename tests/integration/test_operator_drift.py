@@ -8,6 +8,7 @@ second: its shallow clone keeps failing to fast-forward while the WorkPlacement 
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -21,20 +22,33 @@ from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import wait_for
 from tests.integration.test_operator_statestores import (
+    PASSWORD,
     destination,
-    git_server,  # noqa: F401 (fixture)
     git_store,
     group,
     is_commit,
     placements,
     ready,
-    repo,  # noqa: F401 (fixture)
     tree,
     work,
 )
 
 REWRITE = timedelta(seconds=2)
+_repos = itertools.count()
 FILES = "dev/resources/default/db/my-db/configure/5058f"
+
+
+@pytest.fixture(scope="module")
+def git_server() -> Iterator[GitServer]:
+    with GitServer(username="kratix", password=PASSWORD, https=False) as server:
+        yield server
+
+
+@pytest.fixture
+def repo(git_server: GitServer) -> str:
+    name = f"drift-{next(_repos)}"
+    git_server.create_repo(name)
+    return name
 
 
 @pytest.fixture
