@@ -9,7 +9,9 @@ idempotent: a second create of the same Job is a 409, never a second run.
 
 Rules (kratix-behaviour.md §2.8, §2.10, §2.11, §2.13):
 - configure pipelines run one at a time, in order; the next starts only when the previous succeeded;
-- a failure stops the chain; the failed pipeline is retried with exponential backoff;
+- a failure stops the chain; the failed pipeline is retried with exponential backoff, and once those
+  retries are spent (with ``reconcileAfterFailure``, Kratix's default) the whole workflow is started
+  again one reconciliation interval after the last failure, as Kratix does;
 - a new spec hash, the manual-reconciliation label or a periodic rerun starts a new run from the first
   pipeline, but only once no Job of the object is running (a running Job is never interrupted);
 - a pipeline that suspended itself (workflow-control.yaml) waits; when resumed it is run again.
@@ -77,15 +79,15 @@ class WorkflowState:
     interval: timedelta | None = timedelta(hours=10)
     """Periodic rerun interval; ``None`` disables periodic reruns."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    reconcile_after_failure: bool = True
-    """Kratix's ``workflows.reconcileAfterFailure``: a run whose retries are exhausted starts again
-    (from the first pipeline) once ``interval`` has passed since it failed."""
     suspended: bool = False
     """The ``kratix.io/workflow-suspended`` label is on the object."""
     suspended_index: int | None = None
     """The pipeline that asked to suspend or retry (its phase is ``Suspended``)."""
     resume_at: datetime | None = None
     """``nextRetryAt`` written by a pipeline that asked to be retried later."""
+    reconcile_after_failure: bool = True
+    """Kratix's ``workflows.reconcileAfterFailure``: a failed workflow whose retries are spent is
+    started again each ``interval``; without it only a change or the manual label reruns it."""
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,9 @@ def decide(state: WorkflowState) -> Decision:
             )
         rerun_at = _rerun_after_failure_at(state, last) if retry_at is None else None
         if rerun_at is not None and rerun_at <= state.now:
-            return Start(
-                index=0, run=run + 1, attempt=1, reason="periodic reconciliation after failure", new_run=True
-            )
+            # A new run, from the first pipeline, as Kratix's manual-reconciliation label would
+            # start: the Job name of (run + 1, 0, 1) is fixed, so two reconciles start it once.
+            return Start(index=0, run=run + 1, attempt=1, reason="reconciling after failure", new_run=True)
         return Failed(index=last.index, job=last.name, message=last.message, retry_at=retry_at or rerun_at)
 
     # The last Job succeeded.

@@ -39,7 +39,7 @@ from kratix_py.operator.health import HealthReconciler, health_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
-from kratix_py.operator.promises import PromiseReconciler
+from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
@@ -247,6 +247,9 @@ class Operator:
             # the Promises in status.requiredBy for the same reason).
             for requirer in self.promises_requiring(name):
                 self.enqueue(("promise", requirer))
+            # The Promises this one requires (before and after the change) keep status.requiredBy.
+            for required in required_promise_names(change.old) | required_promise_names(change.new):
+                self.enqueue(("promise", required))
             release = (meta.get("labels") or {}).get(c.LABEL_PROMISE_RELEASE_NAME)
             if release:  # a released Promise that changed or went is the release's business too
                 self.enqueue(release_key(str(release)))
@@ -332,10 +335,7 @@ class Operator:
         return [
             promise["metadata"]["name"]
             for promise in self.kube.list(r.PROMISES)
-            if any(
-                isinstance(req, Mapping) and req.get("name") == name
-                for req in (promise.get("spec") or {}).get("requiredPromises") or []
-            )
+            if name in required_promise_names(promise)
         ]
 
     def enqueue_requests(self, promise_name: str) -> None:

@@ -49,6 +49,13 @@ class OperatorSettings:
         default=timedelta(hours=10),
         metadata={"help": "rerun every workflow this often (Go duration, e.g. 10h; minimum 1m)"},
     )
+    reconcile_after_failure: bool = field(
+        default=True,
+        metadata={
+            "help": "start a failed workflow again each reconcile interval once its retries are spent, "
+            "as Kratix's workflows.reconcileAfterFailure (true/false)"
+        },
+    )
     jobs_to_keep: int = field(default=5, metadata={"help": "finished pipeline Jobs kept per pipeline"})
     default_backoff_limit: int = field(default=1, metadata={"help": "backoffLimit of pipeline Jobs"})
     workers: int = field(default=4, metadata={"help": "objects reconciled concurrently"})
@@ -75,14 +82,6 @@ class OperatorSettings:
         metadata={
             "help": "write every WorkPlacement's files again this often, repairing drift in the state store "
             "(Kratix's stateStoreReconciliationInterval; Go duration, minimum 1m)",
-            "chart": False,
-        },
-    )
-    reconcile_after_failure: bool = field(
-        default=True,
-        metadata={
-            "help": "rerun a failed workflow (retries exhausted) once the reconcile interval has passed "
-            "(Kratix's workflows.reconcileAfterFailure; true/false)",
             "chart": False,
         },
     )

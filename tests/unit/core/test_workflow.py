@@ -83,25 +83,23 @@ def test_backoff_doubles_and_gives_up_after_max_attempts():
     assert isinstance(exhausted, Failed) and exhausted.retry_at is None
 
 
-def test_reconcile_after_failure_reruns_an_exhausted_failure_after_the_interval():
-    """Kratix's workflows.reconcileAfterFailure (default true): the periodic rerun covers failures."""
-    policy = RetryPolicy(max_attempts=1)
-    failed = job(0, JobPhase.FAILED, ago=3600)
-    waiting = decide(state(failed, retry=policy, interval=timedelta(hours=2)))
-    assert isinstance(waiting, Failed) and waiting.retry_at == failed.finished_at + timedelta(hours=2)
-    due = decide(state(job(0, JobPhase.FAILED, ago=7201), retry=policy, interval=timedelta(hours=2)))
-    assert due == Start(
-        index=0, run=2, attempt=1, reason="periodic reconciliation after failure", new_run=True
-    )
-    off = decide(
-        state(
-            job(0, JobPhase.FAILED, ago=7201),
-            retry=policy,
-            interval=timedelta(hours=2),
-            reconcile_after_failure=False,
-        )
-    )
-    assert isinstance(off, Failed) and off.retry_at is None
+def test_with_reconcile_after_failure_a_spent_failure_reruns_from_the_start_each_interval():
+    policy = RetryPolicy(max_attempts=3)
+    interval = timedelta(minutes=1)
+    failed_second = [job(0, JobPhase.SUCCEEDED, ago=200), job(1, JobPhase.FAILED, attempt=3, ago=30)]
+    waiting = decide(state(*failed_second, retry=policy, interval=interval))
+    assert isinstance(waiting, Failed) and waiting.retry_at == NOW + timedelta(seconds=30)
+    failed_second[1] = job(1, JobPhase.FAILED, attempt=3, ago=61)
+    rerun = decide(state(*failed_second, retry=policy, interval=interval))
+    assert rerun == Start(index=0, run=2, attempt=1, reason="reconciling after failure", new_run=True)
+    # The rerun is a new run whose Job name is fixed: once it runs, nothing else starts.
+    running = decide(state(*failed_second, job(0, JobPhase.RUNNING, run=2), retry=policy, interval=interval))
+    assert isinstance(running, Wait)
+
+
+def test_backoff_retries_come_before_a_rerun_after_failure():
+    retry = decide(state(job(0, JobPhase.FAILED, attempt=1, ago=3600), interval=timedelta(minutes=1)))
+    assert isinstance(retry, Start) and (retry.run, retry.attempt) == (1, 2)
 
 
 def test_a_spec_change_restarts_from_the_first_pipeline_but_never_interrupts_a_running_job():
