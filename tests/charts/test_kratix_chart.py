@@ -436,3 +436,12 @@ def test_kratix_config_renders_the_configmap_the_operator_reads() -> None:
     other = changed.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/kratix-config"] != other["checksum/kratix-config"]  # a change rolls the pod
     assert lint(KRATIX_CHART, {"kratixConfig": config}) == []
+    # What kratixConfig sets is not also set by a variable (which would win over it); the rest is.
+    env = env_of(rendered)
+    assert "KRATIX_PY_JOBS_TO_KEEP" not in env and "KRATIX_PY_DEFAULT_BACKOFF_LIMIT" not in env
+    assert env["KRATIX_PY_RECONCILE_INTERVAL"] == "10h"
+    settings = OperatorSettings.from_sources(
+        environ={key: value for key, value in env.items() if key.startswith("KRATIX_PY_")},
+        config=parsed.settings,
+    )
+    assert (settings.jobs_to_keep, settings.default_backoff_limit) == (3, 2)
