@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds the real-cluster test components (kube-apiserver, kube-controller-manager, etcd, helm,
+# Flux's source- and kustomize-controller) from their Go modules at the versions pinned in
+# tools/components/versions.env. Each binary lands in
+#   ${KRATIX_PY_COMPONENTS_DIR:-~/.cache/kratix-py/components}/<name>-<version>/<name>
+# and is reused when present, so a warm machine spends no time here. A lock keeps two builds
+# (two make runs, two CI jobs) from racing on the same cache.
+# Usage: build-components.sh [name...]   (default: every component)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=/dev/null
+. "$root/tools/components/versions.env"
+
+cache=${KRATIX_PY_COMPONENTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kratix-py/components}
+mkdir -p "$cache/.work"
+exec 9>"$cache/.lock"
+flock 9
+
+if ! command -v go >/dev/null; then
+    echo "build-components: the Go toolchain is needed (go not on PATH)" >&2
+    exit 1
+fi
+# Small, reproducible binaries: no paths of the build machine, no debug info, no VCS stamp.
+export GOFLAGS="-trimpath -buildvcs=false"
+export CGO_ENABLED=0
+ldflags="-s -w"
+
+# mod_dir MODULE VERSION: the read-only module source in the module cache (downloads it).
+mod_dir() {
+    go mod download -json "$1@$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
+}
+
+# A wrapper module that requires k8s.io/kubernetes and maps every staging module (published
+# go.mod requires them at v0.0.0 and replaces them with ./staging paths absent from the module
+# zip) to its published v0.X.Y, the replace list being read from that version's own go.mod.
+kubernetes_wrapper() {
+    local work=$1 minor
+    minor=${KUBERNETES_VERSION#v1.}
+    [ -f "$work/go.mod" ] && return 0
+    mkdir -p "$work"
+    local upstream
+    upstream=$(mod_dir k8s.io/kubernetes "$KUBERNETES_VERSION")/go.mod
+    {
+        echo "module kratixpy.local/components/kubernetes"
+        echo
+        echo "go 1.26"
+        echo
+        echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+        echo
+        echo "replace ("
+        sed -n '/^replace (/,/^)/p' "$upstream" |
+            sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 v0.'"$minor"'#p'
+        echo ")"
+    } >"$work/go.mod.new"
+    mv "$work/go.mod.new" "$work/go.mod"
+}
+
+etcd_wrapper() {
+    local work=$1
+    [ -f "$work/go.mod" ] && return 0
+    mkdir -p "$work"
+    cat >"$work/main.go" <<'GO'
+// etcd's server module has no main package of its own outside the repository root module;
+// this is the same entry point the etcd binary uses.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    printf 'module kratixpy.local/components/etcd\n\ngo 1.26\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+        "$ETCD_VERSION" >"$work/go.mod"
+}
+
+# A module whose main package builds inside its own tree, so its own replace directives count:
+# a writable copy of the module source.
+module_copy() {
+    local work=$1 module=$2 version=$3 src
+    [ -f "$work/go.mod" ] && return 0
+    src=$(mod_dir "$module" "$version")
+    mkdir -p "$(dirname "$work")"
+    rm -rf "$work.tmp"
+    cp -r "$src" "$work.tmp"
+    chmod -R u+w "$work.tmp"
+    mv "$work.tmp" "$work"
+}
+
+# build NAME VERSION WORKDIR PACKAGE
+build() {
+    local name=$1 version=$2 work=$3 pkg=$4
+    local out="$cache/$name-$version/$name"
+    if [ -x "$out" ]; then
+        echo "build-components: $name $version cached"
+        return 0
+    fi
+    echo "build-components: building $name $version ..."
+    local start=$SECONDS
+    mkdir -p "$(dirname "$out")"
+    (cd "$work" && go build -mod=mod -ldflags="$ldflags" -o "$out.tmp" "$pkg")
+    mv "$out.tmp" "$out"
+    echo "build-components: built $name $version in $((SECONDS - start))s"
+}
+
+want() {
+    [ $# -eq 0 ] && return 0
+    local n
+    for n in "${selected[@]}"; do [ "$n" = "$1" ] && return 0; done
+    return 1
+}
+selected=("$@")
+has() { [ ${#selected[@]} -eq 0 ] || want "$1" "${selected[@]}"; }
+
+kwork="$cache/.work/kubernetes-$KUBERNETES_VERSION"
+if has etcd; then
+    etcd_wrapper "$cache/.work/etcd-$ETCD_VERSION"
+    build etcd "$ETCD_VERSION" "$cache/.work/etcd-$ETCD_VERSION" .
+fi
+if has kube-apiserver || has kube-controller-manager; then
+    kubernetes_wrapper "$kwork"
+fi
+if has kube-apiserver; then
+    build kube-apiserver "$KUBERNETES_VERSION" "$kwork" k8s.io/kubernetes/cmd/kube-apiserver
+fi
+if has kube-controller-manager; then
+    build kube-controller-manager "$KUBERNETES_VERSION" "$kwork" \
+        k8s.io/kubernetes/cmd/kube-controller-manager
+fi
+if has helm; then
+    module_copy "$cache/.work/helm-$HELM_VERSION" helm.sh/helm/v4 "$HELM_VERSION"
+    build helm "$HELM_VERSION" "$cache/.work/helm-$HELM_VERSION" ./cmd/helm
+fi
+if has source-controller; then
+    module_copy "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" \
+        github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
+    build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+        "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
+fi
+if has kustomize-controller; then
+    module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+    build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
+fi
