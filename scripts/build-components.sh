@@ -90,6 +90,16 @@ module_copy() {
     mv "$work.tmp" "$work"
 }
 
+# crds NAME VERSION WORKDIR: a Flux controller's CRDs (config/crd/bases in its module) next to
+# its binary, so tests install exactly the CRDs of the version they run.
+crds() {
+    local out="$cache/$1-$2/crds"
+    [ -d "$out" ] && return 0
+    mkdir -p "$out.tmp"
+    cp "$3"/config/crd/bases/*.yaml "$out.tmp/"
+    mv "$out.tmp" "$out"
+}
+
 # build NAME VERSION WORKDIR PACKAGE
 build() {
     local name=$1 version=$2 work=$3 pkg=$4
@@ -106,14 +116,14 @@ build() {
     echo "build-components: built $name $version in $((SECONDS - start))s"
 }
 
-want() {
-    [ $# -eq 0 ] && return 0
+selected=("$@")
+# has NAME: was NAME asked for (no arguments: everything is)?
+has() {
+    [ ${#selected[@]} -eq 0 ] && return 0
     local n
     for n in "${selected[@]}"; do [ "$n" = "$1" ] && return 0; done
     return 1
 }
-selected=("$@")
-has() { [ ${#selected[@]} -eq 0 ] || want "$1" "${selected[@]}"; }
 
 kwork="$cache/.work/kubernetes-$KUBERNETES_VERSION"
 if has etcd; then
@@ -139,10 +149,14 @@ if has source-controller; then
         github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
     build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
         "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
+    crds source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+        "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION"
 fi
 if has kustomize-controller; then
     module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
         github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
     build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
         "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
+    crds kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
 fi

@@ -92,3 +92,11 @@ def missing(names: tuple[str, ...]) -> list[str]:
         except ComponentMissing:
             result.append(f"{name} {version(name)}")
     return result
+
+
+def crds_dir(name: str) -> Path:
+    """The CRDs a Flux controller's module ships (copied next to its binary by the build)."""
+    path = binary_path(name).parent / "crds"
+    if not path.is_dir():
+        raise ComponentMissing(f"the CRDs of {name} {version(name)} are not in {path}: {SETUP_HINT}")
+    return path
