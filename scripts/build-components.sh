@@ -78,15 +78,24 @@ GO
 }
 
 # A module whose main package builds inside its own tree, so its own replace directives count:
-# a writable copy of the module source.
+# a writable copy of the module source. Replaces pointing at sibling folders (./api) name nested
+# modules that the module zip leaves out; dropping them uses the published version go.mod
+# requires. EDITS: further `go mod edit` flags (see versions.env).
 module_copy() {
-    local work=$1 module=$2 version=$3 src
+    local work=$1 module=$2 version=$3 edits=${4:-} src local_replace
     [ -f "$work/go.mod" ] && return 0
     src=$(mod_dir "$module" "$version")
     mkdir -p "$(dirname "$work")"
     rm -rf "$work.tmp"
     cp -r "$src" "$work.tmp"
     chmod -R u+w "$work.tmp"
+    for local_replace in $(sed -n 's#^replace \([^ ]*\) => \./.*#\1#p' "$work.tmp/go.mod"); do
+        (cd "$work.tmp" && go mod edit -dropreplace="$local_replace")
+    done
+    if [ -n "$edits" ]; then
+        # shellcheck disable=SC2086 # one flag per word
+        (cd "$work.tmp" && go mod edit $edits)
+    fi
     mv "$work.tmp" "$work"
 }
 
@@ -100,20 +109,33 @@ crds() {
     mv "$out.tmp" "$out"
 }
 
-# build NAME VERSION WORKDIR PACKAGE
+# build NAME VERSION WORKDIR PACKAGE [LDFLAGS]: reused while built with the same flags (recorded
+# next to the binary), so a changed recipe rebuilds and an unchanged one costs nothing.
 build() {
-    local name=$1 version=$2 work=$3 pkg=$4
+    local name=$1 version=$2 work=$3 pkg=$4 flags="$ldflags ${5:-}"
     local out="$cache/$name-$version/$name"
-    if [ -x "$out" ]; then
+    if [ -x "$out" ] && [ "$(cat "$out.flags" 2>/dev/null)" = "$flags" ]; then
         echo "build-components: $name $version cached"
         return 0
     fi
     echo "build-components: building $name $version ..."
     local start=$SECONDS
     mkdir -p "$(dirname "$out")"
-    (cd "$work" && go build -mod=mod -ldflags="$ldflags" -o "$out.tmp" "$pkg")
+    (cd "$work" && go build -mod=mod -ldflags="$flags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
+    printf '%s' "$flags" >"$out.flags"
     echo "build-components: built $name $version in $((SECONDS - start))s"
+}
+
+# What `kube-apiserver --version` and /version report; the Kubernetes build stamps these itself.
+kubernetes_ldflags() {
+    local minor=${KUBERNETES_VERSION#v1.}
+    minor=${minor%%.*}
+    local pkg
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        printf -- '-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean ' \
+            "$pkg" "$KUBERNETES_VERSION" "$pkg" "$pkg" "$minor" "$pkg"
+    done
 }
 
 selected=("$@")
@@ -134,11 +156,12 @@ if has kube-apiserver || has kube-controller-manager; then
     kubernetes_wrapper "$kwork"
 fi
 if has kube-apiserver; then
-    build kube-apiserver "$KUBERNETES_VERSION" "$kwork" k8s.io/kubernetes/cmd/kube-apiserver
+    build kube-apiserver "$KUBERNETES_VERSION" "$kwork" k8s.io/kubernetes/cmd/kube-apiserver \
+        "$(kubernetes_ldflags)"
 fi
 if has kube-controller-manager; then
     build kube-controller-manager "$KUBERNETES_VERSION" "$kwork" \
-        k8s.io/kubernetes/cmd/kube-controller-manager
+        k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags)"
 fi
 if has helm; then
     module_copy "$cache/.work/helm-$HELM_VERSION" helm.sh/helm/v4 "$HELM_VERSION"
@@ -146,7 +169,8 @@ if has helm; then
 fi
 if has source-controller; then
     module_copy "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" \
-        github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
+        github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+        "${FLUX_SOURCE_CONTROLLER_GO_MOD_EDITS:-}"
     build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
         "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
     crds source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
@@ -154,7 +178,8 @@ if has source-controller; then
 fi
 if has kustomize-controller; then
     module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-        github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+        github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        "${FLUX_KUSTOMIZE_CONTROLLER_GO_MOD_EDITS:-}"
     build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
         "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
     crds kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
