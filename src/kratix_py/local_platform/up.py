@@ -21,9 +21,9 @@ unless ``keep`` asks to leave it for inspection (a directory that existed before
 that was in it).
 
 The API is chosen by name (:data:`API_KINDS`): ``emulator`` is the project's Kubernetes API
-emulator; ``real`` will be a real kube-apiserver once ``kratix_py.local_platform.controlplane``
-provides ``ControlPlane``, a class with the shape of :class:`KubernetesApi` (the same constructor
-arguments and methods as :class:`~kratix_py.local_platform.platform.LocalPlatform`).
+emulator; ``real`` is a real kube-apiserver: ``ControlPlane`` of
+``kratix_py.local_platform.controlplane``, a class with the shape of :class:`KubernetesApi` (the
+same constructor arguments and methods as :class:`~kratix_py.local_platform.platform.LocalPlatform`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ PLATFORM_MANIFEST = "platform.yaml"
 # What the platform writes into its directory; removed on stop (unless kept) even in a directory
 # that existed before, so a stale kubeconfig from an earlier run does not outlive this one.
 LOCK_FILE = ".local-platform.lock"
-OWN_ENTRIES = ("kubeconfig", "pods", "git", OPERATOR_LOG, PLATFORM_MANIFEST, LOCK_FILE)
+OWN_ENTRIES = ("kubeconfig", "pods", "git", "controlplane", OPERATOR_LOG, PLATFORM_MANIFEST, LOCK_FILE)
 
 
 class KubernetesApi(Protocol):
