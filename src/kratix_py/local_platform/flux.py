@@ -51,11 +51,14 @@ class Flux:
         )
         try:
             storage = free_port()
+            # source-controller refuses a storage path that is not an existing directory.
+            artifacts = self.workdir / "artifacts"
+            artifacts.mkdir(exist_ok=True)
             self._spawn(
                 "source-controller",
                 binaries["source-controller"],
                 [
-                    f"--storage-path={self.workdir / 'artifacts'}",
+                    f"--storage-path={artifacts}",
                     f"--storage-addr=127.0.0.1:{storage}",
                     f"--storage-adv-addr=127.0.0.1:{storage}",
                 ],
