@@ -55,7 +55,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         },
         "destination": {"path": "worker-1"},
     },
-    "flux-bucket-v1-iam": {
+    "flux-bucket-v1beta2-iam": {
         "source": {
             "kind": "bucket",
             "bucket": {
@@ -66,7 +66,7 @@ MATRIX: dict[str, dict[str, Any]] = {
             },
         },
         "destination": {"path": "worker-1"},
-        "flux": {"bucketApiVersion": "source.toolkit.fluxcd.io/v1"},
+        "flux": {"bucketApiVersion": "source.toolkit.fluxcd.io/v1beta2"},
     },
     "argocd-git-basic-auth": {
         "gitops": "argocd",
@@ -207,7 +207,7 @@ def test_agents_read_where_kratix_py_writes(store_path: str, destination_path: s
 def test_flux_bucket() -> None:
     rendered = render_destination(MATRIX["flux-bucket"])
     bucket = rendered.one("Bucket", "kratix")
-    assert bucket["apiVersion"] == "source.toolkit.fluxcd.io/v1beta2"
+    assert bucket["apiVersion"] == "source.toolkit.fluxcd.io/v1"
     assert bucket["spec"] | {"interval": None} == {
         "interval": None,
         "provider": "generic",
@@ -222,8 +222,8 @@ def test_flux_bucket() -> None:
     )
     # Flux's key names, not kratix-py's accessKeyID/secretAccessKey (kratix-behaviour.md §7.3).
     assert rendered.one("Secret", "state-store")["stringData"] == {"accesskey": "AKIA", "secretkey": "shh"}
-    iam = render_destination(MATRIX["flux-bucket-v1-iam"]).one("Bucket", "kratix")
-    assert iam["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    iam = render_destination(MATRIX["flux-bucket-v1beta2-iam"]).one("Bucket", "kratix")
+    assert iam["apiVersion"] == "source.toolkit.fluxcd.io/v1beta2"
     assert (iam["spec"]["provider"], iam["spec"]["region"]) == ("aws", "eu-west-1")
     assert "secretRef" not in iam["spec"]
 

@@ -72,8 +72,7 @@ class Worker:
             group = (
                 "kustomize.toolkit.fluxcd.io" if plural == "kustomizations" else "source.toolkit.fluxcd.io"
             )
-            version = "v1beta2" if plural == "buckets" else "v1"
-            resource = k.Resource(group, version, plural, True, plural)
+            resource = k.Resource(group, "v1", plural, True, plural)
             for obj in self.kube.list(resource, FLUX_NAMESPACE):
                 conditions = (obj.get("status") or {}).get("conditions") or []
                 summary = "; ".join(f"{c['type']}={c['status']}: {c.get('message', '')}" for c in conditions)
@@ -215,15 +214,16 @@ def message_is(expected: str) -> Callable[[dict[str, Any] | None], bool]:
     return lambda configmap: bool(configmap) and (configmap or {}).get("data", {}).get("message") == expected
 
 
-def request_lifecycle(platform: k.Kube, worker: Worker, name: str) -> None:
+def request_lifecycle(platform: k.Kube, worker: Worker, name: str, kustomization: str) -> None:
     """Create, update and delete one request; the worker's ConfigMap follows each step."""
     install_promise(platform)
     platform.create(GREETINGS, request(name, "hello"))
     on_worker(worker, name, message_is("hello"), f"the ConfigMap of {name} on the worker")
     configmap = worker.kube.get(k.CONFIGMAPS, CONFIGMAP_PREFIX + name, "default")
     assert configmap is not None
-    # kustomize-controller owns it: its labels say which Kustomization applied it.
+    # kustomize-controller applied it, through the chart's resources Kustomization of this store.
     labels = configmap["metadata"].get("labels") or {}
+    assert labels.get("kustomize.toolkit.fluxcd.io/name") == kustomization, labels
     assert labels.get("kustomize.toolkit.fluxcd.io/namespace") == FLUX_NAMESPACE, labels
 
     platform.patch(GREETINGS, name, {"spec": {"message": "hello again"}}, "default")
@@ -263,7 +263,7 @@ def test_a_request_through_a_git_state_store_becomes_a_real_object_on_the_worker
             "flux.dependencies.name=kratix-git-dependencies",
             "flux.resources.name=kratix-git-resources",
         )
-        request_lifecycle(platform, worker, "git-greeting")
+        request_lifecycle(platform, worker, "git-greeting", "kratix-git-resources")
 
 
 def test_a_request_through_a_bucket_state_store_becomes_a_real_object_on_the_worker(
@@ -291,4 +291,4 @@ def test_a_request_through_a_bucket_state_store_becomes_a_real_object_on_the_wor
             "flux.dependencies.name=kratix-bucket-dependencies",
             "flux.resources.name=kratix-bucket-resources",
         )
-        request_lifecycle(platform, worker, "bucket-greeting")
+        request_lifecycle(platform, worker, "bucket-greeting", "kratix-bucket-resources")

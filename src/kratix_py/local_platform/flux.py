@@ -26,6 +26,8 @@ from kratix_py.local_platform.controlplane import free_port
 log = logging.getLogger(__name__)
 
 NAMESPACE = "flux-system"
+REQUEUE_DEPENDENCY = "2s"
+"""How soon a Kustomization whose dependsOn is not ready yet looks again (Flux's default: 30s)."""
 
 
 class FluxError(RuntimeError):
@@ -63,7 +65,14 @@ class Flux:
                     f"--storage-adv-addr=127.0.0.1:{storage}",
                 ],
             )
-            self._spawn("kustomize-controller", binaries["kustomize-controller"], [])
+            # A new source revision reaches the dependencies and the resources Kustomization at
+            # once; the resources one waits for its dependency to catch up and by default retries
+            # after 30s, which would make every change take half a minute here.
+            self._spawn(
+                "kustomize-controller",
+                binaries["kustomize-controller"],
+                [f"--requeue-dependency={REQUEUE_DEPENDENCY}"],
+            )
         except BaseException:
             self.stop()
             raise
