@@ -4,8 +4,9 @@ A second real control plane plays the worker: Flux's source-controller and kusto
 (pinned builds) run against it as processes with Flux's CRDs, and ``charts/kratix-destination`` is
 installed there with the real Helm CLI, pointing at the platform's state store. The platform side
 is the fast path: the API emulator with the in-process operator and a pipeline step in Python
-whose output is a ConfigMap. The request's ConfigMap must become a real object on the worker,
-follow an update of the request, and be pruned when the request is deleted.
+whose output is a ConfigMap. Through a GitStateStore (Flux's GitRepository, basic auth) and a
+BucketStateStore (Flux's Bucket on the moto S3 server) the request's ConfigMap must become a real
+object on the worker, follow an update of the request, and be pruned when the request is deleted.
 """
 
 from __future__ import annotations
