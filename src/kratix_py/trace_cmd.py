@@ -1,0 +1,315 @@
+"""``kratix-py trace KIND/NAME``: fetch what a request (or Promise) touched and print the tree.
+
+The fetching lives here, the rules in :mod:`kratix_py.trace`. Reads only (get/list and pod logs):
+the command is safe to run against production with a read-only kubeconfig. The pod logs it shows
+are masked with the values of the Secrets the pod reads; when those Secrets cannot be read, the
+log is left out instead of shown unmasked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import Any, Final
+
+from kratix_py import contract as c
+from kratix_py import kube as k
+from kratix_py.core import redact
+from kratix_py.errors import CommandError
+from kratix_py.trace import LOG_LINES, JobLog, Snapshot, build, not_ready, render, to_json
+
+FLUX_KUSTOMIZATIONS: Final = k.Resource(
+    "kustomize.toolkit.fluxcd.io", "v1", "kustomizations", True, "Kustomization"
+)
+ARGO_APPLICATIONS: Final = k.Resource("argoproj.io", "v1alpha1", "applications", True, "Application")
+MAX_DEPTH: Final = 5
+"""Sub-requests are followed this deep: compound Promises nest a few levels, never more."""
+
+EXIT_NOT_READY: Final = 3
+"""Exit code when something on the path is not Ready (1 is an error running the command)."""
+
+DESCRIPTION: Final = """\
+Show where a request or Promise went, as a tree:
+  request -> pipeline Jobs (phase, attempts, the failing container's last log lines)
+          -> Works -> WorkPlacements -> Destination -> state store, path and commit (versionID)
+          -> with --worker-kubeconfig: the Flux Kustomization / Argo CD Application applying it
+  and the requests its pipelines created (compound Promises: requests labelled
+  kratix.io/parent-resource-name / -namespace / kratix.io/parent-promise-name, or owned by it).
+
+KIND is a Promise's request kind (kind, plural, singular or short name, optionally .group), or
+'promise' to trace a Promise (its promise workflows and dependency Works)."""
+
+EPILOG: Final = f"""\
+exit codes: 0 every object on the path is Ready; {EXIT_NOT_READY} something is not Ready (the tree
+marks it READY False), so 'kratix-py trace' can gate a CI job; 1 the object was not found or the
+API could not be reached.
+
+examples:
+  kratix-py trace redis/my-redis -n default
+  kratix-py trace promise/redis -o wide
+  kratix-py trace redis/my-redis -n team-a -o json --worker-kubeconfig worker.kubeconfig"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("target", metavar="KIND/NAME", help="e.g. redis/my-redis or promise/redis")
+    parser.add_argument(
+        "-n", "--namespace", default="default", help="the request's namespace (default: default)"
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("tree", "wide", "json"), default="tree",
+        help="tree (default), wide (adds pipeline, attempts, paths, commits, revisions) or json",
+    )  # fmt: skip
+    parser.add_argument("--kubeconfig", help="the platform cluster (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument(
+        "--worker-kubeconfig", action="append", default=[], metavar="PATH",
+        help="a worker cluster's kubeconfig: adds the Flux Kustomizations / Argo CD Applications that "
+        "apply each Destination's files and their status (repeat for several workers)",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    kind, _, name = str(args.target).partition("/")
+    if not kind or not name:
+        raise CommandError(f"{args.target!r} is not KIND/NAME (e.g. redis/my-redis or promise/redis)")
+    kube = k.Kube(k.load_api_client(args.kubeconfig))
+    workers = [k.Kube(k.load_api_client(path)) for path in args.worker_kubeconfig]
+    try:
+        snapshot = fetch(kube, kind, name, args.namespace, workers)
+    except k.KubeError as error:
+        raise CommandError(f"the API answered {error.status}: {error.message}") from None
+    tree = build(snapshot)
+    if args.output == "json":
+        sys.stdout.write(to_json(tree))
+    else:
+        sys.stdout.write(render(tree, wide=args.output == "wide"))
+    return EXIT_NOT_READY if not_ready(tree) else 0
+
+
+# -- finding the object ------------------------------------------------------------------------------
+
+
+def _request_kind(promise: Mapping[str, Any]) -> k.Resource | None:
+    crd = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
+    names = crd.get("names") or {}
+    versions = crd.get("versions") or []
+    storage = next((v for v in versions if v.get("storage")), versions[0] if versions else None)
+    if not names.get("plural") or not crd.get("group") or storage is None:
+        return None
+    return k.Resource(
+        str(crd["group"]), str(storage["name"]), str(names["plural"]), True, str(names.get("kind") or "")
+    )
+
+
+def _names_of(promise: Mapping[str, Any]) -> set[str]:
+    crd = ((promise.get("spec") or {}).get("api") or {}).get("spec") or {}
+    names = crd.get("names") or {}
+    plain = {str(names.get(key) or "").lower() for key in ("kind", "plural", "singular")}
+    plain |= {str(short).lower() for short in names.get("shortNames") or []}
+    plain.discard("")
+    return plain | {f"{entry}.{crd.get('group')}".lower() for entry in plain}
+
+
+def fetch(kube: k.Kube, kind: str, name: str, namespace: str, workers: list[k.Kube]) -> Snapshot:
+    from kratix_py.operator import resources as r
+
+    promises = kube.list(r.PROMISES)
+    if kind.lower() in ("promise", "promises", f"promises.{c.GROUP}"):
+        promise = next((p for p in promises if p["metadata"]["name"] == name), None)
+        if promise is None:
+            raise CommandError(f"Promise {name} not found")
+        return _fetch(kube, workers, promises, promise, None, promise, depth=0)
+    for promise in promises:
+        if kind.lower() in _names_of(promise):
+            resource = _request_kind(promise)
+            if resource is None:
+                break
+            obj = kube.get(resource, name, namespace)
+            if obj is None:
+                raise CommandError(f"{resource.kind} {namespace}/{name} not found")
+            return _fetch(kube, workers, promises, obj, promise, promise, depth=0)
+    raise CommandError(
+        f"no Promise offers a kind called {kind!r}; installed kinds: "
+        + (", ".join(sorted(str(_request_kind(p).kind) for p in promises if _request_kind(p))) or "none")  # type: ignore[union-attr]
+        + " (or use promise/NAME)"
+    )
+
+
+def _fetch(
+    kube: k.Kube,
+    workers: list[k.Kube],
+    promises: list[dict[str, Any]],
+    obj: dict[str, Any],
+    request_of: Mapping[str, Any] | None,
+    promise: Mapping[str, Any],
+    depth: int,
+) -> Snapshot:
+    from kratix_py.operator import resources as r
+
+    promise_name = str(promise["metadata"]["name"])
+    name = str(obj["metadata"]["name"])
+    is_promise = request_of is None
+    namespace = "" if is_promise else str(obj["metadata"].get("namespace") or "")
+    selector = {c.LABEL_PROMISE_NAME: promise_name}
+    if is_promise:
+        jobs = [job for job in kube.list(k.JOBS, None, labels={**selector, c.LABEL_WORKFLOW_TYPE: "promise"})]
+        works = [w for w in kube.list(r.WORKS, None, labels=selector) if not _is_request_output(w)]
+    else:
+        wanted = {**selector, c.LABEL_RESOURCE_NAME: name}
+        jobs = [
+            job
+            for job in kube.list(k.JOBS, None, labels={**wanted, c.LABEL_WORKFLOW_TYPE: "resource"})
+            if _request_namespace(job) == namespace
+        ]
+        works = [w for w in kube.list(r.WORKS, None, labels=wanted) if _request_namespace(w) == namespace]
+    placements: list[dict[str, Any]] = []
+    for work in works:
+        placements += kube.list(
+            r.WORKPLACEMENTS,
+            work["metadata"].get("namespace"),
+            labels={c.LABEL_WORK: work["metadata"]["name"]},
+        )
+    destinations: dict[str, dict[str, Any]] = {}
+    stores: dict[tuple[str, str], dict[str, Any]] = {}
+    for placement in placements:
+        target = str((placement.get("spec") or {}).get("targetDestinationName") or "")
+        if target and target not in destinations:
+            found = kube.get(r.DESTINATIONS, target)
+            if found is not None:
+                destinations[target] = found
+    for destination in destinations.values():
+        ref = (destination.get("spec") or {}).get("stateStoreRef") or {}
+        key = (str(ref.get("kind") or ""), str(ref.get("name") or ""))
+        if key not in stores and key[0] in r.STATE_STORES:
+            store = kube.get(r.STATE_STORES[key[0]], key[1])
+            if store is not None:
+                stores[key] = store
+    logs, secret_values, hidden = _failing_logs(kube, jobs)
+    appliers: list[dict[str, Any]] | None = None
+    if workers:
+        appliers = []
+        for worker in workers:
+            for resource in (FLUX_KUSTOMIZATIONS, ARGO_APPLICATIONS):
+                appliers += [{**item, "kind": resource.kind} for item in worker.list(resource)]
+    children: list[Snapshot] = []
+    if not is_promise and depth < MAX_DEPTH:
+        for child, child_promise in _sub_requests(kube, promises, obj, promise_name):
+            children.append(_fetch(kube, workers, promises, child, child_promise, child_promise, depth + 1))
+    return Snapshot(
+        root=obj, is_promise=is_promise, jobs=jobs, logs=logs, secret_values=secret_values,
+        logs_hidden=hidden, works=works, placements=placements, destinations=destinations,
+        stores=stores, appliers=appliers, children=children,
+    )  # fmt: skip
+
+
+def _is_request_output(work: Mapping[str, Any]) -> bool:
+    return bool(
+        ((work.get("spec") or {}).get("resourceName"))
+        or (work["metadata"].get("labels") or {}).get(c.LABEL_RESOURCE_NAME)
+    )
+
+
+def _request_namespace(obj: Mapping[str, Any]) -> str:
+    """The namespace of the request an object belongs to (pipelines may run elsewhere)."""
+    labels = obj["metadata"].get("labels") or {}
+    return str(labels.get(c.LABEL_RESOURCE_NAMESPACE) or obj["metadata"].get("namespace") or "")
+
+
+def _sub_requests(
+    kube: k.Kube, promises: list[dict[str, Any]], parent: Mapping[str, Any], promise_name: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Requests of any Promise that name ``parent`` in their parent labels or ownerReferences.
+
+    A compound Promise's pipeline writes the sub-requests as files; GitOps applies them on the
+    platform, so the labels the pipeline sets (Kratix's ``kratix.io/parent-*`` convention) are
+    what ties them back. An ownerReference to the parent's uid counts too.
+    """
+    meta = parent["metadata"]
+    uid = str(meta.get("uid") or "")
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for promise in sorted(promises, key=lambda p: str(p["metadata"]["name"])):
+        resource = _request_kind(promise)
+        if resource is None:
+            continue
+        for item in kube.list(resource, None):
+            labels = item["metadata"].get("labels") or {}
+            by_labels = (
+                labels.get(c.LABEL_PARENT_RESOURCE_NAME) == meta["name"]
+                and labels.get(c.LABEL_PARENT_RESOURCE_NAMESPACE, meta.get("namespace"))
+                == meta.get("namespace")
+                and labels.get(c.LABEL_PARENT_PROMISE_NAME, promise_name) == promise_name
+            )
+            by_owner = bool(uid) and any(
+                str(owner.get("uid")) == uid for owner in item["metadata"].get("ownerReferences") or []
+            )
+            if (by_labels or by_owner) and item["metadata"].get("uid") != uid:
+                found.append((item, promise))
+    found.sort(
+        key=lambda pair: (
+            str(pair[0].get("kind")),
+            pair[0]["metadata"].get("namespace", ""),
+            pair[0]["metadata"]["name"],
+        )
+    )
+    return found
+
+
+def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, JobLog], list[str], bool]:
+    """The failing container's log of each failed Job, the Secret values to mask, whether hidden."""
+    logs: dict[str, JobLog] = {}
+    values: set[str] = set()
+    hidden = False
+    for job in jobs:
+        conditions = (job.get("status") or {}).get("conditions") or []
+        if not any(e.get("type") == "Failed" and e.get("status") == "True" for e in conditions):
+            continue
+        namespace = str(job["metadata"].get("namespace") or "")
+        try:
+            pods = kube.list(k.PODS, namespace, labels={"job-name": job["metadata"]["name"]})
+        except k.KubeError:
+            continue
+        pods.sort(key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""))
+        for pod in reversed(pods):
+            container = _failed_container(pod)
+            if container is None:
+                continue
+            secrets = _secret_values(kube, namespace, pod)
+            if secrets is None:
+                hidden = True
+            else:
+                values.update(secrets)
+            try:
+                text = kube.request_text(
+                    k.PODS.path(namespace, pod["metadata"]["name"], "log"),
+                    query={"container": container, "tailLines": LOG_LINES * 2},
+                )
+            except k.KubeError as error:
+                text = f"(log not available: {error.message})"
+            logs[str(job["metadata"]["name"])] = JobLog(str(pod["metadata"]["name"]), container, text)
+            break
+    return logs, sorted(values), hidden
+
+
+def _failed_container(pod: Mapping[str, Any]) -> str | None:
+    status = pod.get("status") or {}
+    for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        terminated = (entry.get("state") or {}).get("terminated") or {}
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return str(entry.get("name"))
+    return None
+
+
+def _secret_values(kube: k.Kube, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
+    references = redact.secret_references(pod.get("spec") or {})
+    secrets: dict[str, Mapping[str, Any]] = {}
+    for name in sorted({reference.name for reference in references}):
+        try:
+            secret = kube.get(k.SECRETS, name, namespace)
+        except k.KubeError:
+            return None
+        if secret is not None:
+            secrets[name] = secret
+    return redact.referenced_values(references, secrets)
