@@ -35,6 +35,7 @@ from kratix_py.api import Destination, WorkPlacement, validation_message
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
 from kratix_py.core.layout import PlacementFiles, PlacementWrite, placement_removal, placement_write
+from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.reconciler import Clock, Reconciler
@@ -183,6 +184,13 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
                 {"metadata": {"annotations": {c.ANNOTATION_WRITTEN_FILES: json.dumps(list(write.owned))}}},
                 obj["metadata"]["namespace"],
             )
+        metrics.placement_written(
+            outcome.ok,
+            placement.spec.promise_name,
+            placement.spec.resource_name or "",
+            placement.spec.target_destination_name,
+            placement.metadata.labels.get(c.LABEL_PIPELINE_NAME, ""),
+        )
         self._status(
             obj, placement, written=outcome.ok, message=outcome.message, version_id=outcome.version_id
         )

@@ -12,7 +12,7 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kratix_py import contract as c
@@ -22,7 +22,7 @@ from kratix_py.api.meta import parse_timestamp
 from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core import conditions as cond
 from kratix_py.core import redact
-from kratix_py.core.jobs import job_records, job_selector
+from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
 from kratix_py.core.rbac import permission_labels, stale_permission_objects
@@ -161,6 +161,7 @@ class WorkflowRunner:
         status = copy.deepcopy(subject.obj.get("status") or {})
         jobs = self.jobs(subject, WorkflowAction.CONFIGURE)
         records = job_records(jobs)
+        _count_finished(jobs, subject.workflow_type, WorkflowAction.CONFIGURE)
         workflows_status = (status.get("kratix") or {}).get("workflows") or {}
         suspended_index, resume_at = _suspension(workflows_status, pipelines, records)
         completed = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
@@ -215,9 +216,9 @@ class WorkflowRunner:
                 j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.CONFIGURE
             )
         )
-        delete_records = job_records(
-            j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.DELETE
-        )
+        delete_jobs = [j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.DELETE]
+        delete_records = job_records(delete_jobs)
+        _count_finished(delete_jobs, subject.workflow_type, WorkflowAction.DELETE)
         decision = decide_delete(
             DeleteState(
                 pipeline=pipeline.name if pipeline else None,
@@ -559,6 +560,45 @@ def _started_message(pipelines: Sequence[Any], decision: Start) -> str:
         + (f", attempt {decision.attempt}" if decision.attempt > 1 else "")
         + ")"
     )
+
+
+_STARTED_AT = datetime.now(UTC).replace(microsecond=0)  # API timestamps have whole seconds
+_COUNTED: dict[str, None] = {}
+"""Uids of finished Jobs already counted (insertion-ordered, bounded): a Job is seen finished on
+every later reconcile of its object, but counts once."""
+_COUNTED_LIMIT = 10_000
+
+
+def _count_finished(
+    jobs: Sequence[Mapping[str, Any]], workflow_type: WorkflowType, action: WorkflowAction
+) -> None:
+    """Pipeline run outcomes and durations, for Jobs that finished while this process ran.
+
+    Jobs that finished before it started were counted by the replica that saw them (or by nobody,
+    if none ran): counting them again on every restart would make the rate meaningless.
+    """
+    for job in jobs:
+        metadata = job.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        phase = job_phase(job)
+        if not uid or uid in _COUNTED or phase is JobPhase.RUNNING:
+            continue
+        record = job_record(job)
+        finished = record.finished_at if record is not None else None
+        if finished is None or finished < _STARTED_AT:
+            continue
+        _COUNTED[uid] = None
+        if len(_COUNTED) > _COUNTED_LIMIT:
+            del _COUNTED[next(iter(_COUNTED))]
+        created = parse_timestamp(metadata.get("creationTimestamp"))
+        seconds = (finished - created).total_seconds() if created is not None else None
+        metrics.pipeline_finished(
+            str(workflow_type),
+            str(action),
+            str(_job_label(job, c.LABEL_PIPELINE_NAME) or ""),
+            phase is JobPhase.SUCCEEDED,
+            seconds,
+        )
 
 
 def _job_label(job: Mapping[str, Any], key: str) -> str | None:

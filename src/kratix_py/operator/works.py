@@ -31,6 +31,7 @@ from kratix_py import kube as k
 from kratix_py.api import Destination, Work, WorkPlacement, validation_message
 from kratix_py.core import conditions as cond
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
+from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.placements import placement_finalizers
 from kratix_py.operator.queue import Key
@@ -83,6 +84,7 @@ class WorkReconciler(Reconciler[Work]):
                     validation_message(error),
                 )
         plan = schedule(work, destinations, existing)
+        _count_outcomes(work, plan)
         by_name = {d.name: d for d in destinations}
         current = self._apply(work, plan, {p["metadata"]["name"]: p for p in existing_objs}, by_name)
         conditions = work_conditions(plan, current)
@@ -307,3 +309,14 @@ def work_events(
                 )
             )
     return events
+
+
+def _count_outcomes(work: Work, plan: Schedule) -> None:
+    """Kratix's ``kratix_workplacement_outcomes_total``: one per group and scheduling pass."""
+    promise, resource = work.spec.promise_name, work.spec.resource_name or ""
+    namespace = work.metadata.namespace or ""
+    for planned in plan.placements:
+        result = "misplaced" if planned.misplaced else "scheduled"
+        metrics.placement_outcome(result, promise, resource, namespace, planned.destination)
+    for _ in plan.unscheduled:
+        metrics.placement_outcome("unscheduled", promise, resource, namespace, "")
