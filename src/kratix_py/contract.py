@@ -122,6 +122,20 @@ LABEL_DRY_RUN_PARENT: Final = "kratix.io/dry-run-parent"
 LABEL_PARENT_PROMISE_NAME: Final = "kratix.io/parent-promise-name"
 LABEL_PARENT_RESOURCE_NAME: Final = "kratix.io/parent-resource-name"
 LABEL_PARENT_RESOURCE_NAMESPACE: Final = "kratix.io/parent-resource-namespace"
+# What Kratix's docs ask compound Promise pipelines to put on the sub-requests they output (the
+# kratix CLI and SKE read these); the parent-* labels above are the older core convention.
+LABEL_COMPONENT_OF_PROMISE_NAME: Final = "kratix.io/component-of-promise-name"
+LABEL_COMPONENT_OF_RESOURCE_NAME: Final = "kratix.io/component-of-resource-name"
+LABEL_COMPONENT_OF_RESOURCE_NAMESPACE: Final = "kratix.io/component-of-resource-namespace"
+SUB_REQUEST_LABELS: Final = (
+    (
+        LABEL_COMPONENT_OF_PROMISE_NAME,
+        LABEL_COMPONENT_OF_RESOURCE_NAME,
+        LABEL_COMPONENT_OF_RESOURCE_NAMESPACE,
+    ),
+    (LABEL_PARENT_PROMISE_NAME, LABEL_PARENT_RESOURCE_NAME, LABEL_PARENT_RESOURCE_NAMESPACE),
+)
+"""(promise, resource name, resource namespace) label sets that tie a sub-request to its parent."""
 
 LABEL_AGGREGATE_TO_CONTROLLER: Final = "platform.kratix.io/aggregate-to-controller"
 """ClusterRoles with this label are aggregated into the operator's own role by the Helm chart: how

@@ -146,6 +146,32 @@ def _node(obj: Obj, kind: str | None = None) -> Node:
     )
 
 
+def is_sub_request(candidate: Obj, parent: Obj, parent_promise: str) -> bool:
+    """Whether ``candidate`` is a request a compound Promise's pipeline made for ``parent``.
+
+    A compound pipeline outputs the sub-requests as files and GitOps applies them on the platform,
+    so only what the pipeline put on them ties them back: Kratix's ``kratix.io/component-of-*``
+    labels (or the older ``kratix.io/parent-*``), or an ownerReference to the parent's uid. A
+    label set without a namespace or promise label matches on the name alone within that scope.
+    """
+    meta, parent_meta = _meta(candidate), _meta(parent)
+    uid = str(parent_meta.get("uid") or "")
+    if uid and str(meta.get("uid") or "") == uid:
+        return False
+    if uid and any(str(owner.get("uid")) == uid for owner in meta.get("ownerReferences") or []):
+        return True
+    labels = _labels(candidate)
+    namespace = str(parent_meta.get("namespace") or "")
+    for promise_label, name_label, namespace_label in c.SUB_REQUEST_LABELS:
+        if (
+            labels.get(name_label) == parent_meta.get("name")
+            and labels.get(namespace_label, namespace) == namespace
+            and labels.get(promise_label, parent_promise) == parent_promise
+        ):
+            return True
+    return False
+
+
 # -- the tree --------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.core import redact
 from kratix_py.errors import CommandError
-from kratix_py.trace import LOG_LINES, JobLog, Snapshot, build, not_ready, render, to_json
+from kratix_py.trace import LOG_LINES, JobLog, Snapshot, build, is_sub_request, not_ready, render, to_json
 
 FLUX_KUSTOMIZATIONS: Final = k.Resource(
     "kustomize.toolkit.fluxcd.io", "v1", "kustomizations", True, "Kustomization"
@@ -35,7 +35,8 @@ Show where a request or Promise went, as a tree:
           -> Works -> WorkPlacements -> Destination -> state store, path and commit (versionID)
           -> with --worker-kubeconfig: the Flux Kustomization / Argo CD Application applying it
   and the requests its pipelines created (compound Promises: requests labelled
-  kratix.io/parent-resource-name / -namespace / kratix.io/parent-promise-name, or owned by it).
+  kratix.io/component-of-{promise-name,resource-name,resource-namespace} as Kratix's docs ask,
+  or the older kratix.io/parent-* labels, or with an ownerReference to it).
 
 KIND is a Promise's request kind (kind, plural, singular or short name, optionally .group), or
 'promise' to trace a Promise (its promise workflows and dependency Works)."""
@@ -221,32 +222,17 @@ def _request_namespace(obj: Mapping[str, Any]) -> str:
 def _sub_requests(
     kube: k.Kube, promises: list[dict[str, Any]], parent: Mapping[str, Any], promise_name: str
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Requests of any Promise that name ``parent`` in their parent labels or ownerReferences.
-
-    A compound Promise's pipeline writes the sub-requests as files; GitOps applies them on the
-    platform, so the labels the pipeline sets (Kratix's ``kratix.io/parent-*`` convention) are
-    what ties them back. An ownerReference to the parent's uid counts too.
-    """
-    meta = parent["metadata"]
-    uid = str(meta.get("uid") or "")
+    """Requests of any Promise that :func:`~kratix_py.trace.is_sub_request` says belong to ``parent``."""
     found: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for promise in sorted(promises, key=lambda p: str(p["metadata"]["name"])):
         resource = _request_kind(promise)
         if resource is None:
             continue
-        for item in kube.list(resource, None):
-            labels = item["metadata"].get("labels") or {}
-            by_labels = (
-                labels.get(c.LABEL_PARENT_RESOURCE_NAME) == meta["name"]
-                and labels.get(c.LABEL_PARENT_RESOURCE_NAMESPACE, meta.get("namespace"))
-                == meta.get("namespace")
-                and labels.get(c.LABEL_PARENT_PROMISE_NAME, promise_name) == promise_name
-            )
-            by_owner = bool(uid) and any(
-                str(owner.get("uid")) == uid for owner in item["metadata"].get("ownerReferences") or []
-            )
-            if (by_labels or by_owner) and item["metadata"].get("uid") != uid:
-                found.append((item, promise))
+        found += [
+            (item, promise)
+            for item in kube.list(resource, None)
+            if is_sub_request(item, parent, promise_name)
+        ]
     found.sort(
         key=lambda pair: (
             str(pair[0].get("kind")),

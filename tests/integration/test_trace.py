@@ -116,9 +116,9 @@ def make_app(ctx: Any) -> int:
             "name": f"{meta['name']}-cache",
             "namespace": meta["namespace"],
             "labels": {
-                c.LABEL_PARENT_PROMISE_NAME: "app",
-                c.LABEL_PARENT_RESOURCE_NAME: meta["name"],
-                c.LABEL_PARENT_RESOURCE_NAMESPACE: meta["namespace"],
+                c.LABEL_COMPONENT_OF_PROMISE_NAME: "app",
+                c.LABEL_COMPONENT_OF_RESOURCE_NAME: meta["name"],
+                c.LABEL_COMPONENT_OF_RESOURCE_NAMESPACE: meta["namespace"],
             },
         },
         "spec": {"size": request["spec"].get("size", "small")},

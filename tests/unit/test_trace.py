@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from kratix_py import contract as c
-from kratix_py.trace import JobLog, Snapshot, build, not_ready, render, to_json
+from kratix_py.trace import JobLog, Snapshot, build, is_sub_request, not_ready, render, to_json
 
 SECRET = "hunter2-very-secret"
 
@@ -212,3 +212,29 @@ def test_a_promise_is_judged_by_its_availability():
     assert (tree.kind, tree.ready, tree.status) == ("Promise", False, "Unavailable")
     promise["status"] = {"status": "Available"}
     assert build(Snapshot(root=promise, is_promise=True)).ready is True
+
+
+def test_sub_requests_are_found_by_kratix_labels_the_older_parent_labels_or_an_owner():
+    parent = {"metadata": {"name": "shop", "namespace": "team-a", "uid": "u-1"}}
+
+    def candidate(labels: dict[str, str], owners: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        return {"metadata": {"name": "db", "namespace": "team-a", "uid": "u-2", "labels": labels,
+                             "ownerReferences": owners or []}}  # fmt: skip
+
+    component = {
+        c.LABEL_COMPONENT_OF_PROMISE_NAME: "app",
+        c.LABEL_COMPONENT_OF_RESOURCE_NAME: "shop",
+        c.LABEL_COMPONENT_OF_RESOURCE_NAMESPACE: "team-a",
+    }
+    assert is_sub_request(candidate(component), parent, "app")
+    assert not is_sub_request(candidate(component), parent, "other-promise")
+    assert not is_sub_request(
+        candidate({**component, c.LABEL_COMPONENT_OF_RESOURCE_NAMESPACE: "b"}), parent, "app"
+    )
+    assert is_sub_request(candidate({c.LABEL_PARENT_RESOURCE_NAME: "shop"}), parent, "app")
+    assert not is_sub_request(candidate({c.LABEL_PARENT_RESOURCE_NAME: "other"}), parent, "app")
+    assert is_sub_request(candidate({}, [{"uid": "u-1"}]), parent, "app")
+    assert not is_sub_request(candidate({}, [{"uid": "u-9"}]), parent, "app")
+    assert not is_sub_request(
+        {**parent, "metadata": {**parent["metadata"], "labels": component}}, parent, "app"
+    )
