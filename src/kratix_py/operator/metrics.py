@@ -3,8 +3,8 @@
 Kratix users already have dashboards and alerts on controller-runtime's metric names and on
 Kratix's two WorkPlacement counters, so kratix-py serves those names with the same labels:
 
-- ``controller_runtime_reconcile_total{controller,result}`` (result: success, error, requeue,
-  requeue_after), ``controller_runtime_reconcile_errors_total{controller}``,
+- ``controller_runtime_reconcile_total{controller,result}`` (result: success, error,
+  requeue_after; kratix-py reconcilers never ask for controller-runtime's immediate ``requeue``), ``controller_runtime_reconcile_errors_total{controller}``,
   ``controller_runtime_reconcile_time_seconds{controller}``;
 - ``workqueue_depth{name}``, ``workqueue_adds_total{name}``, ``workqueue_retries_total{name}``;
 - ``rest_client_requests_total{verb,code}`` (client-go's, by verb rather than URL host);
@@ -36,7 +36,7 @@ _RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 # -- controller-runtime names ------------------------------------------------------------------------
 RECONCILE_TOTAL = Counter(
     "controller_runtime_reconcile_total",
-    "Total number of reconciliations per controller (result: success, error, requeue, requeue_after).",
+    "Total number of reconciliations per controller (result: success, error, requeue_after).",
     ["controller", "result"],
 )
 RECONCILE_ERRORS = Counter(
