@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.core import redact
 from kratix_py.errors import CommandError
 from kratix_py.trace import LOG_LINES, JobLog, Snapshot, build, is_sub_request, not_ready, render, to_json
 
@@ -245,6 +244,8 @@ def _sub_requests(
 
 def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, JobLog], list[str], bool]:
     """The failing container's log of each failed Job, the Secret values to mask, whether hidden."""
+    from kratix_py.operator.workflows import pod_secret_values
+
     logs: dict[str, JobLog] = {}
     values: set[str] = set()
     hidden = False
@@ -262,7 +263,7 @@ def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, J
             container = _failed_container(pod)
             if container is None:
                 continue
-            secrets = _secret_values(kube, namespace, pod)
+            secrets = pod_secret_values(kube, namespace, pod)
             if secrets is None:
                 hidden = True
             else:
@@ -286,16 +287,3 @@ def _failed_container(pod: Mapping[str, Any]) -> str | None:
         if terminated and terminated.get("exitCode", 0) != 0:
             return str(entry.get("name"))
     return None
-
-
-def _secret_values(kube: k.Kube, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
-    references = redact.secret_references(pod.get("spec") or {})
-    secrets: dict[str, Mapping[str, Any]] = {}
-    for name in sorted({reference.name for reference in references}):
-        try:
-            secret = kube.get(k.SECRETS, name, namespace)
-        except k.KubeError:
-            return None
-        if secret is not None:
-            secrets[name] = secret
-    return redact.referenced_values(references, secrets)

@@ -285,7 +285,11 @@ def test_trace_follows_a_request_to_its_commit_and_the_flux_kustomization_and_ga
     running, kube = platform
     git_store(kube, git_server, repo)
     destination(kube, "dev", {"env": "dev"})
-    install(kube, promise("Cache", "caches", "test/cache:v1", {"env": "dev"}))
+    body = promise("Cache", "caches", "test/cache:v1", {"env": "dev"})
+    body["spec"]["dependencies"] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cache-system"}},
+    ]
+    install(kube, body)
     kube.create(CACHES, cache_request("my-cache"))
     reconciled(kube, CACHES, "my-cache")
 
@@ -343,6 +347,20 @@ def test_trace_follows_a_request_to_its_commit_and_the_flux_kustomization_and_ga
     # Without a worker, only the platform side is judged.
     code, _ = trace(capsys, running, "cache/my-cache")
     assert code == 0
+
+    # The Promise's own tree: its dependencies Work, not its requests' Works.
+    code, out = trace(capsys, running, "promise/cache", "-o", "json")
+    assert code == 0, out
+    root = json.loads(out)
+    assert (root["kind"], root["name"], root["ready"], root["status"]) == (
+        "Promise",
+        "cache",
+        True,
+        "Available",
+    )
+    dependencies = one(root, "Work")
+    assert dependencies["details"]["type"] == "static-dependency"
+    assert one(root, "WorkPlacement")["details"]["path"].startswith("dev/dependencies/cache/")
 
 
 def test_a_failed_pipeline_shows_its_container_log_with_secrets_masked(platform, git_server, repo, capsys):

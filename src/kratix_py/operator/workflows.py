@@ -382,7 +382,7 @@ class WorkflowRunner:
                 terminated = state.get("terminated") or {}
                 waiting = state.get("waiting") or {}
                 if terminated and terminated.get("exitCode", 0) != 0:
-                    secrets = self._secret_values(namespace, pod)
+                    secrets = pod_secret_values(self.kube, namespace, pod)
                     if secrets is None:
                         log_tail, message = "(log not shown: its Secrets could not be read to mask them)", ""
                     else:
@@ -399,19 +399,6 @@ class WorkflowRunner:
                         waiting.get("message") or ""
                     )
         return f"{detail}: {failed.message}" if failed.message else detail
-
-    def _secret_values(self, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
-        """The values of every Secret the pod reads; ``None`` if one exists but cannot be read."""
-        references = redact.secret_references(pod.get("spec") or {})
-        secrets: dict[str, Mapping[str, Any]] = {}
-        for name in sorted({reference.name for reference in references}):
-            try:
-                secret = self.kube.get(k.SECRETS, name, namespace)
-            except k.KubeError:
-                return None
-            if secret is not None:
-                secrets[name] = secret
-        return redact.referenced_values(references, secrets)
 
     def _log_tail(
         self, namespace: str, pod: str, container: str, secrets: Sequence[str], lines: int = 5
@@ -560,6 +547,23 @@ def _started_message(pipelines: Sequence[Any], decision: Start) -> str:
         + (f", attempt {decision.attempt}" if decision.attempt > 1 else "")
         + ")"
     )
+
+
+def pod_secret_values(kube: k.Kube, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
+    """The values of every Secret the pod reads, to mask in its log; ``None`` if one cannot be read.
+
+    ``None`` means: show no log at all. An unreadable Secret could be printed unmasked.
+    """
+    references = redact.secret_references(pod.get("spec") or {})
+    secrets: dict[str, Mapping[str, Any]] = {}
+    for name in sorted({reference.name for reference in references}):
+        try:
+            secret = kube.get(k.SECRETS, name, namespace)
+        except k.KubeError:
+            return None
+        if secret is not None:
+            secrets[name] = secret
+    return redact.referenced_values(references, secrets)
 
 
 _STARTED_AT = datetime.now(UTC).replace(microsecond=0)  # API timestamps have whole seconds
