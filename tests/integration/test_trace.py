@@ -95,7 +95,7 @@ def make_cache(ctx: Any) -> int:
     request = _input(ctx)
     if request["spec"].get("broken"):
         ctx.log("connecting to the cache service")
-        ctx.log(f"api key {ctx.env['API_KEY']} was refused: quota exceeded")
+        ctx.log(f"api key {ctx.env.get('API_KEY', '')} was refused: quota exceeded")
         return 3
     (ctx.path("/kratix/output") / "cache.yaml").write_text(
         yaml.safe_dump(
@@ -398,14 +398,21 @@ def test_a_failed_pipeline_shows_its_container_log_with_secrets_masked(platform,
     assert code == 1
 
 
+def status_of(kube: k.Kube, name: str) -> str:
+    return str(((kube.get(r.PROMISES, name) or {}).get("status") or {}).get("status") or "")
+
+
 def test_a_compound_promise_creates_sub_requests_and_trace_lists_them(platform, git_server, repo, capsys):
+    """Kratix's compound_promise system test, with a real sub-request and trace on top."""
     running, kube = platform
     git_store(kube, git_server, repo)
     destination(kube, "dev", {"env": "dev"})
     # The platform itself as a Destination, as in Kratix's compound Promise setup.
     destination(kube, "platform", {"environment": "platform"})
-    install(kube, promise("Cache", "caches", "test/cache:v1", {"env": "dev"}))
-    install(kube, promise("App", "apps", "test/app:v1", {"environment": "platform"}))
+    app = promise("App", "apps", "test/app:v1", {"environment": "platform"})
+    app["spec"]["requiredPromises"] = [{"name": "cache", "version": "v1.0.0"}]
+    kube.create(r.PROMISES, app)
+    wait_for(lambda: status_of(kube, "app") == "Unavailable", what="the App to wait for its requirement")
 
     with PlatformApplier(kube, git_server, repo, "platform/resources/"):
         kube.create(
@@ -416,6 +423,19 @@ def test_a_compound_promise_creates_sub_requests_and_trace_lists_them(platform, 
                 "metadata": {"name": "shop", "namespace": "default"},
                 "spec": {"size": "large"},
             },
+        )
+        wait_for(
+            lambda: condition(kube.get(APPS, "shop", "default"), "PromiseAvailable").get("status") == "False",
+            what="the request to be pending",
+        )
+        code, _ = trace(capsys, running, "app/shop")
+        assert code == EXIT_NOT_READY, "a pending request is not Ready"
+
+        cache = promise("Cache", "caches", "test/cache:v1", {"env": "dev"})
+        cache["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: "v1.0.0"}
+        kube.create(r.PROMISES, cache)
+        wait_for(
+            lambda: status_of(kube, "app") == "Available", what="the App once its requirement is installed"
         )
         reconciled(kube, APPS, "shop")
         sub = reconciled(kube, CACHES, "shop-cache")
@@ -434,10 +454,43 @@ def test_a_compound_promise_creates_sub_requests_and_trace_lists_them(platform, 
     assert one(children[0], "WorkPlacement")["details"]["path"].startswith(
         "dev/resources/default/cache/shop-cache/"
     )
-    platform_placement = one(
-        {**root, "children": [n for n in root["children"] if n["kind"] != "Cache"]}, "WorkPlacement"
+    own = {**root, "children": [n for n in root["children"] if n["kind"] != "Cache"]}
+    assert (
+        one(own, "WorkPlacement")["details"]["path"] == "platform/resources/default/app/shop/instance/5058f"
     )
-    assert platform_placement["details"]["path"] == "platform/resources/default/app/shop/instance/5058f"
-
     code, text = trace(capsys, running, "promise/app")
     assert code == 0 and text.startswith("NAME") and "Promise/app" in text
+
+    # A sub-request whose pipeline fails makes its parent's trace fail the gate, with the log.
+    kube.patch(CACHES, "shop-cache", {"spec": {"broken": True}}, "default")
+    wait_for(
+        lambda: (
+            condition(kube.get(CACHES, "shop-cache", "default"), "ConfigureWorkflowCompleted").get("reason")
+            == "ConfigureWorkflowFailed"
+        ),
+        what="the sub-request's pipeline to fail",
+    )
+    code, text = trace(capsys, running, "app/shop")
+    assert code == EXIT_NOT_READY and "Cache/default/shop-cache" in text and "quota exceeded" in text
+
+
+def test_deleting_a_required_promise_makes_the_compound_unavailable_and_deleting_the_compound_keeps_it(
+    platform,
+):
+    _, kube = platform
+    cache = promise("Cache", "caches", "test/cache:v1", {"env": "dev"})
+    cache["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: "v1.0.0"}
+    install(kube, cache)
+    app = promise("App", "apps", "test/app:v1", {"environment": "platform"})
+    app["spec"]["requiredPromises"] = [{"name": "cache", "version": "v1.0.0"}]
+    install(kube, app)
+
+    kube.delete(r.PROMISES, "cache")
+    wait_for(lambda: kube.get(r.PROMISES, "cache") is None, what="the Cache Promise to go")
+    wait_for(lambda: status_of(kube, "app") == "Unavailable", what="the App to become Unavailable")
+
+    install(kube, cache)
+    wait_for(lambda: status_of(kube, "app") == "Available", what="the App to be Available again")
+    kube.delete(r.PROMISES, "app")
+    wait_for(lambda: kube.get(r.PROMISES, "app") is None, what="the App Promise to go")
+    assert status_of(kube, "cache") == "Available", "the sub-Promise stays"
