@@ -87,6 +87,8 @@ class Snapshot:
     """Values of the Secrets the failing pods read: masked in every log line shown."""
     logs_hidden: bool = False
     """True when those Secrets could not be read: no log is shown rather than an unmasked one."""
+    pipelines: Sequence[str] = ()
+    """The configure pipelines the Promise declares, in order: those without a Job show as not started."""
     works: Sequence[Obj] = ()
     placements: Sequence[Obj] = ()
     destinations: Mapping[str, Obj] = field(default_factory=dict)
@@ -242,6 +244,11 @@ def _pipelines(snapshot: Snapshot) -> Iterator[Node]:
             node.message = str(failed.get("message") or failed.get("reason") or "")
             _attach_log(node, snapshot)
         yield node
+    started = {pipeline for action, pipeline in by_pipeline if action in ("", "configure")}
+    for pipeline in snapshot.pipelines:
+        if pipeline not in started:
+            # Not judged: it waits for an earlier pipeline, whose own line says why.
+            yield Node("Pipeline", pipeline, status="NotStarted", details={"pipeline": pipeline})
 
 
 def _attach_log(node: Node, snapshot: Snapshot) -> None:

@@ -198,8 +198,14 @@ def _fetch(
     if not is_promise and depth < MAX_DEPTH:
         for child, child_promise in _sub_requests(kube, promises, obj, promise_name):
             children.append(_fetch(kube, workers, promises, child, child_promise, child_promise, depth + 1))
+    workflow = "promise" if is_promise else "resource"
+    declared = (((promise.get("spec") or {}).get("workflows") or {}).get(workflow) or {}).get(
+        "configure"
+    ) or []
+    pipelines = [str((p.get("metadata") or {}).get("name") or "") for p in declared if isinstance(p, Mapping)]
     return Snapshot(
-        root=obj, is_promise=is_promise, jobs=jobs, logs=logs, secret_values=secret_values,
+        root=obj,
+        pipelines=[name for name in pipelines if name], is_promise=is_promise, jobs=jobs, logs=logs, secret_values=secret_values,
         logs_hidden=hidden, works=works, placements=placements, destinations=destinations,
         stores=stores, appliers=appliers, children=children,
     )  # fmt: skip

@@ -238,3 +238,17 @@ def test_sub_requests_are_found_by_kratix_labels_the_older_parent_labels_or_an_o
     assert not is_sub_request(
         {**parent, "metadata": {**parent["metadata"], "labels": component}}, parent, "app"
     )
+
+
+def test_declared_pipelines_without_a_job_show_as_not_started():
+    tree = build(
+        snapshot(
+            jobs=[job("p1-b", "instance", "2026-01-01T00:00:05Z", failed=True)],
+            pipelines=["instance", "publish"],
+        )
+    )
+    assert [(n.kind, n.name, n.status, n.ready) for n in tree.children[:2]] == [
+        ("Job", "p1-b", "Failed", False),
+        ("Pipeline", "publish", "NotStarted", None),
+    ]
+    assert "Pipeline/publish" in render(tree) and "-      NotStarted" in render(tree)
