@@ -14,6 +14,7 @@ the verdict (:func:`not_ready`) are pure too, so every rule here is tested witho
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -344,7 +345,7 @@ def _destination(snapshot: Snapshot, obj: Obj, path: str, version_id: str) -> No
     store_spec = store.get("spec") or {}
     for key in ("url", "branch", "bucketName", "endpoint", "path"):
         if store_spec.get(key):
-            store_node.details[key] = str(store_spec[key])
+            store_node.details[key] = _without_userinfo(str(store_spec[key]))
     if path:
         store_node.details["files"] = path
     if version_id:
@@ -353,6 +354,14 @@ def _destination(snapshot: Snapshot, obj: Obj, path: str, version_id: str) -> No
     if snapshot.appliers is not None:
         store_node.children.extend(_appliers(snapshot.appliers, path))
     return node
+
+
+def _without_userinfo(value: str) -> str:
+    """A URL without ``user:password@``: a store URL may carry credentials the reader must not see."""
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme and "@" in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return value
 
 
 def _applied_path(obj: Obj) -> str | None:

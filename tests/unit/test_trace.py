@@ -252,3 +252,10 @@ def test_declared_pipelines_without_a_job_show_as_not_started():
         ("Pipeline", "publish", "NotStarted", None),
     ]
     assert "Pipeline/publish" in render(tree) and "-      NotStarted" in render(tree)
+
+
+def test_credentials_in_a_store_url_are_not_shown():
+    store = {**STORE, "spec": {"url": f"https://kratix:{SECRET}@git.example/kratix.git"}}
+    tree = build(snapshot(stores={("GitStateStore", "git"): store}))
+    assert SECRET not in to_json(tree) and SECRET not in render(tree, wide=True)
+    assert "url=https://git.example/kratix.git" in render(tree, wide=True)
