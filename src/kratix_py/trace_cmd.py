@@ -114,14 +114,16 @@ def _names_of(promise: Mapping[str, Any]) -> set[str]:
 
 
 def fetch(kube: k.Kube, kind: str, name: str, namespace: str, workers: list[k.Kube]) -> Snapshot:
+    """The snapshot of ``kind/name`` and, recursively, of its sub-requests."""
     from kratix_py.operator import resources as r
 
-    promises = kube.list(r.PROMISES)
+    fetcher = _Fetcher(kube, workers, kube.list(r.PROMISES))
+    promises = fetcher.promises
     if kind.lower() in ("promise", "promises", f"promises.{c.GROUP}"):
         promise = next((p for p in promises if p["metadata"]["name"] == name), None)
         if promise is None:
             raise CommandError(f"Promise {name} not found")
-        return _fetch(kube, workers, promises, promise, None, promise, depth=0)
+        return fetcher.snapshot(promise, promise, is_promise=True, depth=0)
     for promise in promises:
         if kind.lower() in _names_of(promise):
             resource = _request_kind(promise)
@@ -130,85 +132,122 @@ def fetch(kube: k.Kube, kind: str, name: str, namespace: str, workers: list[k.Ku
             obj = kube.get(resource, name, namespace)
             if obj is None:
                 raise CommandError(f"{resource.kind} {namespace}/{name} not found")
-            return _fetch(kube, workers, promises, obj, promise, promise, depth=0)
+            return fetcher.snapshot(obj, promise, is_promise=False, depth=0)
+    kinds = sorted(resource.kind for resource in (_request_kind(p) for p in promises) if resource)
     raise CommandError(
-        f"no Promise offers a kind called {kind!r}; installed kinds: "
-        + (", ".join(sorted(str(_request_kind(p).kind) for p in promises if _request_kind(p))) or "none")  # type: ignore[union-attr]
-        + " (or use promise/NAME)"
+        f"no Promise offers a kind called {kind!r}; installed kinds: {', '.join(kinds) or 'none'} "
+        "(or use promise/NAME)"
     )
 
 
-def _fetch(
-    kube: k.Kube,
-    workers: list[k.Kube],
-    promises: list[dict[str, Any]],
-    obj: dict[str, Any],
-    request_of: Mapping[str, Any] | None,
-    promise: Mapping[str, Any],
-    depth: int,
-) -> Snapshot:
-    from kratix_py.operator import resources as r
+class _Fetcher:
+    """Reads what the snapshots need; what every level of sub-requests shares is read once."""
 
-    promise_name = str(promise["metadata"]["name"])
-    name = str(obj["metadata"]["name"])
-    is_promise = request_of is None
-    namespace = "" if is_promise else str(obj["metadata"].get("namespace") or "")
-    selector = {c.LABEL_PROMISE_NAME: promise_name}
-    if is_promise:
-        jobs = [job for job in kube.list(k.JOBS, None, labels={**selector, c.LABEL_WORKFLOW_TYPE: "promise"})]
-        works = [w for w in kube.list(r.WORKS, None, labels=selector) if not _is_request_output(w)]
-    else:
-        wanted = {**selector, c.LABEL_RESOURCE_NAME: name}
-        jobs = [
-            job
-            for job in kube.list(k.JOBS, None, labels={**wanted, c.LABEL_WORKFLOW_TYPE: "resource"})
-            if _request_namespace(job) == namespace
+    def __init__(self, kube: k.Kube, workers: list[k.Kube], promises: list[dict[str, Any]]) -> None:
+        self.kube, self.workers, self.promises = kube, workers, promises
+        self._requests: dict[str, list[dict[str, Any]]] = {}
+        self._appliers: list[dict[str, Any]] | None = None
+        self._seen: set[str] = set()
+
+    def appliers(self) -> list[dict[str, Any]] | None:
+        if not self.workers:
+            return None
+        if self._appliers is None:
+            self._appliers = []
+            for worker in self.workers:
+                for resource in (FLUX_KUSTOMIZATIONS, ARGO_APPLICATIONS):
+                    self._appliers += [{**item, "kind": resource.kind} for item in worker.list(resource)]
+        return self._appliers
+
+    def requests(self, promise: Mapping[str, Any]) -> list[dict[str, Any]]:
+        resource = _request_kind(promise)
+        if resource is None:
+            return []
+        name = str(promise["metadata"]["name"])
+        if name not in self._requests:
+            self._requests[name] = self.kube.list(resource, None)
+        return self._requests[name]
+
+    def snapshot(
+        self, obj: dict[str, Any], promise: Mapping[str, Any], *, is_promise: bool, depth: int
+    ) -> Snapshot:
+        from kratix_py.operator import resources as r
+
+        kube = self.kube
+        self._seen.add(str(obj["metadata"].get("uid") or ""))
+        promise_name = str(promise["metadata"]["name"])
+        name = str(obj["metadata"]["name"])
+        namespace = "" if is_promise else str(obj["metadata"].get("namespace") or "")
+        selector = {c.LABEL_PROMISE_NAME: promise_name}
+        if is_promise:
+            jobs = kube.list(k.JOBS, None, labels={**selector, c.LABEL_WORKFLOW_TYPE: "promise"})
+            works = [w for w in kube.list(r.WORKS, None, labels=selector) if not _is_request_output(w)]
+        else:
+            wanted = {**selector, c.LABEL_RESOURCE_NAME: name}
+            jobs = [
+                job
+                for job in kube.list(k.JOBS, None, labels={**wanted, c.LABEL_WORKFLOW_TYPE: "resource"})
+                if _request_namespace(job) == namespace
+            ]
+            works = [w for w in kube.list(r.WORKS, None, labels=wanted) if _request_namespace(w) == namespace]
+        placements: list[dict[str, Any]] = []
+        for work in works:
+            placements += kube.list(
+                r.WORKPLACEMENTS,
+                work["metadata"].get("namespace"),
+                labels={c.LABEL_WORK: work["metadata"]["name"]},
+            )
+        destinations: dict[str, dict[str, Any]] = {}
+        stores: dict[tuple[str, str], dict[str, Any]] = {}
+        for placement in placements:
+            target = str((placement.get("spec") or {}).get("targetDestinationName") or "")
+            if target and target not in destinations:
+                found = kube.get(r.DESTINATIONS, target)
+                if found is not None:
+                    destinations[target] = found
+        for destination in destinations.values():
+            ref = (destination.get("spec") or {}).get("stateStoreRef") or {}
+            key = (str(ref.get("kind") or ""), str(ref.get("name") or ""))
+            if key not in stores and key[0] in r.STATE_STORES:
+                store = kube.get(r.STATE_STORES[key[0]], key[1])
+                if store is not None:
+                    stores[key] = store
+        logs, secret_values, hidden = _failing_logs(kube, jobs)
+        children: list[Snapshot] = []
+        if not is_promise and depth < MAX_DEPTH:
+            for child, child_promise in self.sub_requests(obj, promise_name):
+                children.append(self.snapshot(child, child_promise, is_promise=False, depth=depth + 1))
+        workflow = "promise" if is_promise else "resource"
+        declared = (((promise.get("spec") or {}).get("workflows") or {}).get(workflow) or {}).get("configure")
+        pipelines = [
+            str((p.get("metadata") or {}).get("name") or "") for p in declared or [] if isinstance(p, Mapping)
         ]
-        works = [w for w in kube.list(r.WORKS, None, labels=wanted) if _request_namespace(w) == namespace]
-    placements: list[dict[str, Any]] = []
-    for work in works:
-        placements += kube.list(
-            r.WORKPLACEMENTS,
-            work["metadata"].get("namespace"),
-            labels={c.LABEL_WORK: work["metadata"]["name"]},
-        )
-    destinations: dict[str, dict[str, Any]] = {}
-    stores: dict[tuple[str, str], dict[str, Any]] = {}
-    for placement in placements:
-        target = str((placement.get("spec") or {}).get("targetDestinationName") or "")
-        if target and target not in destinations:
-            found = kube.get(r.DESTINATIONS, target)
-            if found is not None:
-                destinations[target] = found
-    for destination in destinations.values():
-        ref = (destination.get("spec") or {}).get("stateStoreRef") or {}
-        key = (str(ref.get("kind") or ""), str(ref.get("name") or ""))
-        if key not in stores and key[0] in r.STATE_STORES:
-            store = kube.get(r.STATE_STORES[key[0]], key[1])
-            if store is not None:
-                stores[key] = store
-    logs, secret_values, hidden = _failing_logs(kube, jobs)
-    appliers: list[dict[str, Any]] | None = None
-    if workers:
-        appliers = []
-        for worker in workers:
-            for resource in (FLUX_KUSTOMIZATIONS, ARGO_APPLICATIONS):
-                appliers += [{**item, "kind": resource.kind} for item in worker.list(resource)]
-    children: list[Snapshot] = []
-    if not is_promise and depth < MAX_DEPTH:
-        for child, child_promise in _sub_requests(kube, promises, obj, promise_name):
-            children.append(_fetch(kube, workers, promises, child, child_promise, child_promise, depth + 1))
-    workflow = "promise" if is_promise else "resource"
-    declared = (((promise.get("spec") or {}).get("workflows") or {}).get(workflow) or {}).get(
-        "configure"
-    ) or []
-    pipelines = [str((p.get("metadata") or {}).get("name") or "") for p in declared if isinstance(p, Mapping)]
-    return Snapshot(
-        root=obj,
-        pipelines=[name for name in pipelines if name], is_promise=is_promise, jobs=jobs, logs=logs, secret_values=secret_values,
-        logs_hidden=hidden, works=works, placements=placements, destinations=destinations,
-        stores=stores, appliers=appliers, children=children,
-    )  # fmt: skip
+        return Snapshot(
+            root=obj, is_promise=is_promise, jobs=jobs, logs=logs, secret_values=secret_values,
+            logs_hidden=hidden, pipelines=[p for p in pipelines if p], works=works, placements=placements,
+            destinations=destinations, stores=stores, appliers=self.appliers(), children=children,
+        )  # fmt: skip
+
+    def sub_requests(
+        self, parent: Mapping[str, Any], promise_name: str
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Requests of any Promise that :func:`~kratix_py.trace.is_sub_request` says belong to ``parent``.
+
+        A request already in the tree is not followed again (a label loop must not recurse).
+        """
+        found = [
+            (item, promise)
+            for promise in self.promises
+            for item in self.requests(promise)
+            if is_sub_request(item, parent, promise_name)
+            and str(item["metadata"].get("uid") or "") not in self._seen
+        ]
+        found.sort(key=lambda pair: (str(pair[0].get("kind")), *_key(pair[0])))
+        return found
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(obj["metadata"].get("namespace") or ""), str(obj["metadata"]["name"]))
 
 
 def _is_request_output(work: Mapping[str, Any]) -> bool:
@@ -222,30 +261,6 @@ def _request_namespace(obj: Mapping[str, Any]) -> str:
     """The namespace of the request an object belongs to (pipelines may run elsewhere)."""
     labels = obj["metadata"].get("labels") or {}
     return str(labels.get(c.LABEL_RESOURCE_NAMESPACE) or obj["metadata"].get("namespace") or "")
-
-
-def _sub_requests(
-    kube: k.Kube, promises: list[dict[str, Any]], parent: Mapping[str, Any], promise_name: str
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Requests of any Promise that :func:`~kratix_py.trace.is_sub_request` says belong to ``parent``."""
-    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for promise in sorted(promises, key=lambda p: str(p["metadata"]["name"])):
-        resource = _request_kind(promise)
-        if resource is None:
-            continue
-        found += [
-            (item, promise)
-            for item in kube.list(resource, None)
-            if is_sub_request(item, parent, promise_name)
-        ]
-    found.sort(
-        key=lambda pair: (
-            str(pair[0].get("kind")),
-            pair[0]["metadata"].get("namespace", ""),
-            pair[0]["metadata"]["name"],
-        )
-    )
-    return found
 
 
 def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, JobLog], list[str], bool]:
