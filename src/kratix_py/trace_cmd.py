@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("target", metavar="KIND/NAME", help="e.g. redis/my-redis or promise/redis")
     parser.add_argument(
-        "-n", "--namespace", default="default", help="the request's namespace (default: default)"
+        "-n", "--namespace", help="the request's namespace (default: the kubeconfig context's, else default)"
     )
     parser.add_argument(
         "-o", "--output", choices=("tree", "wide", "json"), default="tree",
@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.target!r} is not KIND/NAME (e.g. redis/my-redis or promise/redis)")
     kube = k.Kube(k.load_api_client(args.kubeconfig))
     workers = [k.Kube(k.load_api_client(path)) for path in args.worker_kubeconfig]
+    namespace = args.namespace or _context_namespace(args.kubeconfig)
     try:
-        snapshot = fetch(kube, kind, name, args.namespace, workers)
+        snapshot = fetch(kube, kind, name, namespace, workers)
     except k.KubeError as error:
         raise CommandError(f"the API answered {error.status}: {error.message}") from None
     tree = build(snapshot)
@@ -87,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(tree, wide=args.output == "wide"))
     return EXIT_NOT_READY if not_ready(tree) else 0
+
+
+def _context_namespace(kubeconfig: str | None) -> str:
+    """The current context's namespace, as kubectl picks it when ``-n`` is not given."""
+    import kubernetes
+
+    try:
+        _, current = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig or None)
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    return str(((current or {}).get("context") or {}).get("namespace") or "default")
 
 
 # -- finding the object ------------------------------------------------------------------------------
