@@ -22,7 +22,7 @@ from typing import Any, Final
 from kratix_py import contract as c
 from kratix_py.api import Destination, WorkPlacement
 from kratix_py.core import layout
-from kratix_py.core.jobs import job_phase
+from kratix_py.core.jobs import job_phase, job_record
 from kratix_py.core.redact import mask
 
 LOG_LINES: Final = 10
@@ -214,6 +214,15 @@ def _root(snapshot: Snapshot) -> Node:
     return node
 
 
+def _job_order(job: Obj) -> tuple[tuple[int, int, int], str, str]:
+    record = job_record(job)
+    return (
+        record.order if record is not None else (0, 0, 0),
+        _created(job),
+        str(_meta(job).get("name") or ""),
+    )
+
+
 def _pipelines(snapshot: Snapshot) -> Iterator[Node]:
     """The latest Job of each pipeline, in the order the workflow ran them."""
     by_pipeline: dict[tuple[str, str], list[Obj]] = {}
@@ -223,12 +232,14 @@ def _pipelines(snapshot: Snapshot) -> Iterator[Node]:
         by_pipeline.setdefault(key, []).append(job)
     runs = sorted(by_pipeline.items(), key=lambda item: min(_created(job) for job in item[1]))
     for (action, pipeline), jobs in runs:
-        jobs.sort(key=lambda job: (_created(job), str(_meta(job).get("name") or "")))
+        # kratix-py's run/attempt annotations order Jobs exactly; creation times tie within a second.
+        jobs.sort(key=_job_order)
         latest = jobs[-1]
         node = _node(latest, "Job")
         phase = str(job_phase(latest))
         status = latest.get("status") or {}
-        attempts = sum(int(status.get(key) or 0) for key in ("failed", "succeeded", "active"))
+        pods = sum(int(status.get(key) or 0) for key in ("failed", "succeeded", "active"))
+        record = job_record(latest)
         node.status = phase
         node.ready = phase == "Succeeded"
         node.details.update(
@@ -236,7 +247,9 @@ def _pipelines(snapshot: Snapshot) -> Iterator[Node]:
                 "pipeline": pipeline,
                 "action": action,
                 "phase": phase,
-                "attempts": str(attempts),
+                # A retry is a new Job (kratix-py) or a new pod of the same Job (backoffLimit).
+                "attempts": str(record.attempt if record is not None else max(pods, 1)),
+                "pods": str(pods),
                 "runs": str(len(jobs)),
             }
         )
@@ -446,7 +459,7 @@ def to_json(node: Node) -> str:
     return json.dumps(node.as_dict(), indent=2, sort_keys=False) + "\n"
 
 
-_WIDE_KEYS: Final = ("pipeline", "phase", "attempts", "runs", "path", "versionID", "url", "branch",
+_WIDE_KEYS: Final = ("pipeline", "phase", "attempts", "pods", "runs", "path", "versionID", "url", "branch",
                      "bucketName", "files", "revision", "container")  # fmt: skip
 
 

@@ -259,3 +259,23 @@ def test_credentials_in_a_store_url_are_not_shown():
     tree = build(snapshot(stores={("GitStateStore", "git"): store}))
     assert SECRET not in to_json(tree) and SECRET not in render(tree, wide=True)
     assert "url=https://git.example/kratix.git" in render(tree, wide=True)
+
+
+def test_the_latest_job_is_found_by_run_and_attempt_even_when_created_in_the_same_second():
+    def annotated(name: str, run: int, attempt: int, failed: bool) -> dict[str, Any]:
+        body = job(name, "instance", "2026-01-01T00:00:05Z", failed=failed)
+        body["metadata"]["annotations"] = {
+            "kratix.io/run-id": str(run),
+            "kratix.io/pipeline-index": "0",
+            "kratix.io/attempt": str(attempt),
+        }
+        return body
+
+    jobs = [annotated("zz-first", 1, 1, True), annotated("aa-retry", 1, 2, False)]
+    node = build(snapshot(jobs=jobs)).children[0]
+    assert (node.name, node.status, node.details["attempts"], node.details["runs"]) == (
+        "aa-retry",
+        "Succeeded",
+        "2",
+        "2",
+    )
