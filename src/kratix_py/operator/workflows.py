@@ -88,6 +88,28 @@ class Outcome:
         return isinstance(self.decision, Failed)
 
     @property
+    def suspended(self) -> bool:
+        """A pipeline asked (workflow-control.yaml) to suspend or be retried later; not finished."""
+        return isinstance(self.decision, Suspended)
+
+    @property
+    def suspension_message(self) -> str:
+        """What the suspended pipeline said, for the object's conditions."""
+        if not isinstance(self.decision, Suspended):
+            return ""
+        entries = ((self.status.get("kratix") or {}).get("workflows") or {}).get("pipelines") or []
+        entry = entries[self.decision.index] if self.decision.index < len(entries) else {}
+        name = entry.get("name", "") if isinstance(entry, Mapping) else ""
+        said = entry.get("message", "") if isinstance(entry, Mapping) else ""
+        retry = entry.get("nextRetryAt") if isinstance(entry, Mapping) else None
+        text = f"pipeline {name} suspended the workflow" + (f": {said}" if said else "")
+        if retry:
+            text += f" (retry at {retry})"
+        else:
+            text += f" (remove the label {c.LABEL_WORKFLOW_SUSPENDED} to resume)"
+        return text
+
+    @property
     def requeue_after(self) -> timedelta | None:
         decision = self.decision
         if isinstance(decision, Completed):
@@ -425,11 +447,12 @@ def _configure_status(
                 entry.pop(key, None)
     for index, entry in enumerate(entries):
         record = current.get(index)
-        if (
-            entry.get("phase") == PHASE_SUSPENDED
-            and isinstance(decision, Suspended)
-            and decision.index == index
+        if entry.get("phase") == PHASE_SUSPENDED and not (
+            isinstance(decision, Start) and decision.index == index
         ):
+            # The status-writer records the suspension while its Job is still running: the Job's
+            # own phase must not overwrite it, or the finished Job reads as a plain success and
+            # the workflow carries on past a pipeline that asked to wait.
             continue
         if isinstance(decision, Start) and decision.index == index:
             _set_phase(entry, PHASE_RUNNING, now)
@@ -507,7 +530,9 @@ def _set_phase(entry: dict[str, Any], phase: str, now: datetime) -> None:
         entry["phase"] = phase
         entry["lastTransitionTime"] = cond.timestamp(now)
     if phase != PHASE_SUSPENDED:
-        for key in ("message", "nextRetryAt", "attempts"):
+        # ``attempts`` stays for the run: the status-writer counts retries from it (a new run
+        # starts it afresh, see _configure_status).
+        for key in ("message", "nextRetryAt"):
             entry.pop(key, None)
 
 
