@@ -103,13 +103,22 @@ def works_summary(
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
         )
-    messages = []
-    for work in works:
-        ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
-        messages.append(str((ready or {}).get("message") or "Pending"))
-    names = sorted(str(w["metadata"]["name"]) for w in works)
+    # Each Work's name stays paired with its own message (sorted together, for a stable text).
+    by_name = sorted(
+        (
+            str(work["metadata"]["name"]),
+            str(
+                (cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY) or {}).get(
+                    "message"
+                )
+                or "Pending"
+            ),
+        )
+        for work in works
+    )
+    messages = [message for _, message in by_name]
     if "Failing" in messages:
-        failing = [n for n, m in zip(names, messages, strict=False) if m == "Failing"]
+        failing = [name for name, message in by_name if message == "Failing"]
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}"
         )

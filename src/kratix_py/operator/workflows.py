@@ -60,6 +60,9 @@ _KIND_RESOURCES = {
 _PERMISSION_RESOURCES = (k.ROLES, k.ROLEBINDINGS, k.CLUSTERROLES, k.CLUSTERROLEBINDINGS)
 """Where ``rbac.permissions`` become objects (found again by their labels to revoke stale ones)."""
 
+_WAITING_ITS_TURN = frozenset({"ContainerCreating", "PodInitializing"})
+"""Waiting reasons that mean "not started yet", not "cannot start"."""
+
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED, PHASE_SUSPENDED = (
     "Pending",
     "Running",
@@ -373,7 +376,6 @@ class WorkflowRunner:
             for container in statuses:
                 state = container.get("state") or {}
                 terminated = state.get("terminated") or {}
-                waiting = state.get("waiting") or {}
                 if terminated and terminated.get("exitCode", 0) != 0:
                     secrets = self._secret_values(namespace, pod)
                     if secrets is None:
@@ -387,9 +389,15 @@ class WorkflowRunner:
                     return f"{detail}: container {container['name']} exited {terminated.get('exitCode')}" + (
                         f": {reason}" if reason else ""
                     )
-                if waiting.get("reason") and waiting.get("reason") not in ("PodInitializing",):
-                    return f"{detail}: container {container['name']}: {waiting.get('reason')}: " + str(
-                        waiting.get("message") or ""
+            # No container failed: blame the one that waits for a reason of its own (a missing
+            # image or Secret), not the first one that merely waits its turn.
+            for container in statuses:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                reason = str(waiting.get("reason") or "")
+                if reason and reason not in _WAITING_ITS_TURN:
+                    message = str(waiting.get("message") or "")
+                    return f"{detail}: container {container['name']}: {reason}" + (
+                        f": {message}" if message else ""
                     )
         return f"{detail}: {failed.message}" if failed.message else detail
 
@@ -495,7 +503,6 @@ def _configure_status(
             now,
         )
     elif isinstance(decision, Completed) and names:
-        was_completed = cond.is_true(conditions, c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
         conditions = cond.set_condition(
             conditions,
             cond.Condition(
@@ -513,8 +520,16 @@ def _configure_status(
                 else "Promise configured"
             )
         completed = cond.find(conditions, c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED) or {}
-        if not was_completed or "lastSuccessfulConfigureWorkflowTime" not in status:
-            status["lastSuccessfulConfigureWorkflowTime"] = completed.get("lastTransitionTime")
+        # The status-writer of the last pipeline turns the condition True before we look, so
+        # "was it already True" cannot tell a new success from an old one: the condition's
+        # transition time (it went False when this run started) is the time of this success, or
+        # the end of the run's last Job when the status-writer won the race with that False.
+        finished = [r.finished_at for r in records if r.run == run and r.finished_at is not None]
+        when = completed.get("lastTransitionTime")
+        transitioned = parse_timestamp(when)
+        if finished and (transitioned is None or max(finished) > transitioned):
+            when = cond.timestamp(max(finished))
+        status["lastSuccessfulConfigureWorkflowTime"] = when
         workflows["lastSuccessfulConfigureWorkflowTime"] = status["lastSuccessfulConfigureWorkflowTime"]
         workflows.pop("suspendedGeneration", None)
     if conditions is not None:
