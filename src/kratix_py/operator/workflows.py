@@ -313,7 +313,10 @@ class WorkflowRunner:
                     self.kube.create(resource, obj)
                     metrics.PIPELINE_RUNS.labels(str(run.workflow_type), str(action)).inc()
                 except k.KubeError as error:
-                    if not error.conflict:  # 409: this exact run was started before (e.g. before a restart)
+                    if not error.conflict or not self._already_started(obj):
+                        # A 409 is only "started before" (e.g. before a restart) if that Job is
+                        # there and is this run's: anything else is retried from fresh state,
+                        # never taken as a run that nobody will ever see finish.
                         raise
             else:
                 self.kube.apply(resource, obj)
@@ -326,6 +329,15 @@ class WorkflowRunner:
             decision.attempt,
             decision.reason,
         )
+
+    def _already_started(self, job: Mapping[str, Any]) -> bool:
+        """The Job named like ``job`` exists, is not going away, and carries this run's labels."""
+        meta = job["metadata"]
+        existing = self.kube.get(k.JOBS, meta["name"], meta.get("namespace"))
+        if existing is None or existing["metadata"].get("deletionTimestamp"):
+            return False
+        labels = existing["metadata"].get("labels") or {}
+        return all(labels.get(key) == value for key, value in (meta.get("labels") or {}).items())
 
     def _revoke_stale_permissions(
         self, subject: Subject, run: PipelineRun, namespace: str, desired: Sequence[Mapping[str, Any]]
