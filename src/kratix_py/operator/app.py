@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -43,8 +44,15 @@ from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.settings import OperatorSettings
-from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
+from kratix_py.operator.statestores import (
+    STATE_STORE_KINDS,
+    StateStoreReconciler,
+    StateStores,
+    build_writer,
+    store_key,
+)
 from kratix_py.operator.store import DELETED, Change, Store, Transform, strip_managed_fields
+from kratix_py.operator.temproot import TempRoot
 from kratix_py.operator.workflows import WorkflowRunner
 from kratix_py.operator.works import WorkReconciler, work_key
 
@@ -149,8 +157,15 @@ class Operator:
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,
         )
+        # Clones and credential files live in a folder of our own; what killed operators left
+        # behind in the same temp root is removed now (issue 11, item 12).
+        self.temp_root = TempRoot.claim()
         self.stores = StateStores(
-            self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
+            self.kube,
+            enqueue=self.enqueue,
+            batch_window=settings.batch_window,
+            fence=self.check_leading,
+            writer_factory=functools.partial(build_writer, temp_root=self.temp_root),
         )
         self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds, model=self.cache.model)
         self.queue = WorkQueue(
@@ -530,14 +545,17 @@ class Operator:
         ready_flag: threading.Event | asyncio.Event | None = None,
         liveness_endpoint: str | None = None,
     ) -> None:
-        await kopf.operator(
-            registry=self.registry(),
-            clusterwide=True,
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            liveness_endpoint=liveness_endpoint,
-            standalone=True,
-        )
+        try:
+            await kopf.operator(
+                registry=self.registry(),
+                clusterwide=True,
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+                liveness_endpoint=liveness_endpoint,
+                standalone=True,
+            )
+        finally:
+            self.temp_root.release()
 
 
 def _count_request(verb: str, code: int) -> None:

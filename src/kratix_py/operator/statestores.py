@@ -46,6 +46,7 @@ from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
 from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.reconciler import Reconciler
+from kratix_py.operator.temproot import TempRoot
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
 from kratix_py.statestores.errors import StateStoreError
 
@@ -144,12 +145,24 @@ def decode_secret(secret: Mapping[str, Any]) -> dict[str, bytes]:
     return values
 
 
-def build_writer(kind: str, spec: Mapping[str, Any], secret: Mapping[str, bytes] | None) -> StateStoreWriter:
-    """The writer for a store spec; imports the client library only for the kind in use."""
+def build_writer(
+    kind: str,
+    spec: Mapping[str, Any],
+    secret: Mapping[str, bytes] | None,
+    temp_root: TempRoot | None = None,
+) -> StateStoreWriter:
+    """The writer for a store spec; imports the client library only for the kind in use.
+
+    Git clones and credential files go under the operator's ``temp_root`` (swept at start).
+    """
     if kind == GIT:
         from kratix_py.statestores.git import GitStateStoreWriter
 
-        return GitStateStoreWriter.from_spec(spec, secret)
+        if temp_root is None:
+            return GitStateStoreWriter.from_spec(spec, secret)
+        return GitStateStoreWriter.from_spec(
+            spec, secret, cache_dir=temp_root.git_cache, temp_root=temp_root.path
+        )
     from kratix_py.statestores.bucket import BucketStateStoreWriter
 
     return BucketStateStoreWriter.from_spec(spec, secret)

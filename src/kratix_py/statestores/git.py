@@ -98,6 +98,7 @@ class GitStateStoreWriter:
         insecure_skip_tls_verify: bool = False,
         ca_bundle: str | bytes | None = None,
         cache_dir: str | Path | None = None,
+        temp_root: str | Path | None = None,
         max_push_attempts: int | None = None,
         retry_backoff: float = 0.05,
         retry_horizon: float = 30.0,
@@ -130,8 +131,13 @@ class GitStateStoreWriter:
             insecure_skip_tls_verify=insecure_skip_tls_verify,
             ca_bundle=ca_bundle,
             timeout=timeout,
+            temp_root=temp_root,
         )
-        cache = Path(tempfile.mkdtemp(prefix="kratix-git-cache-")) if cache_dir is None else Path(cache_dir)
+        cache = (
+            Path(tempfile.mkdtemp(prefix="kratix-git-cache-", dir=temp_root))
+            if cache_dir is None
+            else Path(cache_dir)
+        )
         # A private cache goes with the writer (on close() or when collected); a given one stays.
         self._remove_own_cache = weakref.finalize(self, shutil.rmtree, cache, ignore_errors=True)
         if cache_dir is not None:
@@ -172,7 +178,7 @@ class GitStateStoreWriter:
         """
         touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())  # and the contents' types
-        with self._lock:
+        with self._lock, self._access.session():
             try:
                 return self._write_locked(changes, before_push)
             except StateStoreError as exc:
@@ -213,7 +219,7 @@ class GitStateStoreWriter:
 
     def check_ready(self) -> None:
         """Fetch the branch and dry-run a push to it with the configured credentials."""
-        with self._lock:
+        with self._lock, self._access.session():
             self._open()
             parent = self._fetch()
             # An absent branch is fine (the first write creates it); dry-run pushing a commit

@@ -422,3 +422,26 @@ def test_ssh_refuses_an_unknown_host_key(
     writer = make_writer(repo, url=git_server.ssh_url(repo), auth_method="ssh", secret=secret)
     with pytest.raises(HostKeyVerificationError, match="knownHosts"):
         writer.check_ready()
+
+
+def test_the_ssh_key_is_on_disk_only_while_a_write_runs(
+    git_server: GitServer, make_writer: Any, repo: str, tmp_path: Path
+) -> None:
+    # Issue 11, item 12: the key used to stay in $TMPDIR for the writer's whole life.
+    root = tmp_path / "operator-root"
+    root.mkdir()
+    secret = {"sshPrivateKey": git_server.ssh_private_key, "knownHosts": git_server.known_hosts}
+    writer = make_writer(repo, url=git_server.ssh_url(repo), auth_method="ssh", secret=secret, temp_root=root)
+    assert not list(root.glob("kratix-git-auth-*")), "no key on disk before the first write"
+    during: list[bytes] = []
+
+    def look() -> None:
+        folder = writer._access.files_on_disk
+        assert folder is not None and folder.parent == root
+        during.append((folder / "id").read_bytes())
+
+    assert writer.write([wp("wp-ssh", {"a.yaml": b"over ssh"})], before_push=look).changed
+    assert during and during[0].strip() == git_server.ssh_private_key.strip().encode()
+    assert not list(root.glob("kratix-git-auth-*")), "the key went when the write ended"
+    writer.check_ready()
+    assert not list(root.glob("kratix-git-auth-*")), "and when the readiness check ended"
