@@ -153,6 +153,7 @@ class Operator:
                 adapter_image=settings.pipeline_adapter_image,
                 adapter_pull_secret=settings.pipeline_adapter_pull_secret,
                 default_backoff_limit=settings.default_backoff_limit,
+                default_active_deadline_seconds=settings.default_active_deadline_seconds,
             ),
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,

@@ -60,6 +60,9 @@ _KIND_RESOURCES = {
 _PERMISSION_RESOURCES = (k.ROLES, k.ROLEBINDINGS, k.CLUSTERROLES, k.CLUSTERROLEBINDINGS)
 """Where ``rbac.permissions`` become objects (found again by their labels to revoke stale ones)."""
 
+RECHECK = timedelta(minutes=1)
+"""How soon a started or running workflow is looked at again without any Job event."""
+
 _WAITING_ITS_TURN = frozenset({"ContainerCreating", "PodInitializing"})
 """Waiting reasons that mean "not started yet", not "cannot start"."""
 
@@ -121,8 +124,12 @@ class Outcome:
             return max(decision.retry_at - self.now, timedelta(seconds=1))
         if isinstance(decision, Suspended) and decision.resume_at is not None:
             return max(decision.resume_at - self.now, timedelta(seconds=1))
-        if isinstance(decision, Wait):
-            return decision.requeue_after
+        if isinstance(decision, Wait | Start):
+            # Job events bring the object back; this is the safety net if one is lost, so a
+            # waiting workflow is never only one missed event away from waiting forever.
+            return (
+                decision.requeue_after if isinstance(decision, Wait) and decision.requeue_after else RECHECK
+            )
         return None
 
 
@@ -206,6 +213,8 @@ class WorkflowRunner:
         )
         decision = decide(state)
         events: list[tuple[str, str, str]] = []
+        if isinstance(decision, Wait):
+            events += self._stop_outdated(subject, jobs, records, state)
         if isinstance(decision, Suspended) and decision.resume_at is not None and decision.resume_at <= now:
             # The pipeline asked to be retried later and that time has come: lift the suspension.
             self._remove_labels(subject, [c.LABEL_WORKFLOW_SUSPENDED])
@@ -330,6 +339,30 @@ class WorkflowRunner:
             decision.reason,
         )
 
+    def _stop_outdated(
+        self,
+        subject: Subject,
+        jobs: Sequence[Mapping[str, Any]],
+        records: Sequence[JobRecord],
+        state: WorkflowState,
+    ) -> list[tuple[str, str, str]]:
+        """Suspend running Jobs of an older spec (Kratix suspends a running Job for a rerun too).
+
+        A hung pipeline would otherwise keep the new spec waiting until its deadline: suspended,
+        the Job counts as failed, and the next decision starts the new run from the first pipeline.
+        """
+        stale = {r.name for r in records if r.phase is JobPhase.RUNNING and r.spec_hash != state.spec_hash}
+        events = []
+        for job in jobs:
+            meta = job["metadata"]
+            if meta["name"] not in stale or (job.get("spec") or {}).get("suspend") is True:
+                continue
+            self.kube.patch(k.JOBS, meta["name"], {"spec": {"suspend": True}}, meta.get("namespace"))
+            message = f"Job {meta['name']} stopped: the specification changed while it ran"
+            log.info("%s for %s", message, subject.name)
+            events.append(("Normal", "PipelineReplaced", message))
+        return events
+
     def _already_started(self, job: Mapping[str, Any]) -> bool:
         """The Job named like ``job`` exists, is not going away, and carries this run's labels."""
         meta = job["metadata"]
@@ -378,6 +411,9 @@ class WorkflowRunner:
         namespace = pipeline_namespace(subject.promise, subject.workflow_type, subject.namespace)
         pipeline = pipelines[failed.index].name if failed.index < len(pipelines) else failed.job
         detail = f"pipeline {pipeline} (Job {failed.job}) failed"
+        if failed.message.startswith("DeadlineExceeded"):
+            # Its containers were killed for it: the deadline is the cause, not their exit codes.
+            return f"{detail}: {failed.message} (jobOptions.activeDeadlineSeconds)"
         try:
             pods = self.kube.list(k.PODS, namespace, labels={"job-name": failed.job})
         except k.KubeError:
