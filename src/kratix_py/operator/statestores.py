@@ -48,7 +48,7 @@ from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.reconciler import Reconciler
 from kratix_py.operator.temproot import TempRoot
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
-from kratix_py.statestores.errors import StateStoreError
+from kratix_py.statestores.errors import StateStoreError, WriteConflictError
 
 log = logging.getLogger(__name__)
 
@@ -480,6 +480,12 @@ class StateStores:
             except Exception as error:
                 if not isinstance(error, StateStoreError):
                     log.exception("writing to %s/%s failed", *ref)
+                if not isinstance(error, WriteConflictError):
+                    # The store may have just stopped working (a rotated password, a bucket that
+                    # went away): check it now, not at the next periodic check minutes later, so
+                    # the store and its Destinations say so at once.
+                    entry.checked_at = None
+                    self.enqueue(store_key(*ref), 0.0)
                 for submission, _ in resolved:
                     self._finish(submission, error)
                 return
