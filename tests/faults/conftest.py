@@ -14,7 +14,7 @@ from kratix_py.local_platform.gitserver import GitServer
 from kratix_py.local_platform.kubeconfig import write_kubeconfig
 from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.testing.fixtures import ADAPTER_IMAGE
-from tests.faults.harness import FIGURES, PASSWORD, FaultSystem, Runs, steps
+from tests.faults.harness import FIGURES, PASSWORD, FaultSystem, Runs, Teardown, steps
 from tests.faults.proxy import FaultProxy
 
 _repos = itertools.count()
@@ -27,9 +27,14 @@ def git_server() -> Iterator[GitServer]:
 
 
 @pytest.fixture
-def platform_and_runs(platform_factory: Callable[..., Any]) -> tuple[Any, Runs]:
+def teardown() -> Teardown:
+    return Teardown()
+
+
+@pytest.fixture
+def platform_and_runs(platform_factory: Callable[..., Any], teardown: Teardown) -> tuple[Any, Runs]:
     runs = Runs()
-    return platform_factory(pods="fast", steps=steps(runs)), runs
+    return platform_factory(pods="fast", steps=steps(runs, teardown)), runs
 
 
 @pytest.fixture

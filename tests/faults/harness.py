@@ -46,10 +46,19 @@ class Runs:
 
     def __init__(self) -> None:
         self.seen: Counter[tuple[str, str]] = Counter()
+        self.control: dict[str, list[dict[str, Any]]] = {}
+        """request name -> workflow-control.yaml documents its next runs write (then real output)."""
+        self.paused: Counter[str] = Counter()
 
     def step(self, ctx: Any) -> int:
         obj = yaml.safe_load((ctx.path("/kratix/input") / "object.yaml").read_text())
         name, size = obj["metadata"]["name"], obj["spec"].get("size", "small")
+        if self.control.get(name):
+            # A run that asks to be suspended or retried writes no output: it is not the spec's run.
+            document = self.control[name].pop(0)
+            (ctx.path("/kratix/metadata") / "workflow-control.yaml").write_text(yaml.safe_dump(document))
+            self.paused[name] += 1
+            return 0
         self.seen[(name, size)] += 1
         (ctx.path("/kratix/output") / f"{name}.yaml").write_text(
             yaml.safe_dump(
@@ -59,8 +68,26 @@ class Runs:
         return 0
 
 
-def steps(runs: Runs) -> dict[str, Callable[[Any], int]]:
-    return {"test/first:v1": runs.step}
+class Teardown:
+    """The delete pipeline: fails while ``failing`` is set, counts its runs."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        self.runs = 0
+
+    def step(self, ctx: Any) -> int:
+        self.runs += 1
+        if self.failing:
+            ctx.log("teardown: the database refuses to go")
+            return 2
+        return 0
+
+
+def steps(runs: Runs, teardown: Teardown | None = None) -> dict[str, Callable[[Any], int]]:
+    found: dict[str, Callable[[Any], int]] = {"test/first:v1": runs.step}
+    if teardown is not None:
+        found["test/teardown:v1"] = teardown.step
+    return found
 
 
 def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
@@ -77,16 +104,41 @@ class FaultSystem:
     """request name -> the size it was last given."""
 
     # -- setup -------------------------------------------------------------------------------------
-    def install(self, *, secret: str = "git-creds") -> None:
+    def install(self, *, secret: str = "git-creds", delete_pipeline: bool = False) -> None:
+        self.create_secret(secret)
+        self.create_store(secret)
+        self.kube.create(
+            r.DESTINATIONS,
+            {
+                "apiVersion": c.API_VERSION,
+                "kind": "Destination",
+                "metadata": {"name": "worker", "labels": {"env": "dev"}},
+                "spec": {"path": "worker", "stateStoreRef": {"kind": "GitStateStore", "name": "git"}},
+            },
+        )
+        self.kube.create(
+            r.PROMISES, promise_body("first", delete="teardown" if delete_pipeline else None, name=PROMISE)
+        )
+        wait_for(
+            lambda: (
+                ((self.kube.get(r.PROMISES, PROMISE) or {}).get("status") or {}).get("status") == "Available"
+            ),
+            timeout=60,
+            what="the Promise to become Available",
+        )
+
+    def create_secret(self, name: str = "git-creds") -> None:
         self.kube.create(
             k.SECRETS,
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": secret, "namespace": "default"},
+                "metadata": {"name": name, "namespace": "default"},
                 "stringData": {"username": "kratix", "password": PASSWORD},
             },
         )
+
+    def create_store(self, secret: str = "git-creds") -> None:
         self.kube.create(
             r.GIT_STATE_STORES,
             {
@@ -98,23 +150,6 @@ class FaultSystem:
                     "secretRef": {"name": secret, "namespace": "default"},
                 },
             },
-        )
-        self.kube.create(
-            r.DESTINATIONS,
-            {
-                "apiVersion": c.API_VERSION,
-                "kind": "Destination",
-                "metadata": {"name": "worker", "labels": {"env": "dev"}},
-                "spec": {"path": "worker", "stateStoreRef": {"kind": "GitStateStore", "name": "git"}},
-            },
-        )
-        self.kube.create(r.PROMISES, promise_body("first", name=PROMISE))
-        wait_for(
-            lambda: (
-                ((self.kube.get(r.PROMISES, PROMISE) or {}).get("status") or {}).get("status") == "Available"
-            ),
-            timeout=60,
-            what="the Promise to become Available",
         )
 
     def request(self, name: str, size: str = "small") -> None:
@@ -189,7 +224,7 @@ class FaultSystem:
             self.kube.delete(REDIS, name, "default")
         self.check_gone(timeout)
 
-    def check_gone(self, timeout: float = 120) -> None:
+    def check_gone(self, timeout: float = 120, *, files_removed: bool = True) -> None:
         wait_for(
             lambda: not self.kube.list(REDIS, "default"), timeout=timeout, what="every request to be deleted"
         )
@@ -202,6 +237,9 @@ class FaultSystem:
             what="the requests' Works and WorkPlacements to go",
         )
         held()  # nothing stuck with finalizers
+        if not files_removed:
+            self.check_commits()
+            return
         wait_for(
             lambda: not [p for p in self.tree() if p.startswith(f"worker/resources/default/{PROMISE}/")],
             timeout=timeout,
