@@ -175,6 +175,22 @@ class FaultSystem:
         path = self.file_path(name)
         return obj if path and f"size: {self.requests[name]}" in self.tree()[path] else None
 
+    def describe(self, name: str) -> str:
+        """What a stuck request, its Works and placements say (for the failure message)."""
+
+        def said(obj: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+            return [
+                (str(x.get("type")), str(x.get("status")), str(x.get("reason")), str(x.get("message"))[:200])
+                for x in ((obj or {}).get("status") or {}).get("conditions") or []
+            ]
+
+        lines = [f"request: {said(self.kube.get(REDIS, name, 'default'))}"]
+        for kind in (r.WORKS, r.WORKPLACEMENTS):
+            for obj in self.kube.list(kind, None, labels={c.LABEL_RESOURCE_NAME: name}):
+                lines.append(f"{kind.kind} {obj['metadata']['name']}: {said(obj)}")
+        lines.append(f"store: {said(self.kube.get(r.GIT_STATE_STORES, 'git'))}")
+        return "\n".join(lines)
+
     def file_path(self, name: str) -> str | None:
         found = [p for p in self.tree() if p.endswith(f"/{name}.yaml")]
         return found[0] if len(found) == 1 else None
@@ -184,11 +200,14 @@ class FaultSystem:
 
     def check_converged(self, timeout: float = 120) -> None:
         for name in self.requests:
-            wait_for(
-                lambda n=name: self._final(n),
-                timeout=timeout,
-                what=f"request {name} to reach its final state",
-            )
+            try:
+                wait_for(
+                    lambda n=name: self._final(n),
+                    timeout=timeout,
+                    what=f"request {name} to reach its final state",
+                )
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n{self.describe(name)}") from None
             FIGURES["requests checked"] += 1
         held()  # every request reached its final state
         twice = {key: count for key, count in self.runs.seen.items() if count > 1}

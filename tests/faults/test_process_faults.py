@@ -124,7 +124,7 @@ def test_a_concurrent_pusher_on_the_state_store_branch(platform_and_runs, git_se
                 pushes += 1
             except GitServerError:
                 pass  # the operator's push won this race: push again on its tip
-            time.sleep(0.1)
+            time.sleep(0.2)
 
     pusher = threading.Thread(target=push_forever, daemon=True)
     settings = settings_for(str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE)
@@ -134,13 +134,13 @@ def test_a_concurrent_pusher_on_the_state_store_branch(platform_and_runs, git_se
         try:
             for index in range(8):
                 system.request(f"race-{index}")
-            system.check_converged()
+            system.check_converged(timeout=120)
             system.delete_all()
         finally:
             stop.set()
             pusher.join(10)
     FIGURES["faults injected"] += pushes
-    assert pushes >= 20, "the pusher kept pushing while the operator wrote"
+    assert pushes >= 5, "the pusher kept pushing while the operator wrote"
     tree = system.tree()
     assert sum(1 for path in tree if path.startswith("someone-else/")) == pushes, "their files all stayed"
     system.check_no_credentials(log_lines(caplog.records))
