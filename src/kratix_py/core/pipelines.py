@@ -121,6 +121,10 @@ class PipelineSettings:
     default_backoff_limit: int | None = None
     """``backoffLimit`` of Jobs whose pipeline sets no ``jobOptions.backoffLimit``; ``None`` leaves
     Kubernetes' own default."""
+    default_active_deadline_seconds: int | None = None
+    """``activeDeadlineSeconds`` of Jobs whose pipeline sets no ``jobOptions.activeDeadlineSeconds``:
+    a hung pipeline then fails (``DeadlineExceeded``) and is retried or replaced, instead of
+    blocking its object for good. ``None`` sets no deadline."""
     default_container_security_context: Mapping[str, Any] | None = field(
         default_factory=lambda: copy.deepcopy(dict(RESTRICTED_SECURITY_CONTEXT))
     )
@@ -340,6 +344,11 @@ def _job(
         backoff_limit = settings.default_backoff_limit
     if backoff_limit is not None:
         spec["backoffLimit"] = backoff_limit
+    deadline = run.pipeline.spec.job_options.active_deadline_seconds
+    if deadline is None:
+        deadline = settings.default_active_deadline_seconds
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
     spec["template"] = {
         "metadata": template_metadata,
         "spec": _pod_spec(run, settings, subject, namespace, account),

@@ -158,11 +158,19 @@ class PromiseReconciler(Reconciler[Promise]):
         status = outcome.status
         conditions = status.get("conditions")
         works = self.kube.list(r.WORKS, c.SYSTEM_NAMESPACE, labels={c.LABEL_PROMISE_NAME: promise.name})
-        works_condition = works_summary(works, workflow_completed=outcome.completed)
+        works_condition = works_summary(
+            works, workflow_completed=outcome.completed, workflow_suspended=outcome.suspended
+        )
         pipelines = promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE)
         completed = outcome.completed
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
-        reconciled_condition = reconciled(completed, outcome.failed, works_condition, failure_message=failure)
+        reconciled_condition = reconciled(
+            completed,
+            outcome.failed,
+            works_condition,
+            failure_message=failure,
+            suspended_message=outcome.suspension_message,
+        )
         if missing and reconciled_condition.status != cond.FALSE:
             # Kratix's wording: a Promise that cannot serve is not Reconciled, whatever its workflow
             # did (`kubectl wait --for=condition=Reconciled` must not pass on it).
@@ -189,6 +197,8 @@ class PromiseReconciler(Reconciler[Promise]):
             reason, message = _unavailable_reason(
                 outcome.failed, failure, missing, dependency_problem, pipelines
             )
+            if outcome.suspended and not missing and dependency_problem is None:
+                reason, message = "WorkflowSuspended", "Suspended"  # Kratix's wording (§1 conditions)
             conditions = cond.set_condition(
                 conditions, cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, reason, message), now
             )

@@ -137,13 +137,21 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         works = self._works(promise.name, promise, obj)
-        works_condition = works_summary(works, workflow_completed=outcome.completed)
+        works_condition = works_summary(
+            works, workflow_completed=outcome.completed, workflow_suspended=outcome.suspended
+        )
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         status["conditions"] = cond.set_conditions(
             status.get("conditions"),
             [
                 works_condition,
-                reconciled(outcome.completed, outcome.failed, works_condition, failure_message=failure),
+                reconciled(
+                    outcome.completed,
+                    outcome.failed,
+                    works_condition,
+                    failure_message=failure,
+                    suspended_message=outcome.suspension_message,
+                ),
             ],
             now,
         )

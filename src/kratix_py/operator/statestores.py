@@ -46,8 +46,9 @@ from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
 from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.reconciler import Reconciler
+from kratix_py.operator.temproot import TempRoot
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
-from kratix_py.statestores.errors import AuthenticationError, StateStoreError
+from kratix_py.statestores.errors import AuthenticationError, StateStoreError, WriteConflictError
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,24 @@ def decode_secret(secret: Mapping[str, Any]) -> dict[str, bytes]:
     return values
 
 
-def build_writer(kind: str, spec: Mapping[str, Any], secret: Mapping[str, bytes] | None) -> StateStoreWriter:
-    """The writer for a store spec; imports the client library only for the kind in use."""
+def build_writer(
+    kind: str,
+    spec: Mapping[str, Any],
+    secret: Mapping[str, bytes] | None,
+    temp_root: TempRoot | None = None,
+) -> StateStoreWriter:
+    """The writer for a store spec; imports the client library only for the kind in use.
+
+    Git clones and credential files go under the operator's ``temp_root`` (swept at start).
+    """
     if kind == GIT:
         from kratix_py.statestores.git import GitStateStoreWriter
 
-        return GitStateStoreWriter.from_spec(spec, secret)
+        if temp_root is None:
+            return GitStateStoreWriter.from_spec(spec, secret)
+        return GitStateStoreWriter.from_spec(
+            spec, secret, cache_dir=temp_root.git_cache, temp_root=temp_root.path
+        )
     from kratix_py.statestores.bucket import BucketStateStoreWriter
 
     return BucketStateStoreWriter.from_spec(spec, secret)
@@ -468,6 +481,12 @@ class StateStores:
             except Exception as error:
                 if not isinstance(error, StateStoreError):
                     log.exception("writing to %s/%s failed", *ref)
+                if not isinstance(error, WriteConflictError):
+                    # The store may have just stopped working (a rotated password, a bucket that
+                    # went away): check it now, not at the next periodic check minutes later, so
+                    # the store and its Destinations say so at once.
+                    entry.checked_at = None
+                    self.enqueue(store_key(*ref), 0.0)
                 for submission, _ in resolved:
                     self._finish(submission, error)
                 return

@@ -84,7 +84,9 @@ _MILESTONES: dict[str, str | None] = {
 }
 
 
-def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: bool = True) -> cond.Condition:
+def works_summary(
+    works: Sequence[Mapping[str, Any]], *, workflow_completed: bool = True, workflow_suspended: bool = False
+) -> cond.Condition:
     """``WorksSucceeded`` from the Works' ``Ready`` messages (kratix-behaviour.md §2.9).
 
     kratix-py's Work ``Ready`` means *written to every Destination's state store*, not merely
@@ -92,17 +94,31 @@ def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: boo
     reports True while a workflow that has produced no Works yet is still running; here that is
     Unknown until the workflow completes.
     """
+    if workflow_suspended:
+        # The suspended pipeline wrote no Work: whatever the others wrote is not the whole answer.
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow is suspended"
+        )
     if not works and not workflow_completed:
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
         )
-    messages = []
-    for work in works:
-        ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
-        messages.append(str((ready or {}).get("message") or "Pending"))
-    names = sorted(str(w["metadata"]["name"]) for w in works)
+    # Each Work's name stays paired with its own message (sorted together, for a stable text).
+    by_name = sorted(
+        (
+            str(work["metadata"]["name"]),
+            str(
+                (cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY) or {}).get(
+                    "message"
+                )
+                or "Pending"
+            ),
+        )
+        for work in works
+    )
+    messages = [message for _, message in by_name]
     if "Failing" in messages:
-        failing = [n for n, m in zip(names, messages, strict=False) if m == "Failing"]
+        failing = [name for name, message in by_name if message == "Failing"]
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}"
         )
@@ -123,9 +139,16 @@ def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: boo
 
 
 def reconciled(
-    workflow_completed: bool, workflow_failed: bool, works: cond.Condition, *, failure_message: str = ""
+    workflow_completed: bool,
+    workflow_failed: bool,
+    works: cond.Condition,
+    *,
+    failure_message: str = "",
+    suspended_message: str = "",
 ) -> cond.Condition:
-    """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9)."""
+    """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9, §2.10)."""
+    if suspended_message:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "WorkflowSuspended", suspended_message)
     if workflow_failed:
         return cond.Condition(
             c.CONDITION_RECONCILED,
