@@ -160,7 +160,9 @@ class Operator:
                 ),
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
-                "workplacement": WorkPlacementReconciler(self.kube, self.stores, model=self.cache.model),
+                "workplacement": WorkPlacementReconciler(
+                    self.kube, self.stores, model=self.cache.model, enqueue=self.enqueue
+                ),
                 "destination": DestinationReconciler(
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
                 ),
