@@ -95,7 +95,6 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
             "name": "my-redis",
             "uid": request["metadata"]["uid"],
             "controller": True,
-            "blockOwnerDeletion": True,
         }
     ]
     original = wait_for(lambda: tree(git_server, repo).get(REQUEST_FILE), what="the request's file in Git")

@@ -155,28 +155,29 @@ def _workload_path(base: str, placement: PlacementFiles, filepath: str) -> str:
     return join_under(base, filepath, what=f"workload filepath of WorkPlacement {placement.name}")
 
 
-def _flat_path(base: str, placement: PlacementFiles, filepath: str) -> str:
+def _flat_path(base: str, placement_name: str, filepath: str) -> str:
     """A mode-none workload's store path; ``.kratix/`` is refused: it holds every placement's
     record of what it owns, and overwriting one would make its owner delete the wrong files."""
-    path = _workload_path(base, placement, filepath)
+    path = join_under(base, filepath, what=f"workload filepath of WorkPlacement {placement_name}")
     if safe_relpath(filepath).split("/", 1)[0] == STATE_FILES_DIR:
         raise UnsafePathError(
-            f"workload filepath {filepath!r} of WorkPlacement {placement.name} is in {STATE_FILES_DIR}/, "
+            f"workload filepath {filepath!r} of WorkPlacement {placement_name} is in {STATE_FILES_DIR}/, "
             "where kratix-py keeps the Destination's bookkeeping; write it elsewhere"
         )
     return path
 
 
 def flat_claims(
-    destination: Destination, placement: PlacementFiles, recorded: Iterable[str] = ()
+    destination: Destination, placement_name: str, filepaths: Iterable[str], recorded: Iterable[str] = ()
 ) -> set[str]:
     """Every store path a mode-none placement claims: what it last wrote (``recorded``) and what
-    its workloads would write now (paths that cannot be written are not claimed)."""
+    its workloads' ``filepaths`` would write now (paths that cannot be written are not claimed).
+    Only paths: no workload needs decoding to know whose a file is."""
     root = destination_root(destination)
     claimed = set(recorded)
-    for filepath, _ in placement.files:
+    for filepath in filepaths:
         try:
-            claimed.add(_flat_path(root, placement, filepath))
+            claimed.add(_flat_path(root, placement_name, filepath))
         except UnsafePathError:
             continue
     return claimed
@@ -248,7 +249,9 @@ def placement_removal(
         bookkeeping = join_under(destination_root(destination), STATE_FILES_DIR)
         paths = {
             path
-            for path in flat_claims(destination, placement, previously_owned)
+            for path in flat_claims(
+                destination, placement.name, [filepath for filepath, _ in placement.files], previously_owned
+            )
             if not is_within(path, bookkeeping)
         }
         paths = (paths - set(keep)) | {record}
@@ -274,7 +277,7 @@ def _flat_write(
     changes: list[Change] = []
     owned: list[str] = []
     for filepath, content in placement.files:
-        path = _flat_path(root, placement, filepath)
+        path = _flat_path(root, placement.name, filepath)
         changes.append(FileChange(path, content, placement.name))
         owned.append(path)
     owned = sorted(set(owned))

@@ -7,9 +7,11 @@ and labels, which decide where its files go and whose status it feeds) must be b
 owner: a controller owner reference with the owner's uid, or, for a request whose pipeline runs
 in another namespace (owner references cannot cross namespaces), :data:`ANNOTATION_OWNER_UID`.
 
-On a real cluster with the ``OwnerReferencesPermissionEnforcement`` admission plugin, setting
-``blockOwnerDeletion`` needs permission to update the owner's finalizers, which pipelines do not
-have; elsewhere the uid at least has to be the live owner's, not a name anyone can guess.
+The reference is a controller reference without ``blockOwnerDeletion``: the work-writer runs
+with the pipeline's service account, and with the ``OwnerReferencesPermissionEnforcement``
+admission plugin that flag would need permission to update the owner's finalizers, which
+pipelines do not get. What this check stops is a Work naming an owner by name alone; a pipeline
+that can read its kind's requests can still copy a uid (see the Work RBAC in core.rbac).
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
         "name": meta.get("name"),
         "uid": meta.get("uid"),
         "controller": True,
-        "blockOwnerDeletion": True,
     }
 
 

@@ -267,12 +267,12 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
             meta = item["metadata"]
             if (meta.get("namespace"), meta["name"]) == me:
                 continue
-            try:
-                peer = PlacementFiles.from_placement(self.model(WorkPlacement, item))
-            except (ValidationError, ValueError):
-                peer = None  # unreadable workloads: what it wrote before is still claimed
-            recorded = _written_files(item)
-            claimed = flat_claims(destination, peer, recorded) if peer is not None else set(recorded)
+            filepaths = [
+                str(workload.get("filepath"))
+                for workload in (item.get("spec") or {}).get("workloads") or []
+                if isinstance(workload, Mapping) and workload.get("filepath")
+            ]
+            claimed = flat_claims(destination, meta["name"], filepaths, _written_files(item))
             if claimed:
                 claims[f"{meta.get('namespace')}/{meta['name']}"] = claimed
         return claims

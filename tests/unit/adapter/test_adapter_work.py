@@ -127,7 +127,6 @@ def test_works_are_owned_by_their_request_or_promise() -> None:
             "name": "cache",
             "uid": "uid-cache",
             "controller": True,
-            "blockOwnerDeletion": True,
         }
     ]
     assert owned_by(work, {"metadata": {"uid": "uid-cache"}})

@@ -160,11 +160,10 @@ def test_mode_none_refuses_pipeline_output_in_the_bookkeeping_directory(path):
 
 def test_mode_none_claims_and_clashes_between_placements():
     dest = destination("dev", "none")
-    a = files("a", content={"shared.yaml": "a", "a.yaml": "a"})
-    claims = flat_claims(dest, a, recorded=["dev/old.yaml"])
+    claims = flat_claims(dest, "a", ["shared.yaml", "a.yaml"], recorded=["dev/old.yaml"])
     assert claims == {"dev/shared.yaml", "dev/a.yaml", "dev/old.yaml"}
     # Unwritable paths are claimed by nobody.
-    assert flat_claims(dest, files("b", content={"../x.yaml": "x", ".kratix/y.yaml": "y"})) == set()
+    assert flat_claims(dest, "b", ["../x.yaml", ".kratix/y.yaml"]) == set()
     others = {"team-a/b": {"dev/shared.yaml", "dev/b.yaml"}, "team-a/c": {"dev/shared.yaml"}}
     assert flat_clashes(["dev/a.yaml", "dev/shared.yaml"], others) == {
         "dev/shared.yaml": ["team-a/b", "team-a/c"]

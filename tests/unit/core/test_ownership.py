@@ -48,7 +48,6 @@ def test_a_work_owned_by_the_request_counts_for_it():
         "name": "orders",
         "uid": "uid-orders",
         "controller": True,
-        "blockOwnerDeletion": True,
     }
     assert forged_identity(owned, REQUEST) is None and owned_by(owned, REQUEST)
 
