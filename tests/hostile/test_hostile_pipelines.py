@@ -15,6 +15,7 @@ the end, and what is checked is the refusal the operator reports.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -35,10 +36,12 @@ from kratix_py.testing.fixtures import wait_for
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
-PIPELINE_IMAGE = "localhost/kratix-py-hostile-pipeline:v1"
-ADAPTER_IMAGE = "localhost/kratix-py-hostile-adapter:dev"
-"""kratix-py's image under a tag of the suite's own, so that another test run rebuilding the shared
-tag from other sources cannot swap the adapter under the suite while it runs."""
+_TREE = hashlib.sha256(str(Path(__file__).resolve().parents[2]).encode()).hexdigest()[:10]
+PIPELINE_IMAGE = f"localhost/kratix-py-hostile-pipeline:{_TREE}"
+ADAPTER_IMAGE = f"localhost/kratix-py-hostile-adapter:{_TREE}"
+"""kratix-py's image under a tag of the suite's own, one per source tree: another checkout running
+this suite at the same time rebuilds its own tag, and cannot swap the adapter (or the pipeline
+image) under this run with images built from other sources."""
 GROUP = "hostile.kratix.io"
 REQUESTS = k.Resource(GROUP, "v1alpha1", "hostiles", True, "Hostile")
 NAMESPACE = "default"
