@@ -210,6 +210,20 @@ CONDITION_PIPELINE_PERMISSIONS: Final = "PipelinePermissionsNarrow"
 CONDITION_TRANSPORT_SECURE: Final = "TransportSecure"
 """On a GitStateStore: credentials over plain http://, or TLS verification switched off."""
 """On resource requests: whether their Promise (and its required Promises) can serve them."""
+REASON_PAUSED_RECONCILIATION: Final = "PausedReconciliation"
+"""Reason of ``Reconciled=Unknown`` (message ``Paused``) on a paused Promise or request; seeing it
+once the pause is gone is how an unpause is recognised."""
+REASON_UNPAUSED: Final = "Unpaused"
+MESSAGE_PENDING: Final = "Pending"
+"""``status.message`` of a request that waits (the ``message`` column scripts read)."""
+MESSAGE_PROMISE_REQUIREMENTS_NOT_INSTALLED: Final = "Promise Requirements are not installed"
+
+# Kratix's key phrases in state-store and Destination messages. kratix-py says more, but keeps these
+# words so that alerts and scripts written against Kratix (kubectl describe | grep) still match.
+PHRASE_NOT_FOUND: Final = "not found"
+PHRASE_NOT_READY: Final = "not ready"
+PHRASE_AUTHENTICATION_FAILED: Final = "Authentication failed"
+PHRASE_VALIDATING_PERMISSIONS: Final = "Error validating state store permissions"
 
 # --- Timing and limits -----------------------------------------------------------------------------
 

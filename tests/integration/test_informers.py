@@ -263,3 +263,20 @@ def test_lookups_cost_what_they_find():
     )
     assert "p7" not in [o["metadata"]["name"] for o in store.list("n", {"work": "w7"})]
     assert "p7" in [o["metadata"]["name"] for o in store.list("n", {"work": "w8"})]
+
+
+def test_cached_objects_share_the_strings_they_repeat():
+    """A WorkPlacement copies its Work's files: the cache holds each distinct content once."""
+    import json
+
+    store = Store()
+    content = "H4sI" + "x" * 5000
+    for name in ("work", "placement"):
+        # Decoded separately, as two watch events are: equal strings, distinct objects.
+        body = json.loads(json.dumps({"metadata": {"name": name, "resourceVersion": "1"}, "c": [content]}))
+        store.upsert(body, authoritative=True)
+    work, placement = store.get("", "work"), store.get("", "placement")
+    assert work is not None and placement is not None
+    assert work["c"][0] == content
+    assert work["c"][0] is placement["c"][0]
+    assert next(iter(work["metadata"])) is next(iter(placement["metadata"]))

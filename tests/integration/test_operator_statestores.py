@@ -343,7 +343,8 @@ def test_wrong_credentials_give_a_clear_condition_without_the_password_and_recov
         ),
         what="the Destination to say its store is not ready",
     )
-    assert "GitStateStore git is not ready" in condition(dest, "Ready")["message"]
+    assert "GitStateStore/git: not ready" in condition(dest, "Ready")["message"]
+    assert "Authentication failed" in store_ready["message"]
     failing = ready(kube, r.WORKS, "deps", c.SYSTEM_NAMESPACE, message="Failing")
     assert condition(failing, "Ready")["reason"] == "WorkplacementsFailing"
     wp = placements(kube, "deps", c.SYSTEM_NAMESPACE)[0]
@@ -527,7 +528,7 @@ def test_a_deleted_store_blocks_cleanup_until_it_is_abandoned_explicitly(system,
     kube.delete(r.GIT_STATE_STORES, "git")
     kube.delete(r.WORKS, "w", "default")
     blocked = _blocked(kube)
-    assert "GitStateStore git not found" in blocked["written"]["message"]
+    assert "GitStateStore/git: not found" in blocked["written"]["message"]
     kube.patch(r.WORKS, "w", {"metadata": {"annotations": {c.ANNOTATION_ABANDON_CLEANUP: "true"}}}, "default")
     wait_for(lambda: kube.get(r.WORKS, "w", "default") is None, timeout=60, what="the abandoned Work to go")
     reasons = {e["reason"] for e in kube.list(k.EVENTS, "default") if e["type"] == "Warning"}

@@ -29,6 +29,7 @@ from kratix_py.api.meta import (
 from kratix_py.api.pipeline import Pipeline
 from kratix_py.api.validation import dns1123_label_error, dns1123_subdomain_error, labels_error
 from kratix_py.contract import (
+    ANNOTATION_RECONCILIATION_INTERVAL,
     LABEL_PROMISE_VERSION,
     MIN_RECONCILIATION_INTERVAL,
     WorkflowAction,
@@ -432,5 +433,18 @@ class Promise(KubeObject):
         return squash_destination_selectors(self.spec.destination_selectors)
 
     def reconciliation_interval(self) -> timedelta | None:
-        """``spec.workflows.config.reconciliationInterval``, or ``None`` for the platform default."""
+        """How often this Promise's workflows rerun; ``None`` for the platform default.
+
+        Kratix's order: the ``kratix.io/reconciliation-interval`` annotation when it is a duration
+        of at least 1m (anything else is ignored, as Kratix ignores it), then
+        ``spec.workflows.config.reconciliationInterval``.
+        """
+        annotated = (self.metadata.annotations or {}).get(ANNOTATION_RECONCILIATION_INTERVAL)
+        if annotated:
+            try:
+                interval = parse_duration(annotated)
+            except ValueError:
+                interval = None
+            if interval is not None and interval >= MIN_RECONCILIATION_INTERVAL:
+                return interval
         return self.spec.workflows.config.reconciliation_interval_duration()

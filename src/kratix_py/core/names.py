@@ -56,13 +56,15 @@ def _ends_alphanumeric(name: str) -> bool:
 
 
 def deterministic_name(name: str) -> str:
-    """``<shortened name>-<first 5 hex of md5(shortened name)>``, Kratix's stable generated names.
+    """``<shortened name>-<first 5 hex of md5(full name)>``, Kratix's stable generated names.
 
     Used for the user-permission Roles and bindings: the same pipeline always gets the same names,
-    so a rerun updates them in place instead of piling up new ones.
+    so a rerun updates them in place instead of piling up new ones. The hash is taken over the
+    name *before* it is cut, as Kratix's deterministic object-name rule does: two long names that
+    share their first 56 characters still get different objects, and a platform upgraded from
+    Kratix finds the objects Kratix made under the very same names.
     """
-    shortened = shorten_name(name)
-    return f"{shortened}-{md5_hex(shortened)[:NAME_SUFFIX_LENGTH]}"
+    return f"{shorten_name(name)}-{md5_hex(name)[:NAME_SUFFIX_LENGTH]}"
 
 
 def job_name_base(

@@ -192,8 +192,12 @@ class PipelineResources:
 
     namespace: str
     """Where the Job and ServiceAccount live (the pipeline namespace)."""
-    service_account: dict[str, Any] | None
-    """``None`` when the pipeline names its own ``rbac.serviceAccount``: kratix-py never touches it."""
+    service_account: dict[str, Any]
+    """The ServiceAccount the Job runs as, labelled with its Promise."""
+    service_account_named_by_pipeline: bool
+    """The pipeline names its own ``rbac.serviceAccount``. As in Kratix, it is created (labelled with
+    the Promise) when missing, but one that exists and is not this Promise's is left alone: it
+    belongs to someone else, so kratix-py neither changes nor deletes it."""
     config_map: dict[str, Any] | None
     """The destination-selectors ConfigMap; configure pipelines only."""
     rbac: list[dict[str, Any]]
@@ -235,7 +239,8 @@ def build_pipeline_resources(run: PipelineRun, settings: PipelineSettings) -> Pi
     )
     return PipelineResources(
         namespace=namespace,
-        service_account=None if custom_account else service_account(pipeline_id, namespace, promise.name),
+        service_account=service_account(account_name, namespace, promise.name),
+        service_account_named_by_pipeline=bool(custom_account),
         config_map=config_map,
         rbac=rbac,
         job=_job(run, settings, subject, namespace, account_name),

@@ -9,7 +9,9 @@ idempotent: a second create of the same Job is a 409, never a second run.
 
 Rules (kratix-behaviour.md §2.8, §2.10, §2.11, §2.13):
 - configure pipelines run one at a time, in order; the next starts only when the previous succeeded;
-- a failure stops the chain; the failed pipeline is retried with exponential backoff;
+- a failure stops the chain; the failed pipeline is retried with exponential backoff, and once those
+  retries are spent (with ``reconcileAfterFailure``, Kratix's default) the whole workflow is started
+  again one reconciliation interval after the last failure, as Kratix does;
 - a new spec hash, the manual-reconciliation label or a periodic rerun starts a new run from the first
   pipeline, but only once no Job of the object is running (a running Job is never interrupted);
 - a pipeline that suspended itself (workflow-control.yaml) waits; when resumed it is run again.
@@ -83,6 +85,9 @@ class WorkflowState:
     """The pipeline that asked to suspend or retry (its phase is ``Suspended``)."""
     resume_at: datetime | None = None
     """``nextRetryAt`` written by a pipeline that asked to be retried later."""
+    reconcile_after_failure: bool = True
+    """Kratix's ``workflows.reconcileAfterFailure``: a failed workflow whose retries are spent is
+    started again each ``interval``; without it only a change or the manual label reruns it."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,12 @@ def decide(state: WorkflowState) -> Decision:
                 attempt=last.attempt + 1,
                 reason=f"retrying after failure (attempt {last.attempt + 1})",
             )
-        return Failed(index=last.index, job=last.name, message=last.message, retry_at=retry_at)
+        rerun_at = _rerun_after_failure_at(state, last) if retry_at is None else None
+        if rerun_at is not None and rerun_at <= state.now:
+            # A new run, from the first pipeline, as Kratix's manual-reconciliation label would
+            # start: the Job name of (run + 1, 0, 1) is fixed, so two reconciles start it once.
+            return Start(index=0, run=run + 1, attempt=1, reason="reconciling after failure", new_run=True)
+        return Failed(index=last.index, job=last.name, message=last.message, retry_at=retry_at or rerun_at)
 
     # The last Job succeeded.
     if last.index + 1 < len(state.pipelines):
@@ -190,6 +200,12 @@ def _retry_at(state: WorkflowState, failed: JobRecord) -> datetime | None:
     if failed.attempt >= state.retry.max_attempts or failed.finished_at is None:
         return None
     return failed.finished_at + state.retry.delay(failed.attempt)
+
+
+def _rerun_after_failure_at(state: WorkflowState, failed: JobRecord) -> datetime | None:
+    if not state.reconcile_after_failure or state.interval is None or failed.finished_at is None:
+        return None
+    return failed.finished_at + state.interval
 
 
 def _completed(state: WorkflowState, run: int) -> Decision:

@@ -38,7 +38,7 @@ from kratix_py.operator.destinations import DestinationReconciler, destination_k
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
-from kratix_py.operator.promises import PromiseReconciler
+from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
@@ -148,6 +148,7 @@ class Operator:
             ),
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,
+            reconcile_after_failure=settings.reconcile_after_failure,
         )
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
@@ -241,6 +242,9 @@ class Operator:
             # the Promises in status.requiredBy for the same reason).
             for requirer in self.promises_requiring(name):
                 self.enqueue(("promise", requirer))
+            # The Promises this one requires (before and after the change) keep status.requiredBy.
+            for required in required_promise_names(change.old) | required_promise_names(change.new):
+                self.enqueue(("promise", required))
         elif rid == resource_id(r.WORKS):
             self.enqueue(work_key(namespace, name))
             owner = self.key_for_work(obj)
@@ -313,10 +317,7 @@ class Operator:
         return [
             promise["metadata"]["name"]
             for promise in self.kube.list(r.PROMISES)
-            if any(
-                isinstance(req, Mapping) and req.get("name") == name
-                for req in (promise.get("spec") or {}).get("requiredPromises") or []
-            )
+            if name in required_promise_names(promise)
         ]
 
     def enqueue_requests(self, promise_name: str) -> None:

@@ -43,6 +43,8 @@ from kratix_py.operator.statestores import (
     StoreProblem,
     backoff,
     changes_digest,
+    store_not_found,
+    store_not_ready,
     store_ready_problem,
 )
 
@@ -115,7 +117,7 @@ class DestinationReconciler(Reconciler[Destination]):
             return STORE_RETRY  # look again: the owner may move or go
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
-            message = f"{ref.kind} {ref.name} not found: it does not exist"
+            message = store_not_found(ref.kind, ref.name)
             self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreNotFound", message))
             return STORE_RETRY
         not_ready = store_ready_problem(store)
@@ -125,7 +127,7 @@ class DestinationReconciler(Reconciler[Destination]):
             not_ready = not_ready or f"{problem.reason}: {problem.message}"
             handle = None
         if handle is None or not_ready is not None:
-            message = f"{ref.kind} {ref.name} is not ready: {not_ready}"
+            message = store_not_ready(ref.kind, ref.name, str(not_ready))
             self._ready(obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreNotReady", message))
             return STORE_RETRY
 

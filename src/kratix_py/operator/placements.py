@@ -59,6 +59,8 @@ from kratix_py.operator.statestores import (
     StoreProblem,
     backoff,
     changes_digest,
+    store_not_found,
+    store_not_ready,
     store_ready_problem,
 )
 from kratix_py.operator.status import write_status
@@ -445,14 +447,14 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         ref = destination.spec.state_store_ref
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
-            return _Target(destination, problem=f"{ref.kind} {ref.name} not found: it does not exist")
+            return _Target(destination, problem=store_not_found(ref.kind, ref.name))
         try:
             handle = self.stores.handle(ref.kind, store)
         except StoreProblem as problem:
             return _Target(destination, problem=f"{ref.kind} {ref.name}: {problem.message}")
         not_ready = store_ready_problem(store)
         if not_ready is not None:
-            return _Target(destination, problem=f"{ref.kind} {ref.name} is not ready: {not_ready}")
+            return _Target(destination, problem=store_not_ready(ref.kind, ref.name, not_ready))
         return _Target(destination, handle)
 
     # -- status ----------------------------------------------------------------------------------------

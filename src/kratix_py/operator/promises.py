@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,19 +77,35 @@ class PromiseReconciler(Reconciler[Promise]):
         obj = self.keep_finalizers(obj, _finalizers(promise))
         old_status = copy.deepcopy(obj.get("status") or {})
         status = copy.deepcopy(old_status)
+        required_by = required_by_status(promise.name, self.kube.list(r.PROMISES))
+        if required_by:
+            status["requiredBy"] = required_by
+        else:
+            status.pop("requiredBy", None)
         conditions = status.get("conditions")
+        was_paused = (cond.find(conditions, c.CONDITION_RECONCILED) or {}).get(
+            "reason"
+        ) == c.REASON_PAUSED_RECONCILIATION
         if label_on(obj, c.LABEL_PAUSED):
             conditions = cond.set_conditions(
                 conditions,
                 [
-                    cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, "PausedReconciliation", "Paused"),
-                    cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "PausedReconciliation", "Paused"),
+                    cond.Condition(
+                        c.CONDITION_AVAILABLE, cond.FALSE, c.REASON_PAUSED_RECONCILIATION, "Paused"
+                    ),
+                    cond.Condition(
+                        c.CONDITION_RECONCILED, cond.UNKNOWN, c.REASON_PAUSED_RECONCILIATION, "Paused"
+                    ),
                 ],
                 now,
             )
             status.update(conditions=conditions, status="Unavailable")
             self.write_status(obj, old_status, status)
+            if not was_paused and promise.has_api:
+                self.enqueue_requests(promise.name)  # so each says Paused, not what it did last
             return None
+        if was_paused:
+            obj = self._unpaused(promise, obj)
 
         # Required Promises.
         requirement_states, missing = self._requirements(promise)
@@ -241,6 +257,15 @@ class PromiseReconciler(Reconciler[Promise]):
             self._warnings.clear()
         self._warnings[key] = (jobs, permissions)
         return jobs, permissions
+
+    def _unpaused(self, promise: Promise, obj: dict[str, Any]) -> dict[str, Any]:
+        """The pause is lifted: rerun the promise workflow from its start and every request, with
+        Kratix's own labels (the workflow and this reconciler remove them once acted on)."""
+        labels = {c.LABEL_RECONCILE_RESOURCES: c.TRUE_LABEL_VALUE}
+        if promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE):
+            labels[c.LABEL_RUN_FROM_START] = c.TRUE_LABEL_VALUE  # removed when the run starts
+        log.info("Promise %s unpaused: rerunning its workflow and its requests", promise.name)
+        return self.kube.patch(r.PROMISES, promise.name, {"metadata": {"labels": labels}})
 
     def _requirements(self, promise: Promise) -> tuple[list[dict[str, Any]], list[str]]:
         states: list[dict[str, Any]] = []
@@ -508,6 +533,37 @@ def static_dependencies_work(promise: Promise) -> dict[str, Any]:
         owner = {"apiVersion": c.API_VERSION, "kind": "Promise", "metadata": promise.metadata.to_dict()}
         body["metadata"]["ownerReferences"] = [owner_reference(owner)]
     return body
+
+
+def required_promise_names(obj: Mapping[str, Any] | None) -> set[str]:
+    """The names in a Promise's ``spec.requiredPromises`` (as stored; the Promise need not be valid)."""
+    required = ((obj or {}).get("spec") or {}).get("requiredPromises") or []
+    return {str(entry["name"]) for entry in required if isinstance(entry, Mapping) and entry.get("name")}
+
+
+def required_by_status(name: str, promises: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``status.requiredBy`` of Promise ``name``: every Promise whose ``requiredPromises`` name it.
+
+    Kratix's shape (``{promise: {name, version}, requiredVersion}``, empty fields left out), sorted
+    by name so an unchanged set of Promises writes nothing. Computed from the Promises themselves
+    on every reconcile, so a Promise that stops requiring this one, or goes, drops out of it.
+    """
+    entries: list[dict[str, Any]] = []
+    for other in promises:
+        meta = other.get("metadata") or {}
+        for entry in (other.get("spec") or {}).get("requiredPromises") or []:
+            if not isinstance(entry, Mapping) or entry.get("name") != name:
+                continue
+            summary = {"name": str(meta.get("name"))}
+            version = (meta.get("labels") or {}).get(c.LABEL_PROMISE_VERSION)
+            if version:
+                summary["version"] = str(version)
+            item: dict[str, Any] = {"promise": summary}
+            if entry.get("version"):
+                item["requiredVersion"] = str(entry["version"])
+            entries.append(item)
+            break
+    return sorted(entries, key=lambda item: str(item["promise"]["name"]))
 
 
 def controller_cluster_role(promise_name: str, group: str, plural: str) -> dict[str, Any]:

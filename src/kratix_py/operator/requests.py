@@ -22,7 +22,7 @@ from typing import Any
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import Promise
-from kratix_py.contract import WorkflowType, WorkType
+from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import combine_spec_hashes, resource_spec_hash, spec_hash
 from kratix_py.core.names import pipeline_namespace
@@ -30,7 +30,7 @@ from kratix_py.core.ownership import owned_by
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.queue import Key
-from kratix_py.operator.reconciler import Clock, Reconciler, label_on
+from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
 from kratix_py.operator.status import failing_work_details, reconciled, works_summary
 from kratix_py.operator.workflows import Subject, WorkflowRunner
@@ -80,10 +80,20 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         promise_obj = self.kube.get(r.PROMISES, promise_name) if promise_name else None
         promise = self._promise(promise_obj)
         if (
+            promise is not None
+            and promise_obj is not None
+            and not deleting(promise_obj)
+            and (label_on(promise_obj, c.LABEL_PAUSED) or label_on(obj, c.LABEL_PAUSED))
+        ):
+            # Before availability: a paused Promise is Unavailable, yet its requests are paused,
+            # not waiting, and say so where kubectl shows it (Kratix checks pause first too).
+            self._paused(resource, obj, now)
+            return None
+        if (
             promise is None
             or promise_obj is None
             or promise_obj.get("status", {}).get("status") != "Available"
-            or promise_obj["metadata"].get("deletionTimestamp")
+            or deleting(promise_obj)
         ):
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
         if promise_obj["status"].get("observedGeneration") != promise_obj["metadata"].get("generation"):
@@ -91,11 +101,10 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             # still be the old one). Running now would use a half-applied Promise and run again
             # once the CRD's defaults reach the request; the Promise re-enqueues us when done.
             return timedelta(seconds=2)
-        if label_on(promise_obj, c.LABEL_PAUSED) or label_on(obj, c.LABEL_PAUSED):
-            self._paused(resource, obj, now)
-            return None
 
         obj = self._ensure_metadata(resource, obj, promise.name)
+        if promise.pipelines(WorkflowType.RESOURCE, WorkflowAction.CONFIGURE):
+            obj = self._after_unpause(resource, obj)
         old_status = copy.deepcopy(obj.get("status") or {})
         status = copy.deepcopy(old_status)
         status["conditions"] = cond.set_condition(
@@ -300,18 +309,40 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         conditions = cond.set_condition(
             old.get("conditions"),
             cond.Condition(
-                c.CONDITION_PROMISE_AVAILABLE, cond.FALSE, "PromiseRequirementsNotInstalled", message
+                c.CONDITION_PROMISE_AVAILABLE,
+                cond.FALSE,
+                "PromiseRequirementsNotInstalled",
+                f"{c.MESSAGE_PROMISE_REQUIREMENTS_NOT_INSTALLED}: {message}",
             ),
             now,
         )
-        self.write_status(obj, old, {**old, "conditions": conditions, "message": message}, resource=resource)
+        # ``status.message`` is Kratix's one word (the ``message`` column of ``kubectl get``, read by
+        # scripts); the condition carries the reason in full.
+        status = {**old, "conditions": conditions, "message": c.MESSAGE_PENDING}
+        self.write_status(obj, old, status, resource=resource)
         return WAIT_FOR_PROMISE
+
+    def _after_unpause(self, resource: k.Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """A request whose pause (its own or its Promise's) was lifted reruns from its first pipeline.
+
+        Its last word was ``Reconciled=Unknown PausedReconciliation``; the run-from-start label
+        (Kratix's way) makes the workflow start a new run, and the label goes when it starts.
+        """
+        reconciled_now = cond.find((obj.get("status") or {}).get("conditions"), c.CONDITION_RECONCILED)
+        if reconciled_now is None or reconciled_now.get("reason") != c.REASON_PAUSED_RECONCILIATION:
+            return obj
+        meta = obj["metadata"]
+        patch = {"metadata": {"labels": {c.LABEL_RUN_FROM_START: c.TRUE_LABEL_VALUE}}}
+        log.info(
+            "request %s/%s unpaused: rerunning its workflow from the start", meta["namespace"], meta["name"]
+        )
+        return self.kube.patch(resource, meta["name"], patch, meta["namespace"])
 
     def _paused(self, resource: k.Resource, obj: dict[str, Any], now: datetime) -> None:
         old = obj.get("status") or {}
         conditions = cond.set_condition(
             old.get("conditions"),
-            cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "PausedReconciliation", "Paused"),
+            cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, c.REASON_PAUSED_RECONCILIATION, "Paused"),
             now,
         )
         self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)

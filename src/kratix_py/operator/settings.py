@@ -46,6 +46,13 @@ class OperatorSettings:
         default=timedelta(hours=10),
         metadata={"help": "rerun every workflow this often (Go duration, e.g. 10h; minimum 1m)"},
     )
+    reconcile_after_failure: bool = field(
+        default=True,
+        metadata={
+            "help": "start a failed workflow again each reconcile interval once its retries are spent, "
+            "as Kratix's workflows.reconcileAfterFailure (true/false)"
+        },
+    )
     jobs_to_keep: int = field(default=5, metadata={"help": "finished pipeline Jobs kept per pipeline"})
     default_backoff_limit: int = field(default=1, metadata={"help": "backoffLimit of pipeline Jobs"})
     workers: int = field(default=4, metadata={"help": "objects reconciled concurrently"})

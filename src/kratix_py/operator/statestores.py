@@ -47,7 +47,7 @@ from kratix_py.operator import resources as r
 from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.reconciler import Reconciler
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
-from kratix_py.statestores.errors import StateStoreError
+from kratix_py.statestores.errors import AuthenticationError, StateStoreError
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,8 @@ class StateStores:
             if secret_obj is None:
                 raise StoreProblem(
                     "SecretNotFound",
-                    f"Secret {namespace}/{name} named in secretRef not found: it does not exist",
+                    f"Secret {name} {c.PHRASE_NOT_FOUND} in namespace {namespace}: create {namespace}/{name}, "
+                    "or name an existing Secret in spec.secretRef",
                 )
             secret = decode_secret(secret_obj)
             secret_version = str(secret_obj["metadata"].get("resourceVersion"))
@@ -621,9 +622,8 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
                 c.CONDITION_READY, cond.FALSE, problem.reason, problem.message
             ), handle.fingerprint
         except StateStoreError as error:
-            message = f"{error.cause}: {error}"
             return cond.Condition(
-                c.CONDITION_READY, cond.FALSE, "ErrorValidatingPermissions", message
+                c.CONDITION_READY, cond.FALSE, "ErrorValidatingPermissions", validation_failure(error)
             ), handle.fingerprint
         ready = cond.Condition(c.CONDITION_READY, cond.TRUE, "StateStoreReady", "State store is ready")
         return ready, handle.fingerprint
@@ -657,6 +657,24 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
         for placement in self.kube.list(r.WORKPLACEMENTS, None, label_selector=selector):
             meta = placement["metadata"]
             self.enqueue(("workplacement", meta["namespace"], meta["name"]), 0.0)
+
+
+def validation_failure(error: StateStoreError) -> str:
+    """Why checking a store failed: Kratix's words first, then kratix-py's cause and detail."""
+    said = c.PHRASE_VALIDATING_PERMISSIONS
+    if isinstance(error, AuthenticationError):
+        said += f": {c.PHRASE_AUTHENTICATION_FAILED}"
+    return f"{said} ({error.cause}): {error}"
+
+
+def store_not_found(kind: str, name: str) -> str:
+    """A Destination's (or placement's) ``stateStoreRef`` names no store: Kratix's ``Kind/name: not found``."""
+    return f"{kind}/{name}: {c.PHRASE_NOT_FOUND}: no {kind} named {name} exists; create it or correct spec.stateStoreRef"
+
+
+def store_not_ready(kind: str, name: str, problem: str) -> str:
+    """The store exists but cannot be written: Kratix's ``Kind/name: not ready``, and why."""
+    return f"{kind}/{name}: {c.PHRASE_NOT_READY}: {problem}"
 
 
 def destinations_of_store(kube: k.Kube, kind: str, name: str) -> list[str]:

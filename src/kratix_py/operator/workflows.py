@@ -140,12 +140,14 @@ class WorkflowRunner:
         jobs_to_keep: int = 5,
         default_interval: timedelta | None = timedelta(hours=10),
         retry: RetryPolicy | None = None,
+        reconcile_after_failure: bool = True,
     ) -> None:
         self.kube = kube
         self.pipeline_settings = pipeline_settings
         self.jobs_to_keep = jobs_to_keep
         self.default_interval = default_interval
         self.retry = retry or RetryPolicy()
+        self.reconcile_after_failure = reconcile_after_failure
 
     # -- reading -----------------------------------------------------------------------------------
     def jobs(self, subject: Subject, action: WorkflowAction | None) -> list[dict[str, Any]]:
@@ -178,6 +180,7 @@ class WorkflowRunner:
             suspended=label_on(subject.obj, c.LABEL_WORKFLOW_SUSPENDED),
             suspended_index=suspended_index,
             resume_at=resume_at,
+            reconcile_after_failure=self.reconcile_after_failure,
         )
         decision = decide(state)
         events: list[tuple[str, str, str]] = []
@@ -283,7 +286,9 @@ class WorkflowRunner:
         self._revoke_stale_permissions(subject, run, resources.namespace, resources.rbac)
         for obj in resources.objects():
             resource = _KIND_RESOURCES[obj["kind"]]
-            if obj["kind"] == "Job":
+            if obj is resources.service_account and resources.service_account_named_by_pipeline:
+                self._ensure_named_service_account(obj)
+            elif obj["kind"] == "Job":
                 try:
                     self.kube.create(resource, obj)
                     metrics.PIPELINE_RUNS.labels(str(run.workflow_type), str(action)).inc()
@@ -301,6 +306,29 @@ class WorkflowRunner:
             decision.attempt,
             decision.reason,
         )
+
+    def _ensure_named_service_account(self, account: Mapping[str, Any]) -> None:
+        """Create the ServiceAccount a pipeline names in ``rbac.serviceAccount`` if it is missing.
+
+        One that exists is updated only if this Promise created it (its label says so); any other
+        belongs to a person or another Promise and is left exactly as it is, as Kratix does.
+        """
+        meta = account["metadata"]
+        existing = self.kube.get(k.SERVICEACCOUNTS, meta["name"], meta["namespace"])
+        if existing is None:
+            try:
+                self.kube.create(k.SERVICEACCOUNTS, account)
+                log.info(
+                    "created ServiceAccount %s/%s named by the pipeline", meta["namespace"], meta["name"]
+                )
+                return
+            except k.KubeError as error:
+                if not error.conflict:
+                    raise
+                existing = self.kube.get(k.SERVICEACCOUNTS, meta["name"], meta["namespace"])
+        owner = ((existing or {}).get("metadata", {}).get("labels") or {}).get(c.LABEL_PROMISE_NAME)
+        if owner == meta["labels"][c.LABEL_PROMISE_NAME]:
+            self.kube.apply(k.SERVICEACCOUNTS, account)
 
     def _revoke_stale_permissions(
         self, subject: Subject, run: PipelineRun, namespace: str, desired: Sequence[Mapping[str, Any]]

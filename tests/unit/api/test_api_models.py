@@ -113,6 +113,20 @@ def test_promise_fields_are_reachable_by_python_names(redis: dict[str, Any]) -> 
     assert promise.reconciliation_interval() == timedelta(hours=1, minutes=30)
 
 
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [("1m", timedelta(minutes=1)), ("2h", timedelta(hours=2)), ("30s", None), ("soon", None)],
+)
+def test_the_reconciliation_interval_annotation_wins_when_it_is_at_least_a_minute(
+    redis: dict[str, Any], annotation: str, expected: timedelta | None
+) -> None:
+    # Kratix reads kratix.io/reconciliation-interval first and ignores values it cannot use.
+    body = copy.deepcopy(redis)
+    body["metadata"].setdefault("annotations", {})["kratix.io/reconciliation-interval"] = annotation
+    promise = Promise.model_validate(body)
+    assert promise.reconciliation_interval() == (expected or timedelta(hours=1, minutes=30))
+
+
 def test_request_gvk_uses_the_storage_version_not_the_first(redis: dict[str, Any]) -> None:
     gvk = Promise.model_validate(redis).request_gvk()
 

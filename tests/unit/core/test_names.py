@@ -49,13 +49,29 @@ def test_a_name_without_letters_or_digits_is_refused():
         shorten_name("---")
 
 
-def test_deterministic_names_hash_the_shortened_name():
+def test_deterministic_names_hash_the_full_name_as_kratix_does():
     assert deterministic_name("redis-resource-configure-main") == (
         f"redis-resource-configure-main-{md5('redis-resource-configure-main')[:5]}"
     )
     long = "p" * 70
-    assert deterministic_name(long) == f"{'p' * 56}-{md5('p' * 56)[:5]}"
+    assert deterministic_name(long) == f"{'p' * 56}-{md5(long)[:5]}"
     assert len(deterministic_name(long)) == 62
+
+
+def test_a_long_rbac_name_matches_kratix_byte_for_byte():
+    # The all-namespaces ClusterRole of Kratix's own RBAC system test (rbac-promise, pipeline
+    # rbac-pro): 61 characters, cut to 56, and suffixed with md5 of the *uncut* name.
+    name = "rbac-promise-promise-configure-rbac-pro-kratix-all-namespaces"
+    assert deterministic_name(name) == "rbac-promise-promise-configure-rbac-pro-kratix-all-names-b74fd"
+
+
+def test_long_names_sharing_their_first_56_characters_get_different_names():
+    common = "x" * 56
+    assert deterministic_name(common + "-team-a") != deterministic_name(common + "-team-b")
+
+
+def test_trailing_separators_are_dropped_but_still_hashed():
+    assert deterministic_name("kratix-promise-1.-") == f"kratix-promise-1-{md5('kratix-promise-1.-')[:5]}"
 
 
 def test_job_name_base_for_promise_request_and_pipeline_namespace():

@@ -768,10 +768,20 @@ def test_service_account_is_the_pipeline_id():
     )
 
 
-def test_a_custom_service_account_is_used_but_not_created():
+def test_a_custom_service_account_is_used_and_offered_for_creation_labelled_with_the_promise():
     resources = build(make_run(index=1))
-    assert resources.service_account is None
-    assert "ServiceAccount" not in [obj["kind"] for obj in resources.objects()]
+    assert resources.service_account_named_by_pipeline
+    assert resources.service_account == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": "notifier",
+            "namespace": "team-a",
+            "labels": {"kratix.io/promise-name": "database"},
+        },
+    }
+    assert [obj["kind"] for obj in resources.objects()].count("ServiceAccount") == 1
+    assert not build().service_account_named_by_pipeline
     assert resources.job["spec"]["template"]["spec"]["serviceAccountName"] == "notifier"
     for binding in by_kind(resources.rbac, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "notifier", "namespace": "team-a"}]
@@ -915,8 +925,8 @@ def test_permissions_in_another_namespace_are_a_cluster_role_bound_there():
 
 def test_permissions_in_all_namespaces_are_a_cluster_role_and_binding():
     rbac = build().rbac
-    base = "database-resource-configure-instance-kratix-all-namespaces"[:56]
-    role_name = f"{base}-{md5(base)[:5]}"
+    full = "database-resource-configure-instance-kratix-all-namespaces"
+    role_name = f"{full[:56]}-{md5(full)[:5]}"  # Kratix hashes the name before cutting it
     role = named(rbac, "ClusterRole", role_name)
     assert role["metadata"]["labels"]["kratix.io/resource-namespace"] == "kratix_all_namespaces"
     assert role["rules"] == [

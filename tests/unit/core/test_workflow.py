@@ -77,8 +77,29 @@ def test_a_failure_stops_the_chain_and_is_retried_with_backoff():
 def test_backoff_doubles_and_gives_up_after_max_attempts():
     policy = RetryPolicy(base=timedelta(seconds=10), maximum=timedelta(seconds=30), max_attempts=3)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [timedelta(seconds=s) for s in (10, 20, 30, 30)]
-    exhausted = decide(state(job(0, JobPhase.FAILED, attempt=3, ago=3600), retry=policy))
+    exhausted = decide(
+        state(job(0, JobPhase.FAILED, attempt=3, ago=3600), retry=policy, reconcile_after_failure=False)
+    )
     assert isinstance(exhausted, Failed) and exhausted.retry_at is None
+
+
+def test_with_reconcile_after_failure_a_spent_failure_reruns_from_the_start_each_interval():
+    policy = RetryPolicy(max_attempts=3)
+    interval = timedelta(minutes=1)
+    failed_second = [job(0, JobPhase.SUCCEEDED, ago=200), job(1, JobPhase.FAILED, attempt=3, ago=30)]
+    waiting = decide(state(*failed_second, retry=policy, interval=interval))
+    assert isinstance(waiting, Failed) and waiting.retry_at == NOW + timedelta(seconds=30)
+    failed_second[1] = job(1, JobPhase.FAILED, attempt=3, ago=61)
+    rerun = decide(state(*failed_second, retry=policy, interval=interval))
+    assert rerun == Start(index=0, run=2, attempt=1, reason="reconciling after failure", new_run=True)
+    # The rerun is a new run whose Job name is fixed: once it runs, nothing else starts.
+    running = decide(state(*failed_second, job(0, JobPhase.RUNNING, run=2), retry=policy, interval=interval))
+    assert isinstance(running, Wait)
+
+
+def test_backoff_retries_come_before_a_rerun_after_failure():
+    retry = decide(state(job(0, JobPhase.FAILED, attempt=1, ago=3600), interval=timedelta(minutes=1)))
+    assert isinstance(retry, Start) and (retry.run, retry.attempt) == (1, 2)
 
 
 def test_a_spec_change_restarts_from_the_first_pipeline_but_never_interrupts_a_running_job():
