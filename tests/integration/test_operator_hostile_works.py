@@ -160,18 +160,21 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
     kube.patch(
         REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default"
     )
+    name, generation = real[0]["metadata"]["name"], real[0]["metadata"]["generation"]
+    wait_for(
+        lambda: (
+            (kube.get(r.WORKS, name, "default") or {}).get("metadata", {}).get("generation", 0) > generation
+        ),
+        timeout=60,
+        what="the victim's rerun to update its own Work next to the forged one",
+    )
     wait_for(
         lambda: (
             (o := kube.get(REDIS, "my-redis", "default"))
-            and c.LABEL_MANUAL_RECONCILIATION not in (o["metadata"].get("labels") or {})
             and condition(o, "Reconciled").get("status") == "True"
             and condition(o, "ConfigureWorkflowCompleted").get("status") == "True"
         ),
-        what="the victim's rerun to succeed next to the forged Work",
-    )
-    mine = kube.get(r.WORKS, real[0]["metadata"]["name"], "default")
-    assert mine["metadata"]["generation"] > real[0]["metadata"]["generation"], (
-        "the rerun updated its own Work"
+        what="the victim to be reconciled after its rerun",
     )
 
     # Deleting the forged Work removes nothing of the victim's.
@@ -263,12 +266,11 @@ def test_a_git_store_sending_credentials_over_plain_http_warns_without_the_passw
     assert warning["status"] == "False" and warning["reason"] == "CredentialsOverPlainHTTP"
     assert "sent in clear text over http://" in warning["message"]
     assert condition(store, "Ready")["status"] == "True", "a warning, not a failure"
-    events = [
-        e
-        for e in _events(kube, "git", None)
-        if "CredentialsOverPlainHTTP" in e.get("message", "") or e["reason"] == "CredentialsOverPlainHTTP"
-    ]
-    assert events and all(e["type"] == "Warning" for e in events)
+    events = wait_for(
+        lambda: [e for e in _events(kube, "git", None) if e["reason"] == "CredentialsOverPlainHTTP"],
+        what="the Warning Event (it follows the status write)",
+    )
+    assert all(e["type"] == "Warning" for e in events)
     assert PASSWORD not in str([store, events])
 
 
@@ -295,8 +297,14 @@ def test_a_promise_reports_broad_permissions_and_jobs_the_api_server_would_refus
     permissions = condition(promise, c.CONDITION_PIPELINE_PERMISSIONS)
     assert permissions["status"] == "False" and permissions["reason"] == "BroadPipelinePermissions"
     assert "grants access to Secrets in every namespace" in permissions["message"]
-    reasons = {e["reason"] for e in _events(kube, "redis", None) if e["type"] == "Warning"}
-    assert {"InvalidPipelineJob", "BroadPipelinePermissions"} <= reasons
+    # Events follow the status write that set the conditions.
+    wait_for(
+        lambda: (
+            {"InvalidPipelineJob", "BroadPipelinePermissions"}
+            <= {e["reason"] for e in _events(kube, "redis", None) if e["type"] == "Warning"}
+        ),
+        what="a Warning Event for each warning condition",
+    )
 
     # Fixed, the warnings go: a healthy Promise's status has only Kratix's conditions.
     kube.patch(
