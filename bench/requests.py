@@ -235,12 +235,20 @@ def running_system(workdir: Path, git: GitServer, name: str) -> Iterator[System]
         yield System(kube, url, emulator.pid, operator.pid, metrics_port, name)
     finally:
         if operator is not None:
-            operator.terminate()
-            operator.wait(15)
+            stop(operator)
         if runner is not None:
             runner.stop()
-        emulator.terminate()
-        emulator.wait(15)
+        stop(emulator)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Stop a process this script started; one that holds thousands of objects may take a while."""
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def request(name: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:

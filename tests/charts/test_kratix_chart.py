@@ -406,3 +406,42 @@ def test_replicas_stand_by_behind_leader_election():
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
     assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_kratix_config_renders_the_configmap_the_operator_reads() -> None:
+    """values.kratixConfig -> ConfigMap kratix (key config) that kratix_config.parse accepts whole."""
+    from datetime import timedelta
+
+    from kratix_py.operator import kratix_config
+
+    assert render_kratix({}).find("ConfigMap", "kratix") == []
+    config = {
+        "numberOfJobsToKeep": 3,
+        "stateStoreReconciliationInterval": "1h",
+        "workflows": {"defaultImagePullPolicy": "IfNotPresent", "jobOptions": {"defaultBackoffLimit": 2}},
+    }
+    rendered = render_kratix({"kratixConfig": config})
+    config_map = rendered.one("ConfigMap", "kratix")
+    assert config_map["metadata"]["namespace"] == NAMESPACE  # where the operator reads it
+    parsed = kratix_config.parse(config_map["data"]["config"])
+    assert parsed.problems == ()
+    assert parsed.settings == {
+        "jobs_to_keep": 3,
+        "state_store_reconciliation_interval": timedelta(hours=1),
+        "default_image_pull_policy": "IfNotPresent",
+        "default_backoff_limit": 2,
+    }
+    annotations = rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    changed = render_kratix({"kratixConfig": {**config, "numberOfJobsToKeep": 4}})
+    other = changed.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/kratix-config"] != other["checksum/kratix-config"]  # a change rolls the pod
+    assert lint(KRATIX_CHART, {"kratixConfig": config}) == []
+    # What kratixConfig sets is not also set by a variable (which would win over it); the rest is.
+    env = env_of(rendered)
+    assert "KRATIX_PY_JOBS_TO_KEEP" not in env and "KRATIX_PY_DEFAULT_BACKOFF_LIMIT" not in env
+    assert env["KRATIX_PY_RECONCILE_INTERVAL"] == "10h"
+    settings = OperatorSettings.from_sources(
+        environ={key: value for key, value in env.items() if key.startswith("KRATIX_PY_")},
+        config=parsed.settings,
+    )
+    assert (settings.jobs_to_keep, settings.default_backoff_limit) == (3, 2)

@@ -50,6 +50,14 @@ from kratix_py.api.promise import (
     WorkflowTriggers,
     squash_destination_selectors,
 )
+from kratix_py.api.release import (
+    HealthRecord,
+    HealthRecordData,
+    PromiseRelease,
+    PromiseReleaseSpec,
+    PromiseReleaseStatus,
+    SourceRef,
+)
 from kratix_py.api.statestore import (
     BucketStateStore,
     BucketStateStoreSpec,
@@ -81,6 +89,8 @@ KINDS: tuple[type[KubeObject], ...] = (
     BucketStateStore,
     Work,
     WorkPlacement,
+    PromiseRelease,
+    HealthRecord,
 )
 """Every kind kratix-py defines a CRD for."""
 
@@ -102,6 +112,8 @@ __all__ = [
     "GitStateStore",
     "GitStateStoreSpec",
     "HasConditions",
+    "HealthRecord",
+    "HealthRecordData",
     "InitWorkloads",
     "JobOptions",
     "KubeModel",
@@ -114,11 +126,15 @@ __all__ = [
     "PipelineMetadata",
     "PipelineSpec",
     "Promise",
+    "PromiseRelease",
+    "PromiseReleaseSpec",
+    "PromiseReleaseStatus",
     "PromiseSpec",
     "PromiseStatus",
     "RequestGVK",
     "RequiredPromise",
     "SecretReference",
+    "SourceRef",
     "StateStoreRef",
     "StateStoreStatus",
     "StatusModel",

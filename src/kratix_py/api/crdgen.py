@@ -31,6 +31,7 @@ from kratix_py.api import KINDS
 from kratix_py.api.destination import Destination
 from kratix_py.api.meta import KubeObject
 from kratix_py.api.promise import Promise
+from kratix_py.api.release import HealthRecord, PromiseRelease
 from kratix_py.api.statestore import BucketStateStore, GitStateStore
 from kratix_py.api.work import Work, WorkPlacement
 from kratix_py.contract import CATEGORY, GROUP, VERSION
@@ -117,6 +118,15 @@ PRINTER_COLUMNS: dict[type[KubeObject], tuple[PrinterColumn, ...]] = {
         PrinterColumn(
             "Written", _condition("WriteSucceeded", "status"), description="Condition WriteSucceeded"
         ),
+        AGE,
+    ),
+    PromiseRelease: (
+        PrinterColumn("Status", ".status.status", description="Installed or Error installing"),
+        PrinterColumn("Version", ".spec.version"),
+        AGE,
+    ),
+    HealthRecord: (
+        PrinterColumn("Status", ".data.state", description="The health state"),
         AGE,
     ),
 }
@@ -303,7 +313,8 @@ def build_crd(kind: type[KubeObject]) -> dict[str, Any]:
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    # HealthRecord (Kratix's shape) has no status, so no status subresource.
+                    "subresources": {"status": {}} if "status" in kind.model_fields else {},
                     "additionalPrinterColumns": [column.to_dict() for column in PRINTER_COLUMNS[kind]],
                     "schema": {"openAPIV3Schema": root_schema(kind)},
                 }

@@ -19,8 +19,13 @@ class RunningOperator:
     ``kratix-py operator`` runs it (minus signal handling and the liveness endpoint).
     """
 
-    def __init__(self, settings: OperatorSettings, *, startup_timeout: float = 15.0) -> None:
+    def __init__(
+        self, settings: OperatorSettings, *, startup_timeout: float = 15.0, kratix_config: bool = False
+    ) -> None:
         self.settings = settings
+        self.kratix_config = kratix_config
+        """Read the ``kratix`` ConfigMap at start, as ``kratix-py operator`` does; its values
+        replace the given settings' (which here stand for defaults, not flags)."""
         self.startup_timeout = startup_timeout
         self.operator: Operator | None = None
         self._stop: threading.Event = threading.Event()
@@ -29,7 +34,15 @@ class RunningOperator:
         self._error: BaseException | None = None
 
     def start(self) -> RunningOperator:
-        self.operator = Operator(self.settings)
+        settings = self.settings
+        if self.kratix_config:
+            from kratix_py import kube as k
+            from kratix_py.operator import kratix_config
+
+            config = kratix_config.read(k.Kube(k.load_api_client(settings.kubeconfig)))
+            kratix_config.report(config)
+            settings = replace(settings, **config.settings)
+        self.operator = Operator(settings)
         self._thread = threading.Thread(target=self._main, name="kratix-py-operator", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self.startup_timeout

@@ -443,7 +443,7 @@ class RunningPlatform:
         from kratix_py.local_platform.operator import RunningOperator, settings_for
 
         settings = settings_for(str(self.kubeconfig), pipeline_adapter_image=self.adapter_image)
-        operator = RunningOperator(settings)
+        operator = RunningOperator(settings, kratix_config=True)
         try:
             operator.start()
         except (RuntimeError, TimeoutError) as error:

@@ -35,11 +35,13 @@ from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
+from kratix_py.operator.health import HealthReconciler, health_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
+from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.settings import OperatorSettings
@@ -88,6 +90,8 @@ _PROMISE_LABELLED = c.LABEL_PROMISE_NAME
 WATCHED: tuple[Watched, ...] = (
     Watched(r.PROMISES, transform=strip_managed_fields),
     Watched(r.DESTINATIONS, transform=strip_managed_fields),
+    Watched(r.PROMISE_RELEASES, transform=strip_managed_fields),
+    Watched(r.HEALTH_RECORDS, transform=strip_managed_fields),
     Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
     Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
     Watched(
@@ -141,11 +145,7 @@ class Operator:
         """Unfenced, for the Lease itself and start-up chores every replica may do."""
         workflows = WorkflowRunner(
             self.kube,
-            PipelineSettings(
-                adapter_image=settings.pipeline_adapter_image,
-                adapter_pull_secret=settings.pipeline_adapter_pull_secret,
-                default_backoff_limit=settings.default_backoff_limit,
-            ),
+            pipeline_settings(settings),
             jobs_to_keep=settings.jobs_to_keep,
             default_interval=settings.reconcile_interval,
             reconcile_after_failure=settings.reconcile_after_failure,
@@ -162,12 +162,18 @@ class Operator:
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
                 "workplacement": WorkPlacementReconciler(
-                    self.kube, self.stores, model=self.cache.model, enqueue=self.enqueue
+                    self.kube,
+                    self.stores,
+                    rewrite_interval=settings.state_store_reconciliation_interval,
+                    model=self.cache.model,
+                    enqueue=self.enqueue,
                 ),
                 "destination": DestinationReconciler(
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
                 ),
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
+                "promiserelease": PromiseReleaseReconciler(self.kube, model=self.cache.model),
+                "health": HealthReconciler(self.kube, kinds=self.kinds),
             },
             workers=settings.workers,
         )
@@ -245,6 +251,15 @@ class Operator:
             # The Promises this one requires (before and after the change) keep status.requiredBy.
             for required in required_promise_names(change.old) | required_promise_names(change.new):
                 self.enqueue(("promise", required))
+            release = (meta.get("labels") or {}).get(c.LABEL_PROMISE_RELEASE_NAME)
+            if release:  # a released Promise that changed or went is the release's business too
+                self.enqueue(release_key(str(release)))
+        elif rid == resource_id(r.PROMISE_RELEASES):
+            self.enqueue(release_key(name))
+        elif rid == resource_id(r.HEALTH_RECORDS):
+            target = health_key(obj)
+            if target is not None:
+                self.enqueue(target)
         elif rid == resource_id(r.WORKS):
             self.enqueue(work_key(namespace, name))
             owner = self.key_for_work(obj)
@@ -280,6 +295,10 @@ class Operator:
             served = self.kinds.by_plural(resource.group, resource.plural)
             if served is not None and served.version == resource.version:
                 self.enqueue(request_key(served.group, served.version, served.plural, namespace, name))
+                # A request that (re)appears after its HealthRecords shows them; one that goes
+                # lets records that still carry Kratix's finalizer go.
+                if self.kube.list(r.HEALTH_RECORDS, namespace):
+                    self.enqueue(("health", served.promise, namespace, name))
 
     def destination_changed(self, change: Change) -> bool:
         """Whether a Destination event can change scheduling: labels, spec, deletion or existence.
@@ -541,6 +560,22 @@ class Operator:
             liveness_endpoint=liveness_endpoint,
             standalone=True,
         )
+
+
+def pipeline_settings(settings: OperatorSettings) -> PipelineSettings:
+    """What pipeline Jobs are built with; unset defaults keep PipelineSettings' own."""
+    defaults: dict[str, Any] = {}
+    if settings.default_container_security_context is not None:
+        defaults["default_container_security_context"] = settings.default_container_security_context or None
+    if settings.default_container_resources is not None:
+        defaults["default_container_resources"] = settings.default_container_resources
+    return PipelineSettings(
+        adapter_image=settings.pipeline_adapter_image,
+        adapter_pull_secret=settings.pipeline_adapter_pull_secret,
+        default_backoff_limit=settings.default_backoff_limit,
+        default_image_pull_policy=settings.default_image_pull_policy,
+        **defaults,
+    )
 
 
 def _count_request(verb: str, code: int) -> None:

@@ -38,8 +38,12 @@ def parse_model(model: type[M], obj: Mapping[str, Any]) -> M:
 ResourceId = tuple[str, str, str]
 """(group, version, plural)."""
 
-_MODELS = 4096
-"""Parsed models kept (a Promise is parsed once per change, not once per request reconcile)."""
+_MODELS = 1024
+"""Parsed models kept (a Promise is parsed once per change, not once per request reconcile).
+
+Bounded for memory: with thousands of requests in flight the small objects (Works, placements)
+would fill any size, and they are cheap to parse again; the hot ones (Promises) stay.
+"""
 
 
 def resource_id(resource: k.Resource) -> ResourceId:

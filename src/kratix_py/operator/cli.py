@@ -34,9 +34,18 @@ def run(args: argparse.Namespace) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
-    from kratix_py.operator import metrics
+    from kratix_py import kube as k
+    from kratix_py.operator import kratix_config, metrics
 
-    operator = Operator(settings)
+    # Kratix's ConfigMap fills in what no flag or variable set (read once, as Kratix does).
+    api_client = k.load_api_client(settings.kubeconfig)
+    config = kratix_config.read(k.Kube(api_client))
+    kratix_config.report(config)
+    try:
+        settings = OperatorSettings.from_sources(args, config=config.settings)
+    except ValueError as error:
+        raise CommandError(f"{error} (set by ConfigMap {kratix_config.WHERE})") from None
+    operator = Operator(settings, api_client)
     metrics.serve(settings.metrics_port)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     asyncio.run(operator.run(liveness_endpoint=liveness))

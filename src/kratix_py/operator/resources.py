@@ -8,8 +8,10 @@ from kratix_py.api import (
     BucketStateStore,
     Destination,
     GitStateStore,
+    HealthRecord,
     KubeObject,
     Promise,
+    PromiseRelease,
     Work,
     WorkPlacement,
 )
@@ -37,3 +39,6 @@ PIPELINE_RBAC_AND_CONFIG = (
     k.CONFIGMAPS,
 )
 """What pipelines leave behind, labelled with the Promise's name; deleted with the Promise (§3.7)."""
+
+PROMISE_RELEASES = resource_of(PromiseRelease)
+HEALTH_RECORDS = resource_of(HealthRecord)

@@ -1,12 +1,15 @@
-"""Operator settings: flags, then environment variables, then defaults.
+"""Operator settings: flags, then environment variables, then the ``kratix`` ConfigMap, then defaults.
 
 Every setting has an environment variable so the Helm chart can set it, and a flag so a person can
-override it when running ``kratix-py operator`` by hand.
+override it when running ``kratix-py operator`` by hand. Kratix's own configuration (the ConfigMap
+``kratix`` in the system namespace, see :mod:`kratix_py.operator.kratix_config`) fills in what
+neither names, so a platform that moves from Kratix keeps its settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 from dataclasses import Field, dataclass, field, fields
@@ -74,6 +77,38 @@ class OperatorSettings:
         default=0.2,
         metadata={"help": "seconds to gather state-store writes into one commit"},
     )
+    state_store_reconciliation_interval: timedelta = field(
+        default=timedelta(hours=10),
+        metadata={
+            "help": "write every WorkPlacement's files again this often, repairing drift in the state store "
+            "(Kratix's stateStoreReconciliationInterval; Go duration, minimum 1m)",
+            "chart": False,
+        },
+    )
+    default_image_pull_policy: str | None = field(
+        default=None,
+        metadata={
+            "help": "imagePullPolicy of pipeline containers that set none (Always, IfNotPresent or Never)",
+            "default": "none (Kubernetes' default)",
+            "chart": False,
+        },
+    )
+    default_container_security_context: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "securityContext (JSON) of pipeline containers that set none; {} sets nothing",
+            "default": "the restricted Pod Security Standard",
+            "chart": False,
+        },
+    )
+    default_container_resources: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "resources (JSON: requests, limits) of pipeline containers that set none",
+            "default": "Kratix's 100m/128Mi requests, 200m/256Mi limits",
+            "chart": False,
+        },
+    )
     check_cache_mutations: bool = field(
         default=False,
         metadata={
@@ -97,9 +132,13 @@ class OperatorSettings:
 
     @classmethod
     def from_sources(
-        cls, args: argparse.Namespace | None = None, environ: dict[str, str] | None = None
+        cls,
+        args: argparse.Namespace | None = None,
+        environ: dict[str, str] | None = None,
+        config: dict[str, Any] | None = None,
     ) -> OperatorSettings:
-        """Flags win over environment variables, which win over defaults; values are checked."""
+        """Flags win over environment variables, which win over ``config`` (settings read from the
+        ``kratix`` ConfigMap, already converted), which wins over defaults; values are checked."""
         environ = dict(os.environ) if environ is None else environ
         values: dict[str, Any] = {}
         for spec in fields(cls):
@@ -107,6 +146,8 @@ class OperatorSettings:
             if raw is None:
                 raw = environ.get(cls.env_name(spec.name))
             if raw is None or raw == "":
+                if config and spec.name in config:
+                    values[spec.name] = config[spec.name]
                 continue
             values[spec.name] = _convert(spec.name, spec.type, raw)
         settings = cls(**values)
@@ -116,6 +157,12 @@ class OperatorSettings:
     def check(self) -> None:
         if self.reconcile_interval < timedelta(minutes=1):
             raise ValueError("reconcile interval must be at least 1m")
+        if self.state_store_reconciliation_interval < timedelta(minutes=1):
+            raise ValueError("state store reconciliation interval must be at least 1m")
+        if self.default_image_pull_policy not in (None, "Always", "IfNotPresent", "Never"):
+            raise ValueError(
+                f"default image pull policy must be Always, IfNotPresent or Never, not {self.default_image_pull_policy!r}"
+            )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
         for port in (self.health_port, self.metrics_port):
@@ -145,6 +192,11 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
     try:
         if "timedelta" in kind:
             return _duration(raw)
+        if "dict" in kind:
+            parsed = json.loads(raw)
+            if not isinstance(parsed, dict):
+                raise ValueError(f"expected a JSON object, got {raw!r}")
+            return parsed
         if "tuple" in kind:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if kind in ("bool", "<class 'bool'>"):

@@ -1,0 +1,105 @@
+"""The ``kratix`` ConfigMap as Kratix reads it (config/samples/kratix-config.yaml), and precedence."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+import pytest
+
+from kratix_py.operator import kratix_config
+from kratix_py.operator.app import pipeline_settings
+from kratix_py.operator.settings import OperatorSettings
+
+KRATIX_SAMPLE = """
+numberOfJobsToKeep: 3
+reconciliationInterval: 30m
+stateStoreReconciliationInterval: 2h
+selectiveCache: true
+workflows:
+  reconcileAfterFailure: false
+  defaultImagePullPolicy: IfNotPresent
+  defaultContainerSecurityContext:
+    runAsNonRoot: false
+  defaultContainerResources:
+    requests: {cpu: 50m}
+  jobOptions:
+    defaultBackoffLimit: 4
+    podTTLSecondsAfterFinished: 60
+"""
+
+
+def test_every_setting_kratix_reads_becomes_an_operator_setting():
+    config = kratix_config.parse(KRATIX_SAMPLE)
+    assert config.problems == ()
+    assert config.settings == {
+        "jobs_to_keep": 3,
+        "reconcile_interval": timedelta(minutes=30),
+        "state_store_reconciliation_interval": timedelta(hours=2),
+        "reconcile_after_failure": False,
+        "default_image_pull_policy": "IfNotPresent",
+        "default_container_security_context": {"runAsNonRoot": False},
+        "default_container_resources": {"requests": {"cpu": "50m"}},
+        "default_backoff_limit": 4,
+    }
+    assert config.unused == ("workflows.jobOptions.podTTLSecondsAfterFinished", "selectiveCache")
+    settings = OperatorSettings.from_sources(environ={}, config=config.settings)
+    pipelines = pipeline_settings(settings)
+    assert pipelines.default_container_security_context == {"runAsNonRoot": False}
+    assert pipelines.default_container_resources == {"requests": {"cpu": "50m"}}
+    assert (pipelines.default_image_pull_policy, pipelines.default_backoff_limit) == ("IfNotPresent", 4)
+
+
+def test_the_rewrite_interval_has_a_clearer_alias():
+    config = kratix_config.parse("workPlacementRewriteInterval: 15m\n")
+    assert config.settings == {"state_store_reconciliation_interval": timedelta(minutes=15)}
+
+
+def test_flags_then_environment_then_configmap_then_defaults():
+    config = kratix_config.parse(
+        "numberOfJobsToKeep: 3\nreconciliationInterval: 30m\nworkflows: {jobOptions: {defaultBackoffLimit: 2}}\n"
+    )
+    parser = argparse.ArgumentParser()
+    OperatorSettings.add_arguments(parser)
+    args = parser.parse_args(["--jobs-to-keep", "9"])
+    environ = {"KRATIX_PY_RECONCILE_INTERVAL": "2h"}
+    settings = OperatorSettings.from_sources(args, environ, config=config.settings)
+    assert settings.jobs_to_keep == 9  # flag
+    assert settings.reconcile_interval == timedelta(hours=2)  # environment
+    assert settings.default_backoff_limit == 2  # ConfigMap
+    assert settings.state_store_reconciliation_interval == timedelta(hours=10)  # Kratix's default
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fix"),
+    [
+        ("numberOfJobsToKeep: five\n", "numberOfJobsToKeep", "expected a whole number"),
+        ("numberOfJobsToKeep: 0\n", "numberOfJobsToKeep", "must be at least 1"),
+        ("reconciliationInterval: 10\n", "reconciliationInterval", 'Go duration in quotes such as "10h"'),
+        ("reconciliationInterval: 10s\n", "reconciliationInterval", "must be at least 1m"),
+        ("workflows: {reconcileAfterFailure: maybe}\n", "workflows.reconcileAfterFailure", "true or false"),
+        ("workflows: {defaultImagePullPolicy: always}\n", "workflows.defaultImagePullPolicy", "IfNotPresent"),
+        (
+            "workflows: {jobOptions: {defaultBackoffLimit: -1}}\n",
+            "workflows.jobOptions.defaultBackoffLimit",
+            "at least 0",
+        ),
+        (
+            "workflows: {defaultContainerResources: [cpu]}\n",
+            "workflows.defaultContainerResources",
+            "a mapping",
+        ),
+    ],
+)
+def test_a_wrong_value_names_the_field_and_the_fix_and_keeps_the_default(text, field, fix):
+    config = kratix_config.parse(text + "numberOfJobsToKeep2: ignored\n")
+    assert config.settings == {}
+    (problem,) = config.problems
+    assert f"kratix-platform-system/kratix key config: {field} " in problem
+    assert fix in problem and "the default is used until it is fixed" in problem
+
+
+def test_a_config_that_is_not_a_mapping_or_not_yaml_sets_nothing_and_says_so():
+    assert "must be a mapping" in kratix_config.parse("- a\n- b\n").problems[0]
+    assert "is not YAML" in kratix_config.parse("a: [\n").problems[0]
+    assert kratix_config.parse("") == kratix_config.KratixConfig()
