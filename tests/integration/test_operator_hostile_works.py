@@ -86,7 +86,10 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
         timeout=60,
         what="the request to be reconciled",
     )
-    real = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+    real = wait_for(
+        lambda: kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}),
+        what="the request's Work",
+    )
     assert len(real) == 1
     assert real[0]["metadata"]["ownerReferences"] == [
         {
