@@ -42,6 +42,7 @@ from kratix_py.contract import (
     ENV_OBJECT_KIND,
     ENV_OBJECT_NAME,
     ENV_OBJECT_NAMESPACE,
+    ENV_OBJECT_UID,
     ENV_OBJECT_VERSION,
     ENV_PIPELINE_NAME,
     ENV_PROMISE_NAME,
@@ -430,7 +431,7 @@ def _pod_spec(
         _user_container(container, settings, kratix_env) for container in pipeline.spec.containers
     ]
     if configure:
-        init_containers.append(_work_writer(run, settings, subject, namespace))
+        init_containers.append(_work_writer(run, settings, subject, namespace, kratix_env))
     status_env = [*kratix_env, _env(ENV_IS_LAST_PIPELINE, _bool(run.is_last_pipeline))]
 
     pod: dict[str, Any] = {
@@ -570,9 +571,17 @@ def _user_container(
 
 
 def _work_writer(
-    run: PipelineRun, settings: PipelineSettings, subject: WorkflowObject, namespace: str
+    run: PipelineRun,
+    settings: PipelineSettings,
+    subject: WorkflowObject,
+    namespace: str,
+    kratix_env: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Turns /kratix/output into the pipeline's Work; the flags are those of Kratix's work-creator."""
+    """Turns /kratix/output into the pipeline's Work; the flags are those of Kratix's work-creator.
+
+    It also gets the object's variables and uid, to make the Work owned by the object: a Work
+    counts only for its owner (:mod:`kratix_py.core.ownership`).
+    """
     args = [
         "--input-directory",
         WORK_CREATOR_ROOT,
@@ -589,7 +598,7 @@ def _work_writer(
         args += ["--resource-name", subject.name]
         if uses_pipeline_namespace(run.promise):
             args += ["--resource-namespace", subject.namespace]
-    env = [_env(ENV_DRY_RUN, TRUE_LABEL_VALUE)] if run.dry_run else []
+    env = [*kratix_env, _env(ENV_OBJECT_UID, subject.uid)]
     return _adapter_container(
         WORK_WRITER_CONTAINER,
         WORK_WRITER_STEP,

@@ -190,6 +190,7 @@ class Operator:
                     self.stores,
                     rewrite_interval=settings.state_store_reconciliation_interval,
                     model=self.cache.model,
+                    enqueue=self.enqueue,
                 ),
                 "destination": DestinationReconciler(
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model

@@ -354,6 +354,13 @@ class StateStores:
             if entry.check_error is not None:
                 raise entry.check_error
 
+    def warnings(self, handle: StoreHandle) -> tuple[tuple[str, str], ...]:
+        """(reason, message) of what is unsafe about how the store is reached (Git writers know:
+        credentials over plain http://, TLS verification off); empty for the others."""
+        entry = self._entry(handle)
+        found = getattr(entry.writer, "warnings", ()) if entry is not None else ()
+        return tuple((str(warning.reason), str(warning.message)) for warning in found)
+
     def stores_using_secret(self, namespace: str, name: str) -> list[tuple[str, str]]:
         with self._lock:
             return sorted(self._secret_users.get((namespace, name), ()))
@@ -594,6 +601,9 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
         status = copy.deepcopy(old_status)
         generation = obj["metadata"].get("generation")
         status["conditions"] = cond.set_condition(status.get("conditions"), condition, now, generation)
+        status["conditions"] = cond.set_warning(
+            status["conditions"], c.CONDITION_TRANSPORT_SECURE, self._transport_warning(kind, obj), now
+        )
         status["status"] = "Ready" if condition.status == cond.TRUE else "NotReady"
         status["observedGeneration"] = generation
         self.write_status(obj, old_status, status, resource=resource)
@@ -636,6 +646,25 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
             ), handle.fingerprint
         ready = cond.Condition(c.CONDITION_READY, cond.TRUE, "StateStoreReady", "State store is ready")
         return ready, handle.fingerprint
+
+    def _transport_warning(self, kind: str, obj: Mapping[str, Any]) -> cond.Condition | None:
+        """``TransportSecure=False`` while the writer warns about how it reaches the store."""
+        if kind != GIT:
+            return None
+        try:
+            handle = self.stores.handle(kind, obj)  # built by _check just now: no rebuild, no API call
+        except StoreProblem:
+            return None
+        found = self.stores.warnings(handle)
+        if not found:
+            return None
+        reasons = sorted({reason for reason, _ in found})
+        return cond.Condition(
+            c.CONDITION_TRANSPORT_SECURE,
+            cond.FALSE,
+            reasons[0] if len(reasons) == 1 else "InsecureTransport",
+            "; ".join(message for _, message in found),
+        )
 
     def _enqueue_dependents(self, kind: str, name: str) -> None:
         destinations = destinations_of_store(self.kube, kind, name)
