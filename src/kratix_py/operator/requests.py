@@ -31,6 +31,7 @@ from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
+from kratix_py.operator.revisions import find_binding, new_binding, promise_version, revision_name
 from kratix_py.operator.status import reconciled, works_summary
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
@@ -102,6 +103,13 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             return timedelta(seconds=2)
 
         obj = self._ensure_metadata(resource, obj, promise.name)
+        binding = self._binding(promise.name, obj)
+        bound = self._bound(binding, promise_obj)
+        if isinstance(bound, str):
+            self._version_missing(resource, obj, binding, bound, now)
+            return None  # an edit of the binding (or a new revision) enqueues the request again
+        version, promise_obj = bound
+        promise = self.model(Promise, promise_obj)
         if promise.pipelines(WorkflowType.RESOURCE, WorkflowAction.CONFIGURE):
             obj = self._after_unpause(resource, obj)
         old_status = copy.deepcopy(obj.get("status") or {})
@@ -130,9 +138,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             now,
         )
         status["observedGeneration"] = obj["metadata"].get("generation")
-        if promise.promise_version:
-            status["promiseVersion"] = promise.promise_version
+        if version != c.UNVERSIONED_PROMISE:
+            status["promiseVersion"] = version
+        status["resourceBindingVersion"] = binding["spec"]["version"]
         self.write_status(obj, old_status, status, outcome.events, resource=resource)
+        self._upgrade(binding, version, outcome.completed, outcome.failed, failure, now)
         if outcome.completed and works_condition.status == cond.UNKNOWN:
             return min(outcome.requeue_after or timedelta(seconds=5), timedelta(seconds=5))
         return outcome.requeue_after
@@ -208,6 +218,10 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
                         self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
             return self.release(obj, c.FINALIZER_WORKFLOWS_CLEANUP, resource=resource)
         if c.FINALIZER_RESOURCE_BINDING_CLEANUP in finalizers:
+            if own_promise:
+                binding = find_binding(self.kube, str(own_promise), meta["namespace"], meta["name"])
+                if binding is not None:
+                    self.kube.delete(r.RESOURCE_BINDINGS, binding["metadata"]["name"], meta["namespace"])
             return self.release(obj, c.FINALIZER_RESOURCE_BINDING_CLEANUP, resource=resource)
         return None
 
@@ -275,6 +289,133 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             c.LABEL_WORK_TYPE: str(WorkType.RESOURCE),
         }
         return [work for work in self.kube.list(r.WORKS, namespace, labels=labels) if _work_of(work, meta)]
+
+    def _binding(self, promise_name: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's ResourceBinding, created (following ``latest``) when it has none."""
+        meta = obj["metadata"]
+        found = find_binding(self.kube, promise_name, meta["namespace"], meta["name"])
+        if found is not None:
+            return found
+        # A binding deleted by hand comes back with the version the request was bound to.
+        version = (obj.get("status") or {}).get("resourceBindingVersion") or c.LATEST_VERSION
+        body = new_binding(promise_name, meta["namespace"], meta["name"], str(version))
+        try:
+            return self.kube.create(r.RESOURCE_BINDINGS, body)
+        except k.KubeError as error:
+            if not error.conflict:
+                raise
+            # Made meanwhile, and the cache has not seen it yet: read it from the API.
+            existing = k.Kube.get(self.kube, r.RESOURCE_BINDINGS, body["metadata"]["name"], meta["namespace"])
+            if existing is None:
+                raise
+            return existing
+
+    def _bound(
+        self, binding: Mapping[str, Any], promise_obj: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]] | str:
+        """(version, Promise to run) for the binding, or why its version cannot be run.
+
+        ``latest`` runs the live Promise (its latest revision holds the same spec); a pinned
+        version runs its revision's spec, found by name (one cache read however many exist).
+        """
+        wanted = str((binding.get("spec") or {}).get("version") or c.LATEST_VERSION)
+        current = promise_version(promise_obj)
+        if wanted == c.LATEST_VERSION:
+            return current, dict(promise_obj)
+        promise_name = str(promise_obj["metadata"]["name"])
+        revision = self.kube.get(r.PROMISE_REVISIONS, revision_name(promise_name, wanted))
+        if revision is None or (revision.get("spec") or {}).get("version") != wanted:
+            if wanted == current:
+                return current, dict(promise_obj)  # its revision is being recorded right now
+            known = sorted(
+                str((rev.get("spec") or {}).get("version"))
+                for rev in self.kube.list(r.PROMISE_REVISIONS, labels={c.LABEL_PROMISE_NAME: promise_name})
+            )
+            return (
+                f"ResourceBinding {binding['metadata']['name']} spec.version {wanted!r} is not a version "
+                f"of Promise {promise_name} (it has: {', '.join(known) or 'none'}): set spec.version "
+                f"to one of them or to {c.LATEST_VERSION}"
+            )
+        meta = promise_obj["metadata"]
+        # The Promise as it was at that version: its spec from the revision, and a resourceVersion
+        # of both objects so a parsed model or spec hash is never mixed up with the live Promise's.
+        pinned = {
+            **promise_obj,
+            "metadata": {
+                **meta,
+                "resourceVersion": f"{meta.get('resourceVersion')}@{revision['metadata'].get('resourceVersion')}",
+            },
+            "spec": revision["spec"].get("promiseSpec") or {},
+        }
+        return wanted, pinned
+
+    def _version_missing(
+        self,
+        resource: k.Resource,
+        obj: dict[str, Any],
+        binding: dict[str, Any],
+        message: str,
+        now: datetime,
+    ) -> None:
+        """A binding to a version that does not exist: said on the request and the binding."""
+        old = obj.get("status") or {}
+        conditions = cond.set_condition(
+            old.get("conditions"),
+            cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "VersionNotFound", message),
+            now,
+        )
+        self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+        old_binding = binding.get("status") or {}
+        conditions = cond.set_condition(
+            old_binding.get("conditions"),
+            cond.Condition(c.CONDITION_UPGRADE_SUCCEEDED, cond.FALSE, "VersionNotFound", message),
+            now,
+        )
+        self.write_status(
+            binding, old_binding, {**old_binding, "conditions": conditions}, resource=r.RESOURCE_BINDINGS
+        )
+
+    def _upgrade(
+        self,
+        binding: dict[str, Any],
+        version: str,
+        completed: bool,
+        failed: bool,
+        failure: str,
+        now: datetime,
+    ) -> None:
+        """The binding's UpgradeSucceeded and versions after a run of ``version``.
+
+        A version that failed stays ``False`` while it is retried (no flapping through Unknown on
+        every retry); it turns True when a run of it, or of another version, succeeds.
+        """
+        old = binding.get("status") or {}
+        new = copy.deepcopy(old)
+        if completed and not failed:
+            new["lastAppliedVersion"] = version
+            new.pop("failedVersion", None)
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED, cond.TRUE, "UpgradeComplete", f"running version {version}"
+            )
+        elif failed:
+            new["failedVersion"] = version
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED,
+                cond.FALSE,
+                "UpgradeFailed",
+                f"version {version} failed: {failure}" if failure else f"version {version} failed",
+            )
+        elif old.get("failedVersion") == version or old.get("lastAppliedVersion") == version:
+            return  # a retry of a failed version, or a rerun of the applied one: not an upgrade
+        else:
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED,
+                cond.UNKNOWN,
+                "UpgradeInProgress",
+                f"moving to version {version}",
+            )
+        new["conditions"] = cond.set_condition(old.get("conditions"), condition, now)
+        self.write_status(binding, old, new, resource=r.RESOURCE_BINDINGS)
 
     def _wait_for_promise(
         self,
