@@ -91,9 +91,14 @@ def _failing_step(recorder: Recorder, name: str, breakable: Breakable) -> Any:
     return run
 
 
-def versioned(version: str, pipeline: str) -> dict[str, Any]:
-    body = promise_body(pipeline)
+def versioned(version: str, step: str) -> dict[str, Any]:
+    """The Promise at ``version``: one pipeline, always named configure, running image ``step``
+    (as an upgraded Promise keeps its pipeline and ships a new image)."""
+    body = promise_body("configure")
     body["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: version}
+    body["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]["image"] = (
+        f"test/{step}:v1"
+    )
     return body
 
 
@@ -136,13 +141,21 @@ def pin(kubeconfig: Path, request: str, version: str) -> None:
 
 
 def at_version(kube: k.Kube, request: str, version: str, binding_version: str) -> dict[str, Any]:
+    try:
+        return _at_version(kube, request, version, binding_version)
+    except AssertionError as error:
+        status = (kube.get(REDIS, request, "default") or {}).get("status")
+        raise AssertionError(f"{error}; the request's status: {status}") from None
+
+
+def _at_version(kube: k.Kube, request: str, version: str, binding_version: str) -> dict[str, Any]:
     return wait_for(
         lambda: (
             (o := kube.get(REDIS, request, "default"))
             and o.get("status", {}).get("promiseVersion") == version
             and o["status"].get("resourceBindingVersion") == binding_version
             and (condition(o, "ConfigureWorkflowCompleted") or {}).get("status") == "True"
-            and (condition(o, "Reconciled") or {}).get("status") == "True"
+            and o["status"].get("workflowsSucceeded") == o["status"].get("workflows")
             and o
         ),
         what=f"{request} to run {version} (bound to {binding_version})",
@@ -225,6 +238,7 @@ def test_revisions_follow_versions_and_bindings_pin_or_follow_latest(platform):
     at_version(kube, "one", V2, "latest")
     assert ran(recorder, "after", "one") == 1
     wait_for(lambda: outputs(kube, "one") == {"after-upgrade-one"}, what="one's Work to follow")
+    assert len(kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "one"})) == 1
     time.sleep(3)  # the pinned request must not follow
     assert kube.get(REDIS, "two", "default")["status"]["promiseVersion"] == V1
     assert ran(recorder, "after", "two") == 0
