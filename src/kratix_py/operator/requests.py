@@ -32,7 +32,7 @@ from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
 from kratix_py.operator.revisions import find_binding, new_binding, promise_version, revision_name
-from kratix_py.operator.status import reconciled, works_summary
+from kratix_py.operator.status import reconciled, transition_events, works_summary, write_status
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -299,16 +299,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         # A binding deleted by hand comes back with the version the request was bound to.
         version = (obj.get("status") or {}).get("resourceBindingVersion") or c.LATEST_VERSION
         body = new_binding(promise_name, meta["namespace"], meta["name"], str(version))
-        try:
-            return self.kube.create(r.RESOURCE_BINDINGS, body)
-        except k.KubeError as error:
-            if not error.conflict:
-                raise
-            # Made meanwhile, and the cache has not seen it yet: read it from the API.
-            existing = k.Kube.get(self.kube, r.RESOURCE_BINDINGS, body["metadata"]["name"], meta["namespace"])
-            if existing is None:
-                raise
-            return existing
+        # A 409 (made meanwhile, not yet in the cache) goes to the queue, which reconciles again.
+        return self.kube.create(r.RESOURCE_BINDINGS, body)
 
     def _bound(
         self, binding: Mapping[str, Any], promise_obj: Mapping[str, Any]
@@ -371,9 +363,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             cond.Condition(c.CONDITION_UPGRADE_SUCCEEDED, cond.FALSE, "VersionNotFound", message),
             now,
         )
-        self.write_status(
-            binding, old_binding, {**old_binding, "conditions": conditions}, resource=r.RESOURCE_BINDINGS
-        )
+        self._write_binding(binding, old_binding, {**old_binding, "conditions": conditions})
 
     def _upgrade(
         self,
@@ -415,7 +405,16 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
                 f"moving to version {version}",
             )
         new["conditions"] = cond.set_condition(old.get("conditions"), condition, now)
-        self.write_status(binding, old, new, resource=r.RESOURCE_BINDINGS)
+        self._write_binding(binding, old, new)
+
+    def _write_binding(
+        self, binding: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> None:
+        """The binding's status, and an Event per changed condition (as the skeleton does for the
+        request itself)."""
+        if write_status(self.kube, r.RESOURCE_BINDINGS, binding, old, new):
+            for event_type, reason, message in transition_events(old, new):
+                self.kube.emit_event(binding, reason, message, type=event_type)
 
     def _wait_for_promise(
         self,

@@ -30,6 +30,7 @@ from kratix_py.core.names import NAME_SUFFIX_LENGTH, deterministic_name, shorten
 from kratix_py.operator import resources as r
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Reconciler, deleting
+from kratix_py.operator.status import write_status
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +213,10 @@ class RevisionReconciler(Reconciler[dict[str, Any]]):
             new["conditions"] = [
                 x for x in old.get("conditions") or [] if x.get("type") != c.CONDITION_DELETION_BLOCKED
             ]
-        self.write_status(
-            revision, old, new, events, resource=r.PROMISE_REVISIONS, transitions=_no_transitions
-        )
+        # Written here rather than through the skeleton: the skeleton's kind is the Promise.
+        if write_status(self.kube, r.PROMISE_REVISIONS, revision, old, new):
+            for event_type, reason, message in events:
+                self.kube.emit_event(revision, reason, message, type=event_type)
 
     def _let_go(self, promise: str) -> timedelta | None:
         """The Promise is gone or going: its revisions go too."""
@@ -239,7 +241,3 @@ def _differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
             o.get("uid") == wanted["ownerReferences"][0]["uid"] for o in meta.get("ownerReferences") or []
         )
     )
-
-
-def _no_transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    return []
