@@ -6,12 +6,12 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-system setup-python setup-images setup-backstage test test-unit lint crds demo bench e2e-kind example-images charts clean
+.PHONY: help setup setup-system setup-python setup-images setup-backstage setup-components test test-unit lint crds demo bench e2e-kind example-images charts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-setup: setup-system setup-python setup-images setup-backstage  ## install everything the tests and the demo need
+setup: setup-system setup-python setup-images setup-backstage setup-components  ## install everything the tests and the demo need
 
 setup-system:  ## Debian packages: podman, runc, git, openssh, debootstrap (needs root)
 	bash scripts/setup-system.sh
@@ -26,6 +26,9 @@ setup-python: $(VENV)/.installed  ## a virtualenv in .venv with kratix-py and it
 
 setup-backstage:  ## npm packages (Backstage's validators) the Backstage tests check with (needs Node.js 20+)
 	bash scripts/setup-backstage-js.sh
+
+setup-components:  ## build the real control plane, Helm and Flux from their Go modules (cached; pins in tools/components/versions.env)
+	bash scripts/build-components.sh
 
 setup-images: setup-python  ## the podman base image, built once from Debian packages and reused
 	$(PY) -m kratix_py.local_platform.images

@@ -4,8 +4,8 @@ The catalog Works go where any Work goes: scheduled to the Destination labelled
 ``environment: backstage``, written to Git in the Promise's and the request's folders, and
 removed when their owner goes. The files read back from Git pass Backstage's own validators.
 
-The last test needs the operator to create the catalog Works itself (see the wiring in
-:mod:`kratix_py.core.catalog`); it is expected to fail until the operator does, and then to pass.
+The last test leaves everything to the operator (kratix_py.operator.catalog): it writes the
+catalog Works itself, keeps them current without empty commits and removes them with their owner.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def promise_body() -> dict[str, Any]:
 
 
 class Platform:
-    def __init__(self, kube: k.Kube, server: GitServer, repo: str) -> None:
-        self.kube, self.server, self.repo = kube, server, repo
+    def __init__(self, kube: k.Kube, server: GitServer, repo: str, operator: RunningOperator) -> None:
+        self.kube, self.server, self.repo, self.operator = kube, server, repo, operator
 
     def tree(self) -> dict[str, str]:
         return {path: content.decode() for path, content in self.server.read_tree(self.repo).items()}
@@ -103,7 +103,7 @@ def platform(platform_factory: Callable[..., Any], git_server: GitServer) -> Ite
             "spec": {"path": "dev", "stateStoreRef": {"kind": "GitStateStore", "name": "git"}},
         },
     )
-    with RunningOperator(settings_for(str(local.kubeconfig))):
+    with RunningOperator(settings_for(str(local.kubeconfig))) as operator:
         kube.create(r.PROMISES, promise_body())
         wait_for(
             lambda: (kube.get(r.PROMISES, "postgresql") or {}).get("status", {}).get("status") == "Available",
@@ -125,7 +125,7 @@ def platform(platform_factory: Callable[..., Any], git_server: GitServer) -> Ite
             ),
             what="the request to be Reconciled",
         )
-        yield Platform(kube, git_server, repo)
+        yield Platform(kube, git_server, repo, operator)
 
 
 def write_files(tree: dict[str, str], folder: Path) -> list[str]:
@@ -184,13 +184,50 @@ def test_catalog_works_land_in_git_pass_backstage_and_go_with_their_owner(
     assert f"{PROMISE_FOLDER}/template.yaml" in platform.tree()
 
 
-@pytest.mark.xfail(strict=True, reason="needs operator wiring (kratix_py.core.catalog: Wiring)")
 def test_the_operator_writes_the_catalog_for_every_promise_and_request(platform: Platform) -> None:
-    def written() -> dict[str, str] | None:
-        tree = platform.tree()
-        wanted = (f"{PROMISE_FOLDER}/template.yaml", f"{REQUEST_FOLDER}/catalog-info.yaml")
-        return tree if all(path in tree for path in wanted) else None
+    kube = platform.kube
 
-    tree = wait_for(written, timeout=15, what="the operator's catalog files in Git")
-    [entity] = yaml.safe_load_all(tree[f"{REQUEST_FOLDER}/catalog-info.yaml"])
+    def request_entity() -> dict[str, Any] | None:
+        text = platform.tree().get(f"{REQUEST_FOLDER}/catalog-info.yaml")
+        return dict(yaml.safe_load(text)) if text else None
+
+    def reconciled() -> dict[str, Any] | None:
+        entity = request_entity()
+        status = yaml.safe_load(
+            ((entity or {}).get("metadata") or {}).get("annotations", {}).get("kratix.io/status", "{}")
+        )
+        return entity if status.get("reconciled") == "True" else None
+
+    # The Reconciled request's file says so: the catalog Work followed the status.
+    entity = wait_for(
+        reconciled, timeout=15, what="the operator's catalog file to show the Reconciled request"
+    )
     assert entity["spec"]["dependsOn"] == ["component:default/postgresql-promise"]
+    assert f"{PROMISE_FOLDER}/template.yaml" in platform.tree()
+    # Made with kubectl, not the Template: the operator labels it for Backstage's Kubernetes tab.
+    kubernetes_id = entity["metadata"]["annotations"]["backstage.io/kubernetes-id"]
+    assert (platform.request() or {})["metadata"]["labels"]["backstage.io/kubernetes-id"] == kubernetes_id
+    work_name = catalog.catalog_work_name_for_request("postgresql", "default", "team-a-db")
+
+    # Reconciling everything again changes nothing Backstage shows: no write, no commit.
+    wait_for(lambda: platform.operator.operator.queue.idle(), what="the queue to settle")
+    work = kube.get(r.WORKS, work_name, "default")
+    assert work is not None and work["metadata"]["labels"][catalog.LABEL_CATALOG] == "request"
+    commits = platform.server.commits(platform.repo)
+    platform.operator.restart()
+    wait_for(
+        lambda: platform.operator.operator.queue.reconciles >= 2 and platform.operator.operator.queue.idle(),
+        what="every object to be reconciled after the restart",
+    )
+    assert platform.server.commits(platform.repo) == commits, "a quiet reconcile made a commit"
+    after = kube.get(r.WORKS, work_name, "default") or {}
+    assert after["metadata"]["generation"] == work["metadata"]["generation"], "the catalog Work was rewritten"
+
+    # The request's entity goes before the request does; the Promise's with the Promise.
+    kube.delete(POSTGRESQLS, "team-a-db", "default")
+    wait_for(lambda: platform.request() is None, timeout=30, what="the request to be deleted")
+    assert f"{REQUEST_FOLDER}/catalog-info.yaml" not in platform.tree()
+    assert f"{PROMISE_FOLDER}/template.yaml" in platform.tree()
+    kube.delete(r.PROMISES, "postgresql")
+    wait_for(lambda: not kube.get(r.PROMISES, "postgresql"), timeout=30, what="the Promise to be deleted")
+    assert not [path for path in platform.tree() if path.startswith("backstage/")]

@@ -1,8 +1,10 @@
-"""Fixtures for the conformance suite: the same tests against the emulator or a real cluster.
+"""Fixtures for the conformance suite: the same tests against the emulator and a real API server.
 
-If ``KUBECONFIG`` names an existing file, the tests run against that cluster, each in its own
-namespace with its own CRD group (both removed afterwards); tests marked ``emulator_only`` are
-skipped. Otherwise every test gets a fresh emulator (it starts in milliseconds).
+Every test runs twice: against a fresh emulator (it starts in milliseconds) and against the real
+control plane of the session (``make setup-components`` builds it; one per session, each test in
+its own namespace with its own CRD group, both removed afterwards). Tests marked
+``emulator_only`` run against the emulator only. If ``KUBECONFIG`` names an existing file, the
+real side is that cluster instead of the built control plane.
 """
 
 from __future__ import annotations
@@ -36,14 +38,12 @@ def _real_kubeconfig() -> Path | None:
 REAL_CLUSTER = _real_kubeconfig() is not None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not REAL_CLUSTER:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "kube" not in metafunc.fixturenames:
         return
-    skip = pytest.mark.skip(reason="uses an emulator-only feature; KUBECONFIG names a real cluster")
-    here = Path(__file__).parent
-    for item in items:
-        if item.get_closest_marker("emulator_only") and here in item.path.parents:
-            item.add_marker(skip)
+    emulator_only = metafunc.definition.get_closest_marker("emulator_only") is not None
+    apis = ["emulator"] if emulator_only else ["emulator", "real"]
+    metafunc.parametrize("kube", apis, indirect=True)
 
 
 @dataclass
@@ -236,10 +236,14 @@ def _write_kubeconfig(path: Path, server: str, namespace: str) -> Path:
 
 
 @pytest.fixture
-def kube(tmp_path: Path) -> Iterator[Kube]:
-    real = _real_kubeconfig()
+def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
     namespace = f"conformance-{uuid.uuid4().hex[:8]}"
-    if real is not None:
+    if request.param == "real":
+        real = _real_kubeconfig()
+        if real is None:
+            # Only now: an emulator-only selection never starts the control plane.
+            real = request.getfixturevalue("control_plane").kubeconfig
+        assert real is not None
         kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(real)
         api = kubernetes.config.new_client_from_config(config_file=str(real))
         k = Kube(api=api, namespace=namespace, kubeconfig=real, emulator=None)

@@ -83,13 +83,42 @@ def test_crd_status_is_established_with_accepted_names(kube: Kube) -> None:
     assert crd.status.accepted_names.plural == "gadgets"
     assert crd.status.accepted_names.short_names == ["gd"]
     assert crd.status.stored_versions == ["v1"]
+    # The clean-up finalizer comes with deletion, not creation.
+    assert not crd.metadata.finalizers
+
+
+def test_a_deleted_crd_holds_its_clean_up_finalizer_until_its_objects_are_gone(kube: Kube) -> None:
+    group = kube.group()
+    kube.create_crd("Gizmo", group=group, status=False)
+    obj = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Gizmo",
+        "metadata": {"name": "g", "finalizers": ["test/hold"]},
+    }
+    kube.custom.create_namespaced_custom_object(group, "v1", kube.namespace, "gizmos", obj)
+    kube.ext.delete_custom_resource_definition(f"gizmos.{group}")
+    crd = kube.ext.read_custom_resource_definition(f"gizmos.{group}")
+    assert crd.metadata.deletion_timestamp is not None
+    assert "customresourcecleanup.apiextensions.k8s.io" in (crd.metadata.finalizers or [])
+    # Its object is being deleted; it goes when its own finalizer is removed, and the CRD after it.
     kube.eventually(
-        lambda: (
-            "customresourcecleanup.apiextensions.k8s.io"
-            in (kube.ext.read_custom_resource_definition(f"gadgets.{group}").metadata.finalizers or [])
-        ),
-        message="the CRD has no clean-up finalizer",
+        lambda: kube.custom.get_namespaced_custom_object(group, "v1", kube.namespace, "gizmos", "g")[
+            "metadata"
+        ].get("deletionTimestamp"),
+        message="the CRD's object was not deleted",
     )
+    kube.custom.patch_namespaced_custom_object(
+        group, "v1", kube.namespace, "gizmos", "g", {"metadata": {"finalizers": None}}
+    )
+
+    def gone() -> bool:
+        try:
+            kube.ext.read_custom_resource_definition(f"gizmos.{group}")
+            return False
+        except ApiException as error:
+            return error.status == 404
+
+    kube.eventually(gone, timeout=30, message="the CRD did not go after its objects")
 
 
 def test_crd_stores_the_openapi_schema(kube: Kube, widgets: str) -> None:

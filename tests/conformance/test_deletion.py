@@ -174,8 +174,11 @@ def test_custom_object_owning_built_ins(kube: Kube) -> None:
         kube.namespace, {"metadata": {"name": "made-by-thing", "ownerReferences": [ref]}}
     )
     kube.custom.delete_namespaced_custom_object(group, "v1", kube.namespace, "things", "o")
+    # A real garbage collector starts watching a new CRD's kind on its next discovery sync
+    # (every 30s), so its objects' dependents can take that long to go.
     kube.eventually(
         lambda: not _exists(kube.core.read_namespaced_config_map, "made-by-thing", kube.namespace),
+        timeout=75 if kube.real else 15,
         message="the dependent of a custom object was not collected",
     )
 

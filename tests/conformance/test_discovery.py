@@ -82,8 +82,20 @@ def test_crd_is_served_in_discovery_at_once(kube: Kube) -> None:
 
 
 def test_unknown_paths_answer_404_status(kube: Kube) -> None:
-    for path in ("/apis/nonexistent.example.com/v1", "/api/v1/nonexistent", "/apis/batch/v1/nonexistent"):
+    for path in ("/api/v1/nonexistent", "/apis/batch/v1/nonexistent", "/apis/batch/v9"):
         response = kube.raw("GET", path)
         assert response.status == 404
         assert response.body["kind"] == "Status"
         assert response.body["reason"] == "NotFound"
+
+
+def test_a_group_nobody_serves_answers_a_plain_404(kube: Kube) -> None:
+    # No handler at all: the API server's catch-all, in plain text rather than a Status.
+    for path in (
+        "/apis/nonexistent.example.com/v1",
+        "/apis/nonexistent.example.com",
+        "/apis/x.example.com/v1/y",
+    ):
+        response = kube.raw("GET", path)
+        assert response.status == 404
+        assert response.body == "404 page not found\n", path

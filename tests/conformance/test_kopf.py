@@ -37,8 +37,11 @@ class Operator:
 
 
 @pytest.fixture
-def operator(kube: Kube) -> Iterator[Operator]:
+def operator(kube: Kube, monkeypatch: pytest.MonkeyPatch) -> Iterator[Operator]:
     op = Operator(group=kube.group("kopf"))
+    if kube.real:
+        # kopf's kubeconfig login reads KUBECONFIG only.
+        monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
     registry = kopf.OperatorRegistry()
     resource = (op.group, "v1", "gadgets")
 

@@ -138,8 +138,8 @@ def test_strategic_merge_patch_replace_directive_and_primitive_lists(kube: Kube)
     )
     assert response.status == 200
     assert response.body["data"] == {"z": "3"}
-    # metadata.finalizers has the "merge" strategy: the lists are united.
-    assert response.body["metadata"]["finalizers"] == ["example.com/a", "example.com/b"]
+    # metadata.finalizers has the "merge" strategy: the lists are united, the patch's new items first.
+    assert response.body["metadata"]["finalizers"] == ["example.com/b", "example.com/a"]
     pruned = kube.raw(
         "PATCH",
         _cm_path(kube, "cm"),
@@ -200,10 +200,16 @@ def test_server_side_apply_creates_updates_and_forgets_fields(kube: Kube) -> Non
         "data": {"x": "1", "y": "2"},
     }
     created = kube.raw(
-        "PATCH", path, yaml.safe_dump(first), content_type="application/apply-patch+yaml", query=query
+        "PATCH", path, json.dumps(first), content_type="application/apply-patch+yaml", query=query
     )
     assert created.status == 201, created.body
     assert created.body["data"] == {"x": "1", "y": "2"}
+    # YAML 1.1, as the API server reads it: an unquoted y is a boolean, so the key is "true".
+    ones = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "yaml11"}}
+    text = yaml.safe_dump(ones) + "data:\n  y: 'yes'\n  n: 'no'\n"
+    decoded = kube.raw("PATCH", _cm_path(kube, "yaml11"), text, content_type="application/apply-patch+yaml",
+                       query=query)  # fmt: skip
+    assert decoded.body["data"] == {"true": "yes", "false": "no"}, decoded.body
     kube.core.patch_namespaced_config_map("applied", kube.namespace, {"data": {"other": "kept"}})
     second = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"x": "10"}}
     updated = kube.raw(
@@ -221,4 +227,6 @@ def test_apply_needs_a_field_manager(kube: Kube) -> None:
     response = kube.raw(
         "PATCH", _cm_path(kube, "x"), json.dumps(body), content_type="application/apply-patch+yaml"
     )
-    assert response.status == 400
+    assert response.status == 422
+    assert response.body["reason"] == "Invalid"
+    assert response.body["details"]["causes"][0]["field"] == "fieldManager"

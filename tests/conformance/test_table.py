@@ -114,3 +114,42 @@ def test_metadata_only_responses(kube: Kube) -> None:
     accept = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
     single = kube.raw("GET", f"/api/v1/namespaces/{kube.namespace}/configmaps/cm", accept=accept).body
     assert single["kind"] == "PartialObjectMetadata" and "data" not in single
+
+
+def _pod_status(kube: Kube, name: str, phase: str, exit_code: int, reason: str) -> list[str]:
+    kube.core.create_namespaced_pod(
+        kube.namespace,
+        {
+            "metadata": {"name": name},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+        },
+    )
+    terminated = {"exitCode": exit_code, "reason": reason, "startedAt": None, "finishedAt": None}
+    kube.core.patch_namespaced_pod_status(
+        name,
+        kube.namespace,
+        {
+            "status": {
+                "phase": phase,
+                "containerStatuses": [
+                    {
+                        "name": "c",
+                        "image": "busybox",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": terminated},
+                    }
+                ],
+            }
+        },
+    )
+    table = kube.raw("GET", f"/api/v1/namespaces/{kube.namespace}/pods/{name}", accept=TABLE).body
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    return [table["rows"][0]["cells"][columns.index(column)] for column in ("Ready", "Status")]
+
+
+def test_finished_pods_show_their_container_reason_as_kubectl_does(kube: Kube) -> None:
+    # A cluster prints Completed (not the phase Succeeded) for a pipeline pod that finished.
+    assert _pod_status(kube, "done", "Succeeded", 0, "Completed") == ["0/1", "Completed"]
+    assert _pod_status(kube, "broken", "Failed", 3, "Error") == ["0/1", "Error"]

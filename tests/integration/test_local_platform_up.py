@@ -87,6 +87,10 @@ def test_a_new_user_runs_a_promise_of_their_own_and_stops_the_platform_with_ctrl
         assert "said hello to kratix" in kubectl(
             env, "get", "greeting", "hello", "-o", "jsonpath={.status.message}"
         )
+        # What a cluster prints for the finished pipeline pod and its Job.
+        pods = kubectl(env, "get", "pods")
+        assert "Completed" in pods and "Succeeded" not in pods, pods
+        assert "Complete" in kubectl(env, "get", "jobs")
 
         clone = tmp_path / "clone"
         cloned = subprocess.run(

@@ -17,8 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from kratix_py.api.meta import format_timestamp
-from kratix_py.contract import CONDITION_CONFIGURE_WORKFLOW_COMPLETED
-from kratix_py.core.conditions import Condition, set_condition
 from kratix_py.core.limited_yaml import DEFAULT_YAML_LIMITS, YamlLimitError, YamlLimits, load_yaml
 from kratix_py.core.workflow_control import WorkflowControl, apply_workflow_control
 
@@ -148,8 +146,14 @@ def promise_status_fields(incoming: Mapping[str, Any]) -> tuple[dict[str, Any], 
     return kept, warnings
 
 
-def mark_completed(status: Mapping[str, Any], *, workflow_type: str, now: datetime) -> dict[str, Any]:
-    """The last pipeline succeeded: ``ConfigureWorkflowCompleted=True``, a final message, no suspension."""
+def mark_completed(status: Mapping[str, Any], *, workflow_type: str) -> dict[str, Any]:
+    """The last pipeline's containers are done: a final message, no suspension.
+
+    ``ConfigureWorkflowCompleted=True`` is *not* set here, unlike Kratix's status-writer: this
+    runs inside the pipeline's pod, whose Job still shows Running until the pod exits, so the
+    condition would claim completion seconds before it is true. The operator sets it once it
+    sees the Job succeed (operator.workflows), the only place that knows.
+    """
     result = copy.deepcopy(dict(status))
     if result.get("message") == MESSAGE_PENDING:
         result["message"] = (
@@ -158,17 +162,6 @@ def mark_completed(status: Mapping[str, Any], *, workflow_type: str, now: dateti
     kratix = result.get("kratix")
     if isinstance(kratix, dict) and isinstance(kratix.get("workflows"), dict):
         kratix["workflows"].pop("suspendedGeneration", None)
-    conditions = result.get("conditions")
-    result["conditions"] = set_condition(
-        conditions if isinstance(conditions, list) else [],
-        Condition(
-            CONDITION_CONFIGURE_WORKFLOW_COMPLETED,
-            "True",
-            REASON_PIPELINES_EXECUTED_SUCCESSFULLY,
-            MESSAGE_PIPELINES_COMPLETED,
-        ),
-        now,
-    )
     return result
 
 
@@ -197,7 +190,7 @@ def status_after_pipeline(
     status, problems = merge_status(existing, incoming, now=now)
     warnings.extend(problems)
     if is_last_pipeline and not (control is not None and control.pauses_workflow):
-        status = mark_completed(status, workflow_type=workflow_type, now=now)
+        status = mark_completed(status, workflow_type=workflow_type)
     if control is not None:
         warnings.extend(control.warnings)
     outcome = apply_workflow_control(

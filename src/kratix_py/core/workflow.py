@@ -85,6 +85,9 @@ class WorkflowState:
     """The pipeline that asked to suspend or retry (its phase is ``Suspended``)."""
     resume_at: datetime | None = None
     """``nextRetryAt`` written by a pipeline that asked to be retried later."""
+    change_reason: str = "the specification changed"
+    """Why the spec hash differs, as the caller knows it: a request's hash also covers its
+    Promise's spec, so "the Promise changed" is the truth when the request itself did not."""
     reconcile_after_failure: bool = True
     """Kratix's ``workflows.reconcileAfterFailure``: a failed workflow whose retries are spent is
     started again each ``interval``; without it only a change or the manual label reruns it."""
@@ -161,7 +164,7 @@ def decide(state: WorkflowState) -> Decision:
     if state.rerun_requested:
         return Start(index=0, run=run + 1, attempt=1, reason="manual reconciliation requested", new_run=True)
     if any(job.spec_hash != state.spec_hash for job in current):
-        return Start(index=0, run=run + 1, attempt=1, reason="the specification changed", new_run=True)
+        return Start(index=0, run=run + 1, attempt=1, reason=state.change_reason, new_run=True)
 
     last = current[-1]
     if state.suspended_index is not None and state.suspended_index == last.index:

@@ -49,7 +49,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -321,7 +321,7 @@ class PodRunner:
         self.kubeconfig.write_text(text)
         # Containers may run as any user; the kubeconfig only holds a placeholder token.
         self.kubeconfig.chmod(0o644)
-        items, resource_version = self._api.list_jobs()
+        items, resource_version = self._list_objects()
         self._started = True
         for _ in range(self._max_parallel):
             self._spawn(self._worker, "podrunner-worker")
@@ -372,10 +372,17 @@ class PodRunner:
 
     # --- watching Jobs --------------------------------------------------------------------------
 
+    def _list_objects(self) -> tuple[list[Json], str]:
+        """What this runner acts on (Jobs; the kubelet stand-in lists Pods)."""
+        return self._api.list_jobs()
+
+    def _watch_objects(self, resource_version: str) -> Iterator[Json]:
+        return self._api.watch_jobs(resource_version, timeout_seconds=300)
+
     def _watch(self, resource_version: str) -> None:
         while not self._stopping.is_set():
             try:
-                for event in self._api.watch_jobs(resource_version, timeout_seconds=300):
+                for event in self._watch_objects(resource_version):
                     if self._stopping.is_set():
                         return
                     kind = event.get("type")
@@ -390,18 +397,18 @@ class PodRunner:
             except Exception as error:
                 if self._stopping.is_set():
                     return
-                log.debug("job watch ended (%s); listing again", error)
+                log.debug("watch ended (%s); listing again", error)
                 if self._stopping.wait(0.2):
                     return
                 try:
                     resource_version = self._resync()
                 except Exception as list_error:
-                    log.warning("cannot list Jobs at %s: %s", self.api_url, list_error)
+                    log.warning("cannot list at %s: %s", self.api_url, list_error)
                     self._stopping.wait(1.0)
 
     def _resync(self) -> str:
         """After a broken watch: list Jobs, start what is new, cancel what disappeared."""
-        items, resource_version = self._api.list_jobs()
+        items, resource_version = self._list_objects()
         present = {_uid(job) for job in items}
         with self._lock:
             gone = [run for uid, run in self._runs.items() if uid not in present]
@@ -650,13 +657,7 @@ class PodRunner:
         deadline = time.monotonic() + self._setup_timeout
         while True:
             try:
-                return prepare_pod(
-                    ctx.pod,
-                    directory,
-                    self._api,
-                    kubeconfig=self.kubeconfig,
-                    service_accounts=self.workdir / "serviceaccounts",
-                )
+                return prepare_pod(ctx.pod, directory, self._api, **self._prepare_options())
             except PodSetupError as error:
                 if error.retryable and time.monotonic() < deadline and not ctx.run.cancel.wait(0.25):
                     continue
@@ -667,6 +668,10 @@ class PodRunner:
                     [status.container(error.container)] if error.container else [*status.init, *status.main]
                 )
                 return self._fail_setup(ctx, affected, error.reason, error.message)
+
+    def _prepare_options(self) -> dict[str, Any]:
+        """How pods get the API: a kubeconfig and the emulator's placeholder service account."""
+        return {"kubeconfig": self.kubeconfig, "service_accounts": self.workdir / "serviceaccounts"}
 
     def _step_for(self, image: str) -> Step | None:
         return self._steps.get(image) or self._steps.get(_image_without_tag(image))

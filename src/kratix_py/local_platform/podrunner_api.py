@@ -31,8 +31,16 @@ class ApiError(Exception):
 
 
 class KubeApi:
-    def __init__(self, api_url: str, *, pool_size: int = 16) -> None:
-        configuration = kubernetes.client.Configuration()
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        pool_size: int = 16,
+        configuration: kubernetes.client.Configuration | None = None,
+    ) -> None:
+        """``configuration``: credentials and TLS for a real API server (default: plain HTTP, no auth)."""
+        if configuration is None:
+            configuration = kubernetes.client.Configuration()
         configuration.host = api_url.rstrip("/")
         configuration.connection_pool_maxsize = pool_size
         self.url = configuration.host
@@ -86,10 +94,17 @@ class KubeApi:
     # --- Jobs -----------------------------------------------------------------------------------
 
     def list_jobs(self) -> tuple[list[Json], str]:
-        result = self._call("GET", "/apis/batch/v1/jobs", timeout=60)
-        return list(result.get("items") or []), str((result.get("metadata") or {}).get("resourceVersion", ""))
+        return self.list_path("/apis/batch/v1/jobs")
 
     def watch_jobs(self, resource_version: str, timeout_seconds: int) -> Iterator[Json]:
+        return self.watch_path("/apis/batch/v1/jobs", resource_version, timeout_seconds)
+
+    def list_path(self, path: str) -> tuple[list[Json], str]:
+        """Every item of the collection at ``path`` and the list's resourceVersion."""
+        result = self._call("GET", path, timeout=60)
+        return list(result.get("items") or []), str((result.get("metadata") or {}).get("resourceVersion", ""))
+
+    def watch_path(self, path: str, resource_version: str, timeout_seconds: int) -> Iterator[Json]:
         """Watch events (``{"type", "object"}``) from ``resource_version``; :meth:`interrupt_watch` ends it."""
         query: list[tuple[str, Any]] = [
             ("watch", "true"),
@@ -98,9 +113,7 @@ class KubeApi:
         ]
         if resource_version:
             query.append(("resourceVersion", resource_version))
-        response = self._call(
-            "GET", "/apis/batch/v1/jobs", query=query, stream=True, timeout=(10, timeout_seconds + 15)
-        )
+        response = self._call("GET", path, query=query, stream=True, timeout=(10, timeout_seconds + 15))
         with self._watch_lock:
             if self._closed:
                 response.release_conn()

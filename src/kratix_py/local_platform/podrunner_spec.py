@@ -15,6 +15,7 @@ Kubernetes would mount it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 Json = dict[str, Any]
 
@@ -56,6 +57,13 @@ class ObjectSource(Protocol):
     def get_configmap(self, namespace: str, name: str) -> Json | None: ...
 
     def get_secret(self, namespace: str, name: str) -> Json | None: ...
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """An :class:`ObjectSource` of a real API server also hands out service-account tokens."""
+
+    def request_token(self, namespace: str, service_account: str, spec: Json) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -296,11 +304,9 @@ def _materialise_volume(volume: Json, root: Path, pod: Json, source: ObjectSourc
             elif "downwardAPI" in projection:
                 _write_downward(root, pod, projection["downwardAPI"].get("items") or [], default_mode)
             elif "serviceAccountToken" in projection:
+                token_spec = projection["serviceAccountToken"]
                 _write_file(
-                    root,
-                    projection["serviceAccountToken"]["path"],
-                    SERVICE_ACCOUNT_TOKEN.encode(),
-                    default_mode,
+                    root, token_spec["path"], _service_account_token(source, pod, token_spec), default_mode
                 )
         return root, True
     kinds = sorted(set(volume) - {"name"})
@@ -309,6 +315,33 @@ def _materialise_volume(volume: Json, root: Path, pod: Json, source: ObjectSourc
         f'volume "{name}" has an unsupported type {kinds}: the local pod runner supports emptyDir, hostPath, '
         "configMap, secret, downwardAPI and projected volumes",
     )
+
+
+def _service_account_token(source: ObjectSource, pod: Json, projection: Json) -> bytes:
+    """A real TokenRequest token when ``source`` can ask for one (a real API server), else the placeholder."""
+    if not isinstance(source, TokenSource):
+        return SERVICE_ACCOUNT_TOKEN.encode()
+    meta = pod.get("metadata") or {}
+    spec: Json = {
+        "expirationSeconds": int(projection.get("expirationSeconds") or 3607),
+        # Bound to the pod, as a kubelet's token is: it stops working when the pod is deleted.
+        "boundObjectRef": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+        },
+    }
+    if projection.get("audience"):
+        spec["audiences"] = [projection["audience"]]
+    account = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+    try:
+        token = source.request_token(str(meta.get("namespace") or "default"), account, spec)
+    except Exception as error:  # denied, or the ServiceAccount is gone: the kubelet's FailedMount
+        raise PodSetupError(
+            "FailedMount", f"cannot get a token for ServiceAccount {account!r}: {error}"
+        ) from error
+    return token.encode()
 
 
 def service_account_dir(parent: Path, namespace: str) -> Path:
@@ -460,6 +493,8 @@ def prepare_pod(
     *,
     kubeconfig: Path | None,
     service_accounts: Path | None = None,
+    inject_service_account: bool = True,
+    extra_env: Mapping[str, str] | None = None,
 ) -> PreparedPod:
     """Materialise ``pod``'s volumes under ``directory`` and resolve its containers.
 
@@ -479,16 +514,23 @@ def prepare_pod(
     extra: list[Mount] = []
     if kubeconfig is not None:
         extra.append(Mount(kubeconfig, CONTAINER_KUBECONFIG_PATH, True))
-    if spec.get("automountServiceAccountToken", True) is not False:
+    # A real API server's admission already put the service-account volume into the pod.
+    if inject_service_account and spec.get("automountServiceAccountToken", True) is not False:
         accounts = service_accounts if service_accounts is not None else directory / "serviceaccount"
         extra.append(Mount(service_account_dir(accounts, namespace), SERVICE_ACCOUNT_PATH, True))
+    init = [_container(c, True, pod, volumes, source, extra) for c in spec.get("initContainers") or []]
+    main = [_container(c, False, pod, volumes, source, extra) for c in spec.get("containers") or []]
+    if extra_env:
+        # Like a kubelet's service variables: the container's own env wins.
+        init = [dataclasses.replace(c, env={**extra_env, **c.env}) for c in init]
+        main = [dataclasses.replace(c, env={**extra_env, **c.env}) for c in main]
     return PreparedPod(
         namespace=namespace,
         name=str(meta.get("name")),
         uid=str(meta.get("uid", "")),
         directory=directory,
-        init=[_container(c, True, pod, volumes, source, extra) for c in spec.get("initContainers") or []],
-        main=[_container(c, False, pod, volumes, source, extra) for c in spec.get("containers") or []],
+        init=init,
+        main=main,
     )
 
 

@@ -248,6 +248,9 @@ class PodStatusTracker:
         self._conditions: list[Json] = []
         self.reason = ""
         self.message = ""
+        # A real API server computes the QoS class when the pod is created and refuses any other
+        # value in status updates; the emulator leaves it to the kubelet.
+        self.qos_class = str((pod.get("status") or {}).get("qosClass") or "BestEffort")
 
     def container(self, name: str) -> ContainerState:
         for container in (*self.init, *self.main):
@@ -293,7 +296,7 @@ class PodStatusTracker:
             "podIP": "127.0.0.1",
             "podIPs": [{"ip": "127.0.0.1"}],
             "startTime": self.start_time,
-            "qosClass": "BestEffort",
+            "qosClass": self.qos_class,
             "containerStatuses": [c.as_status() for c in self.main],
         }
         if self.init:

@@ -21,9 +21,9 @@ unless ``keep`` asks to leave it for inspection (a directory that existed before
 that was in it).
 
 The API is chosen by name (:data:`API_KINDS`): ``emulator`` is the project's Kubernetes API
-emulator; ``real`` will be a real kube-apiserver once ``kratix_py.local_platform.controlplane``
-provides ``ControlPlane``, a class with the shape of :class:`KubernetesApi` (the same constructor
-arguments and methods as :class:`~kratix_py.local_platform.platform.LocalPlatform`).
+emulator; ``real`` is a real kube-apiserver: ``ControlPlane`` of
+``kratix_py.local_platform.controlplane``, a class with the shape of :class:`KubernetesApi` (the
+same constructor arguments and methods as :class:`~kratix_py.local_platform.platform.LocalPlatform`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ PLATFORM_MANIFEST = "platform.yaml"
 # What the platform writes into its directory; removed on stop (unless kept) even in a directory
 # that existed before, so a stale kubeconfig from an earlier run does not outlive this one.
 LOCK_FILE = ".local-platform.lock"
-OWN_ENTRIES = ("kubeconfig", "pods", "git", OPERATOR_LOG, PLATFORM_MANIFEST, LOCK_FILE)
+OWN_ENTRIES = ("kubeconfig", "pods", "git", "controlplane", OPERATOR_LOG, PLATFORM_MANIFEST, LOCK_FILE)
 
 
 class KubernetesApi(Protocol):
@@ -368,10 +368,15 @@ class RunningPlatform:
         level = logging.getLevelName(self.options.log_level.upper())
         if not isinstance(level, int):
             raise CommandError(f"unknown log level {self.options.log_level!r}")
-        formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        from kratix_py.operator import logs
+
+        # Lines of a reconcile name its object and reconcile, as the operator command's do.
+        formatter = logs.TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         handlers: list[logging.Handler] = [logging.FileHandler(self.operator_log, encoding="utf-8")]
         if self.options.log_to_stderr:
             handlers.append(logging.StreamHandler(sys.stderr))
+        for handler in handlers:
+            handler.addFilter(logs.ObjectFilter())
         # kopf reports every handler it runs at INFO; its warnings and errors are what matter here.
         levels = {
             "kratix_py": level,

@@ -34,10 +34,12 @@ from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
+from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.health import HealthReconciler, health_key
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
+from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
 from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
@@ -45,7 +47,7 @@ from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.revisions import RevisionReconciler, revisions_key
-from kratix_py.operator.settings import OperatorSettings
+from kratix_py.operator.settings import OperatorSettings, catalog_selector
 from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
 from kratix_py.operator.store import DELETED, Change, Store, Transform, strip_managed_fields
 from kratix_py.operator.workflows import WorkflowRunner
@@ -167,11 +169,18 @@ class Operator:
         self.stores = StateStores(
             self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
         )
-        self.requests = RequestReconciler(self.kube, workflows, kinds=self.kinds, model=self.cache.model)
+        self.catalog = CatalogWriter(self.kube, catalog_selector(settings.backstage_catalog_selector))
+        self.requests = RequestReconciler(
+            self.kube, workflows, kinds=self.kinds, catalog=self.catalog, model=self.cache.model
+        )
         self.queue = WorkQueue(
             {
                 "promise": PromiseReconciler(
-                    self.kube, workflows, enqueue_requests=self.enqueue_requests, model=self.cache.model
+                    self.kube,
+                    workflows,
+                    enqueue_requests=self.enqueue_requests,
+                    catalog=self.catalog,
+                    model=self.cache.model,
                 ),
                 "request": self.requests,
                 "work": WorkReconciler(self.kube, model=self.cache.model),
@@ -190,6 +199,7 @@ class Operator:
                 "revisions": RevisionReconciler(self.kube),
             },
             workers=settings.workers,
+            describe=self.describe_key,
         )
         self.queue.pause()  # until the caches are synced (and, with leader election, the Lease held)
         self.election: LeaderElection | None = None
@@ -309,6 +319,12 @@ class Operator:
             self.enqueue(destination_key(name))
             if self.destination_changed(change):
                 self.destination_moved(name)
+                if change.type != DELETED and self.catalog.selects(obj):
+                    # The first (or a changed) catalog Destination: every Promise and request
+                    # writes its catalog Work now rather than at its next change.
+                    for listed in self.kube.list(r.PROMISES):
+                        self.enqueue(("promise", listed["metadata"]["name"]))
+                        self.enqueue_requests(listed["metadata"]["name"])
         elif rid in {resource_id(r.STATE_STORES[kind]) for kind in STATE_STORE_KINDS}:
             kind = next(kind for kind in STATE_STORE_KINDS if resource_id(r.STATE_STORES[kind]) == rid)
             self.enqueue(store_key(kind, name))
@@ -330,6 +346,13 @@ class Operator:
                 # lets records that still carry Kratix's finalizer go.
                 if self.kube.list(r.HEALTH_RECORDS, namespace):
                     self.enqueue(("health", served.promise, namespace, name))
+
+    def describe_key(self, key: Key) -> ObjectRef:
+        """How log lines name a key's object: a request by its Kind, not its plural."""
+        if key and key[0] == "request" and len(key) == 6:
+            served = self.kinds.by_plural(str(key[1]), str(key[3]))
+            return ref_for_key(key, served.kind if served is not None else None)
+        return ref_for_key(key)
 
     def destination_changed(self, change: Change) -> bool:
         """Whether a Destination event can change scheduling: labels, spec, deletion or existence.

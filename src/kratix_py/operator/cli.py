@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     )
     logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
     from kratix_py import kube as k
-    from kratix_py.operator import kratix_config, metrics
+    from kratix_py.operator import kratix_config, logs, metrics
+
+    for handler in logging.getLogger().handlers:  # kopf.configure's: lines name their object
+        logs.install(handler, json=settings.log_format == "json")
 
     # Kratix's ConfigMap fills in what no flag or variable set (read once, as Kratix does).
     api_client = k.load_api_client(settings.kubeconfig)

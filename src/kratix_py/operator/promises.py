@@ -28,6 +28,7 @@ from kratix_py.core.hashing import promise_spec_hash
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd, request_kind
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, label_on
 from kratix_py.operator.request_kinds import served_kind
@@ -49,12 +50,14 @@ class PromiseReconciler(Reconciler[Promise]):
         workflows: WorkflowRunner,
         *,
         enqueue_requests: Callable[[str], None],
+        catalog: CatalogWriter | None = None,
         model: ModelReader = parse_model,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.enqueue_requests = enqueue_requests
+        self.catalog = catalog
 
     def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
         self._invalid(obj, f"the Promise is invalid: {problem}", self.clock())
@@ -195,6 +198,8 @@ class PromiseReconciler(Reconciler[Promise]):
         spec_changed = status.get("observedGeneration") != generation
         status["observedGeneration"] = generation
         self.write_status(obj, old_status, status, outcome.events)
+        if available and self.catalog is not None:
+            self.catalog.promise({**obj, "status": status})
         if available and promise.has_api and (spec_changed or old_status.get("status") != "Available"):
             # A new Promise spec changes every request's hash: each reruns its workflow (§2.8).
             self.enqueue_requests(promise.name)
@@ -363,6 +368,9 @@ class PromiseReconciler(Reconciler[Promise]):
             return self.release(obj, c.FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP)
         if c.FINALIZER_DEPENDENCIES_CLEANUP in finalizers:
             works = self.kube.list(r.WORKS, None, labels={c.LABEL_PROMISE_NAME: name})
+            catalog_work = self.catalog.promise_work(name) if self.catalog is not None else None
+            if catalog_work is not None:
+                works.append(catalog_work)
             for work in works:
                 if not work["metadata"].get("deletionTimestamp"):
                     self.kube.delete(r.WORKS, work["metadata"]["name"], work["metadata"]["namespace"])

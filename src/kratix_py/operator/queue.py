@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from kratix_py.operator import metrics
+from kratix_py.operator import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class WorkQueue:
 
     reconcilers: dict[str, ReconcileFn]
     workers: int = 4
+    describe: Callable[[Key], logs.ObjectRef] = logs.ref_for_key
+    """How log lines name a key's object (the operator knows each request plural's Kind)."""
     base_backoff: float = 0.5
     max_backoff: float = 60.0
     _due: dict[Key, float] = field(default_factory=dict)
@@ -64,6 +66,7 @@ class WorkQueue:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     paused: bool = False
     """While paused (a standby replica, or caches not synced yet), keys are collected but nothing runs."""
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     reconciles: int = 0
     """Reconciles finished so far (successful or not): lets tests and tools tell "idle" from "not started"."""
 
@@ -190,6 +193,9 @@ class WorkQueue:
         kind = str(key[0])
         reconcile = self.reconcilers[kind]
         started = time.monotonic()
+        # This task's context, copied into the worker thread by to_thread: every line logged
+        # for this reconcile, here or in the reconciler, names the object and the reconcile.
+        logs.enter(self.describe(key), next(self._numbers))
         try:
             requeue = await asyncio.to_thread(reconcile, key)
         except NotLeading:

@@ -28,6 +28,7 @@ from kratix_py.core.hashing import combine_spec_hashes, resource_spec_hash, spec
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
@@ -59,12 +60,14 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         workflows: WorkflowRunner,
         *,
         kinds: RequestKinds | None = None,
+        catalog: CatalogWriter | None = None,
         model: ModelReader = parse_model,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(kube, model=model, clock=clock)
         self.workflows = workflows
         self.kinds = kinds
+        self.catalog = catalog
         self._promise_hashes: dict[tuple[str, str], str] = {}
 
     def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
@@ -95,6 +98,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             or promise_obj.get("status", {}).get("status") != "Available"
             or deleting(promise_obj)
         ):
+            if promise_obj is not None and _reconfiguring(promise_obj):
+                # A Promise that served before and is rerunning its own workflow after an update
+                # is not "not installed": the request keeps its status and waits (the Promise
+                # re-enqueues its requests once it is Available again).
+                return timedelta(seconds=2)
             return self._wait_for_promise(resource, obj, promise_name, promise_obj, now)
         if promise_obj["status"].get("observedGeneration") != promise_obj["metadata"].get("generation"):
             # The Promise changed and its reconciler has not installed the change yet (its CRD may
@@ -123,7 +131,23 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         )
         obj = {**obj, "status": status}
         spec_hash = combine_spec_hashes(self._promise_hash(promise_obj), obj.get("spec") or {})
-        subject = Subject(promise, WorkflowType.RESOURCE, obj, resource, spec_hash)
+        # The hash covers the Promise's spec too: when the request's own spec has been seen
+        # already (observedGeneration), a new hash can only mean the Promise changed.
+        own_change = old_status.get("observedGeneration") != obj["metadata"].get("generation")
+        subject = Subject(
+            promise,
+            WorkflowType.RESOURCE,
+            obj,
+            resource,
+            spec_hash,
+            change_reason=(
+                "the request's specification changed"
+                if own_change
+                else f"the request moved to version {version}"
+                if old_status.get("promiseVersion", c.UNVERSIONED_PROMISE) != version
+                else "the Promise changed"
+            ),
+        )
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         works = self._works(promise.name, promise, obj)
@@ -143,6 +167,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         status["resourceBindingVersion"] = binding["spec"]["version"]
         self.write_status(obj, old_status, status, outcome.events, resource=resource)
         self._upgrade(binding, version, outcome.completed, outcome.failed, failure, now)
+        if self.catalog is not None:
+            self.catalog.request(promise_obj, {**obj, "status": status}, works)
         if outcome.completed and works_condition.status == cond.UNKNOWN:
             return min(outcome.requeue_after or timedelta(seconds=5), timedelta(seconds=5))
         return outcome.requeue_after
@@ -171,6 +197,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             return self.release(obj, c.FINALIZER_DELETE_WORKFLOWS, resource=resource)
         if c.FINALIZER_WORK_CLEANUP in finalizers:
             works = self._works(own_promise, promise, obj) if own_promise else []
+            catalog_work = (
+                self.catalog.request_work(own_promise, obj) if self.catalog and own_promise else None
+            )
+            if catalog_work is not None:
+                works.append(catalog_work)  # its files go before the request does, like the rest
             abandon = (meta.get("annotations") or {}).get(c.ANNOTATION_ABANDON_CLEANUP) == c.TRUE_LABEL_VALUE
             blocked = []
             for work in works:
@@ -262,19 +293,21 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
     def _ensure_metadata(
         self, resource: k.Resource, obj: dict[str, Any], promise_name: str
     ) -> dict[str, Any]:
-        """Kratix's finalizers and the promise-name label (added if the requester left it out), in
-        one write."""
+        """Kratix's finalizers, the promise-name label (added if the requester left it out) and,
+        with a Backstage catalog, the Kubernetes plugin's label, in one write."""
         meta = obj["metadata"]
         current = list(meta.get("finalizers") or [])
         missing = [f for f in c.RESOURCE_REQUEST_FINALIZERS if f not in current]
-        labelled = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME) == promise_name
-        if not missing and labelled:
+        labels = self.catalog.missing_labels(promise_name, obj) if self.catalog is not None else {}
+        if (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME) != promise_name:
+            labels[c.LABEL_PROMISE_NAME] = promise_name
+        if not missing and not labels:
             return obj
         patch: dict[str, Any] = {"resourceVersion": meta["resourceVersion"]}
         if missing:
             patch["finalizers"] = current + missing
-        if not labelled:
-            patch["labels"] = {c.LABEL_PROMISE_NAME: promise_name}
+        if labels:
+            patch["labels"] = labels
         return self.kube.patch(resource, meta["name"], {"metadata": patch}, meta["namespace"])
 
     def _works(
@@ -481,6 +514,23 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             now,
         )
         self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+
+
+def _reconfiguring(promise_obj: Mapping[str, Any]) -> bool:
+    """The Promise was Available and is only rerunning its configure workflow after a change."""
+    meta, status = promise_obj.get("metadata") or {}, promise_obj.get("status") or {}
+    if (
+        not status.get("lastAvailableTime")
+        or meta.get("deletionTimestamp")
+        or label_on(promise_obj, c.LABEL_PAUSED)
+    ):
+        return False
+    if any(req.get("state") != "Requirement installed" for req in status.get("requiredPromises") or []):
+        return False
+    if status.get("observedGeneration") != meta.get("generation"):
+        return True
+    running = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
+    return bool(running and running.get("reason") == "PipelinesInProgress")
 
 
 def _work_of(work: Mapping[str, Any], request_meta: Mapping[str, Any]) -> bool:

@@ -77,6 +77,13 @@ class OperatorSettings:
         default=0.2,
         metadata={"help": "seconds to gather state-store writes into one commit"},
     )
+    backstage_catalog_selector: str = field(
+        default="environment=backstage",
+        metadata={
+            "help": "labels (key=value,...) of the Destinations that get a Backstage catalog entity "
+            "for every Promise and request, as Works; none turns the catalog off"
+        },
+    )
     state_store_reconciliation_interval: timedelta = field(
         default=timedelta(hours=10),
         metadata={
@@ -168,8 +175,24 @@ class OperatorSettings:
         for port in (self.health_port, self.metrics_port):
             if not 0 <= port <= 65535:
                 raise ValueError(f"port {port} is not a TCP port (0 disables the endpoint)")
+        catalog_selector(self.backstage_catalog_selector)  # raises for a malformed selector
         if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
             raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
+
+
+def catalog_selector(text: str) -> dict[str, str]:
+    """``environment=backstage,team=x`` as labels; ``none`` (or nothing) is no selector: no catalog."""
+    labels: dict[str, str] = {}
+    if text.strip().lower() == "none":
+        return labels
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"backstage catalog selector: expected key=value, got {part!r}")
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 def _default_text(spec: Field[Any]) -> str:

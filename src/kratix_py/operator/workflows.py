@@ -110,6 +110,8 @@ class Subject:
     obj: dict[str, Any]
     resource: k.Resource
     spec_hash: str
+    change_reason: str = "the specification changed"
+    """What a new spec hash means for this object (see WorkflowState.change_reason)."""
 
     @property
     def request(self) -> dict[str, Any] | None:
@@ -180,6 +182,7 @@ class WorkflowRunner:
             suspended=label_on(subject.obj, c.LABEL_WORKFLOW_SUSPENDED),
             suspended_index=suspended_index,
             resume_at=resume_at,
+            change_reason=subject.change_reason,
             reconcile_after_failure=self.reconcile_after_failure,
         )
         decision = decide(state)

@@ -84,8 +84,9 @@ class WorkReconciler(Reconciler[Work]):
                 )
         plan = schedule(work, destinations, existing)
         by_name = {d.name: d for d in destinations}
-        current = self._apply(work, plan, {p["metadata"]["name"]: p for p in existing_objs}, by_name)
-        conditions = work_conditions(plan, current)
+        before = {p["metadata"]["name"]: p for p in existing_objs}
+        current = self._apply(work, plan, before, by_name)
+        conditions = work_conditions(plan, current, carried=_carried(obj, plan, before))
         extra = {"workPlacements": len(plan.placements), "workPlacementsCreated": len(current)}
         self._write(obj, conditions, now, extra, plan)
         if plan.unscheduled and not work.is_dependency:
@@ -224,8 +225,44 @@ def placement_patch(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict
     return patch
 
 
-def work_conditions(plan: Schedule, placements: Mapping[str, Mapping[str, Any]]) -> list[cond.Condition]:
-    """``ScheduleSucceeded`` and ``Ready`` from the schedule and the placements' write status."""
+def _carried(work: Mapping[str, Any], plan: Schedule, before: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Placements whose files in the store are already this Work generation's content.
+
+    Every pipeline run bumps the Work's generation (``lastExecutionTimestamp``), and with it each
+    placement's ``spec.generation``, so their ``WriteSucceeded`` is one generation behind until
+    the placement reconciler has looked. When nothing but that number changed the files are
+    already right, and calling the Work ``Pending`` meanwhile would flap every request's
+    ``WorksSucceeded`` on every rerun. A placement counts as carried over when it was written
+    and only its generation changes now, or (on a later reconcile of the same generation) when
+    this Work already said ``Ready`` for this generation, which it only does in that case.
+    """
+    generation = (work.get("metadata") or {}).get("generation")
+    ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY) or {}
+    ready_now = ready.get("status") == cond.TRUE and ready.get("observedGeneration") == generation
+    carried = set()
+    for planned in plan.placements:
+        obj = before.get(planned.name)
+        if obj is None:
+            continue
+        state = _write_state(obj)
+        same_files = _without_generation(obj.get("spec")) == _without_generation(planned.manifest["spec"])
+        if (state == "written" and same_files) or (state == "stale" and ready_now):
+            carried.add(planned.name)
+    return carried
+
+
+def _without_generation(spec: Any) -> dict[str, Any]:
+    return {key: value for key, value in (spec or {}).items() if key != "generation"}
+
+
+def work_conditions(
+    plan: Schedule,
+    placements: Mapping[str, Mapping[str, Any]],
+    *,
+    carried: set[str] | frozenset[str] = frozenset(),
+) -> list[cond.Condition]:
+    """``ScheduleSucceeded`` and ``Ready`` from the schedule and the placements' write status
+    (``carried``: placements whose stored files are already current, see :func:`_carried`)."""
     if plan.unscheduled:
         ids = " ".join(plan.unscheduled)
         scheduled = cond.Condition(
@@ -245,7 +282,11 @@ def work_conditions(plan: Schedule, placements: Mapping[str, Mapping[str, Any]])
     unwritten = [
         p.name
         for p in plan.placements
-        if p.name not in placements or _write_state(placements[p.name]) != "written"
+        if p.name not in placements
+        or not (
+            _write_state(placements[p.name]) == "written"
+            or (p.name in carried and _write_state(placements[p.name]) == "stale")
+        )
     ]
     if failing:
         ready = cond.Condition(c.CONDITION_READY, cond.FALSE, "WorkplacementsFailing", "Failing")
@@ -261,14 +302,17 @@ def work_conditions(plan: Schedule, placements: Mapping[str, Mapping[str, Any]])
 
 
 def _write_state(placement: Mapping[str, Any]) -> str:
-    """``written`` (current generation), ``failed`` (last write failed) or ``pending``."""
+    """``written`` (current generation), ``stale`` (written, for an older generation), ``failed``
+    (last write failed) or ``pending``."""
     written = cond.find((placement.get("status") or {}).get("conditions"), c.CONDITION_WRITE_SUCCEEDED)
     if written is None:
         return "pending"
     if written.get("status") == cond.FALSE:
         return "failed"
+    if written.get("status") != cond.TRUE:
+        return "pending"
     current = written.get("observedGeneration") == placement["metadata"].get("generation")
-    return "written" if written.get("status") == cond.TRUE and current else "pending"
+    return "written" if current else "stale"
 
 
 def work_events(

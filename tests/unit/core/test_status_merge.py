@@ -103,43 +103,31 @@ def test_conditions_without_type_are_dropped_with_a_warning() -> None:
     ("workflow_type", "final_message"),
     [("resource", "Resource requested"), ("promise", "Promise configured")],
 )
-def test_mark_completed_sets_the_condition_and_replaces_pending(
+def test_mark_completed_replaces_pending_and_leaves_completion_to_the_operator(
     workflow_type: str, final_message: str
 ) -> None:
+    in_progress = _condition(
+        "ConfigureWorkflowCompleted", "False", reason="PipelinesInProgress", lastTransitionTime=EARLIER
+    )
     status = {
         "message": "Pending",
-        "conditions": [
-            _condition(
-                "ConfigureWorkflowCompleted",
-                "False",
-                reason="PipelinesInProgress",
-                lastTransitionTime=EARLIER,
-            )
-        ],
+        "conditions": [in_progress],
         "kratix": {"workflows": {"suspendedGeneration": 3, "pipelines": []}},
     }
-    completed = mark_completed(status, workflow_type=workflow_type, now=NOW)
+    completed = mark_completed(status, workflow_type=workflow_type)
     assert completed["message"] == final_message
-    assert completed["conditions"] == [
-        {
-            "type": "ConfigureWorkflowCompleted",
-            "status": "True",
-            "reason": "PipelinesExecutedSuccessfully",
-            "message": "Pipelines completed",
-            "lastTransitionTime": "2024-05-01T10:00:00Z",
-        }
-    ]
+    # The pod's Job is still running while this runs: only the operator may say "completed".
+    assert completed["conditions"] == [in_progress]
     assert completed["kratix"] == {"workflows": {"pipelines": []}}
 
 
 def test_mark_completed_keeps_a_message_the_pipeline_set() -> None:
-    assert mark_completed({"message": "All good"}, workflow_type="resource", now=NOW)["message"] == "All good"
+    assert mark_completed({"message": "All good"}, workflow_type="resource")["message"] == "All good"
 
 
-def test_completing_twice_does_not_move_the_transition_time() -> None:
-    once = mark_completed({}, workflow_type="resource", now=NOW)
-    twice = mark_completed(once, workflow_type="resource", now=NOW + timedelta(hours=1))
-    assert twice == once
+def test_completing_twice_changes_nothing_more() -> None:
+    once = mark_completed({"message": "Pending"}, workflow_type="resource")
+    assert mark_completed(once, workflow_type="resource") == once
 
 
 # -- the whole decision ----------------------------------------------------------------------------
@@ -171,7 +159,7 @@ def test_last_pipeline_merges_then_completes() -> None:
     assert status["endpoint"] == "db:5432"
     assert status["message"] == "Resource requested"
     assert _types(status) == ["Reconciled", "ConfigureWorkflowCompleted", "DatabaseReady"]
-    assert _find(status, "ConfigureWorkflowCompleted")["status"] == "True"
+    assert _find(status, "ConfigureWorkflowCompleted")["status"] == "False", "the operator completes it"
     assert update.labels == {}
 
 

@@ -109,6 +109,12 @@ def test_a_spec_change_restarts_from_the_first_pipeline_but_never_interrupts_a_r
     assert decision == Start(index=0, run=2, attempt=1, reason="the specification changed", new_run=True)
 
 
+def test_a_new_hash_is_announced_with_the_cause_the_caller_knows():
+    jobs = (job(0, JobPhase.SUCCEEDED), job(1, JobPhase.SUCCEEDED))
+    decision = decide(state(*jobs, spec_hash="h2", change_reason="the Promise changed"))
+    assert isinstance(decision, Start) and decision.reason == "the Promise changed"
+
+
 def test_a_spec_change_after_a_failure_starts_a_new_run():
     decision = decide(state(job(0, JobPhase.FAILED, ago=1), spec_hash="h2"))
     assert isinstance(decision, Start) and decision.run == 2 and decision.index == 0

@@ -108,3 +108,12 @@ def test_local_platform_help_shows_its_ports(capsys: pytest.CaptureFixture[str])
     text = " ".join(capsys.readouterr().out.split())
     for port in (d.API_PORT, d.GIT_PORT, d.S3_PORT):
         assert f"(default: {port};" in text
+
+
+def test_the_backstage_catalog_selector_is_labels_or_none() -> None:
+    from kratix_py.operator.settings import catalog_selector
+
+    assert catalog_selector("environment=backstage, team=web") == {"environment": "backstage", "team": "web"}
+    assert catalog_selector("none") == {} == catalog_selector("")
+    with pytest.raises(ValueError, match="key=value"):
+        OperatorSettings.from_sources(environ={"KRATIX_PY_BACKSTAGE_CATALOG_SELECTOR": "backstage"})

@@ -75,7 +75,10 @@ def test_an_exception_is_retried_with_backoff_not_lost():
     queue.add(("thing", "a"))
     run_queue(queue, lambda: len(calls) >= 3)
     assert len(calls) == 3
-    assert calls[2] - calls[1] >= calls[1] - calls[0] - 0.01  # backoff does not shrink
+    # Each retry waits at least its backoff (0.05 s, then 0.1 s); a loaded machine can only add to
+    # a wait, so lower bounds are what can be asserted.
+    assert calls[1] - calls[0] >= 0.05 - 0.005
+    assert calls[2] - calls[1] >= 0.1 - 0.005
 
 
 def test_different_keys_run_concurrently():

@@ -269,7 +269,6 @@ class Cluster:
             else:
                 raise errors.already_exists(rt.plural, rt.group, meta["name"])
         if key == CRDS:
-            meta["finalizers"] = [*(meta.get("finalizers") or []), crds.CLEANUP_FINALIZER]
             obj["status"] = crds.compute_status(obj, None, meta["creationTimestamp"])
         if dry_run:
             return self.present(rt, obj), warnings
@@ -477,11 +476,6 @@ class Cluster:
             new["status"] = crds.compute_status(
                 new, new.get("status") or old.get("status"), objectmeta.now_timestamp()
             )
-            # The apiextensions controller puts its clean-up finalizer back if a write dropped it,
-            # so deleting the CRD always deletes its objects first.
-            finalizers = meta.get("finalizers") or []
-            if not meta.get("deletionTimestamp") and crds.CLEANUP_FINALIZER not in finalizers:
-                meta["finalizers"] = [*finalizers, crds.CLEANUP_FINALIZER]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if json_equal(new, old):
             return self.present(rt, old), warnings  # a no-op: same resourceVersion, no event
@@ -511,7 +505,18 @@ class Cluster:
         stored = self.store.get(self.key(rt), namespace if rt.namespaced else "", name)
         if content_type == APPLY_PATCH:
             if not field_manager:
-                raise errors.bad_request("PATCH /: fieldManager is required for apply requests")
+                raise errors.invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    [
+                        errors.Cause(
+                            "FieldValueRequired",
+                            "Required value: is required for apply patch",
+                            "fieldManager",
+                        )
+                    ],
+                )
             self._check_kind(rt, body)
             if stored is None:
                 if subresource:

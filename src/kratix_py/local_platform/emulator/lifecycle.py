@@ -2,8 +2,8 @@
 
 An object without finalizers goes at once; one with finalizers is marked (``deletionTimestamp``)
 and goes on the write that removes its last finalizer. A namespace is marked ``Terminating``, its
-objects are deleted, and it goes once they are all gone; a CRD deletes its objects first (it holds
-the ``customresourcecleanup`` finalizer until then). Removing an object runs what depends on it:
+objects are deleted, and it goes once they are all gone; a CRD deletes its objects first (it gets
+the ``customresourcecleanup`` finalizer when deleted and holds it until then). Removing an object runs what depends on it:
 garbage collection of its dependents, a terminating namespace or CRD waiting for it.
 """
 
@@ -50,6 +50,10 @@ class Lifecycle:
         if policy == "Orphan":
             self._cluster.gc.orphan_dependents(uid)
         finalizers = list(meta.get("finalizers") or [])
+        # As kube-apiserver does: a CRD gets its clean-up finalizer when it is deleted (not when
+        # created), so its objects always go first.
+        if key == CRDS and crds.CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(crds.CLEANUP_FINALIZER)
         if policy == "Foreground" and self._store.dependents(uid):
             finalizers.append(gc.FOREGROUND)
         if not finalizers and key != NAMESPACES:

@@ -303,11 +303,13 @@ def _merge_list(
     if mode == "replace":
         return [_strip_directives(item) for item in patch]
     if mode == "set":
-        result = list(original)
+        # kube-apiserver puts the patch's new items first, then the original ones in their order
+        # (["a", "c"] patched with ["b", "a"] gives ["b", "a", "c"]).
+        added: list[Any] = []
         for item in patch:
-            if not any(json_equal(item, existing) for existing in result):
-                result.append(deep_copy(item))
-        return result
+            if not any(json_equal(item, existing) for existing in (*original, *added)):
+                added.append(deep_copy(item))
+        return [*added, *original]
     item_schema = (schema or {}).get("items") if schema else None
     result = list(original)
     for item in patch:

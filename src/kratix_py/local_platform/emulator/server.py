@@ -19,7 +19,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from . import errors, openapi, protobuf
+from . import errors, openapi, protobuf, yamlbody
 from .cluster import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, Cluster
 from .errors import ApiError
 from .faults import FaultInjector
@@ -44,6 +44,11 @@ VERSION_INFO = {
 }
 _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
+
+
+def _page_not_found() -> web.Response:
+    """What kube-apiserver answers for a path no API group serves: plain text, not a Status."""
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
 
 
 def _json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
@@ -148,13 +153,15 @@ class ApiServer:
             if len(parts) == 2:
                 doc = self.cluster.registry.api_group(parts[1])
                 if doc is None:
-                    raise errors.resource_not_served()
+                    return _page_not_found()
                 return _json_response(doc)
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
-            raise errors.resource_not_served()
+            return _page_not_found()
+        doc = self.cluster.registry.resource_list(group, version)
+        if doc is None and group and self.cluster.registry.api_group(group) is None:
+            return _page_not_found()
         if not rest:
-            doc = self.cluster.registry.resource_list(group, version)
             if doc is None or method != "GET":
                 raise errors.resource_not_served()
             return _json_response(doc)
@@ -275,7 +282,7 @@ class ApiServer:
             raise errors.bad_request("the request body is empty")
         try:
             if "yaml" in content_type and allow_yaml:
-                return yaml.safe_load(raw)
+                return yamlbody.load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None

@@ -86,17 +86,38 @@ def _pod_cells(obj: dict[str, Any], now: float) -> Row:
     statuses = status.get("containerStatuses") or []
     ready = sum(1 for s in statuses if s.get("ready"))
     restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
-    reason = status.get("reason") or status.get("phase") or "Unknown"
-    for s in statuses:
-        waiting = (s.get("state") or {}).get("waiting") or {}
-        terminated = (s.get("state") or {}).get("terminated") or {}
-        if waiting.get("reason"):
-            reason = waiting["reason"]
-        elif terminated.get("reason") and reason not in ("Succeeded", "Failed"):
-            reason = terminated["reason"]
-    if obj["metadata"].get("deletionTimestamp"):
-        reason = "Terminating"
+    reason = "Terminating" if obj["metadata"].get("deletionTimestamp") else _pod_reason(spec, status)
     return [f"{ready}/{len(spec.get('containers') or [])}", reason, restarts, _age(obj, now)]
+
+
+def _pod_reason(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """The STATUS column as kubectl prints it: a finished container's reason (``Completed``,
+    ``Error``) wins over the phase, init containers show ``Init:i/n`` until they are done."""
+    reason = str(status.get("reason") or status.get("phase") or "Unknown")
+    init_statuses = status.get("initContainerStatuses") or []
+    for index, container in enumerate(init_statuses):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated") or {}, state.get("waiting") or {}
+        if terminated and terminated.get("exitCode") == 0:
+            continue
+        if terminated:
+            return "Init:" + str(terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
+        return f"Init:{index}/{len(spec.get('initContainers') or init_statuses)}"
+    running = False
+    for container in reversed(status.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated") or {}, state.get("waiting") or {}
+        if waiting.get("reason"):
+            reason = str(waiting["reason"])
+        elif terminated:
+            reason = str(terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        elif container.get("ready") and state.get("running") is not None:
+            running = True
+    if reason == "Completed" and running:
+        reason = "Running"
+    return reason
 
 
 def _job_status(obj: dict[str, Any]) -> str:
