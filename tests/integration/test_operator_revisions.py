@@ -254,6 +254,21 @@ def test_revisions_follow_versions_and_bindings_pin_or_follow_latest(platform):
     pin(kubeconfig, "two", V2)
     at_version(kube, "two", V2, V2)
 
+    # Kratix's manual-reconciliation label on a binding reruns its request once and goes.
+    runs = ran(recorder, "after", "two")
+    kubectl(kubeconfig, "label", binding_of(kubeconfig, "two"), f"{c.LABEL_MANUAL_RECONCILIATION}=true")
+    wait_for(lambda: ran(recorder, "after", "two") == runs + 1, what="the binding's label to rerun two")
+    wait_for(
+        lambda: (
+            c.LABEL_MANUAL_RECONCILIATION not in binding(kube, "two")["metadata"].get("labels", {})
+            and c.LABEL_MANUAL_RECONCILIATION
+            not in kube.get(REDIS, "two", "default")["metadata"].get("labels", {})
+        ),
+        what="the label to go from the binding and the request",
+    )
+    at_version(kube, "two", V2, V2)
+    assert ran(recorder, "after", "two") == runs + 1
+
     # Deleted bindings come back, bound as before.
     kubectl(kubeconfig, "delete", "resourcebindings", "--all")
     wait_for(

@@ -112,6 +112,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
 
         obj = self._ensure_metadata(resource, obj, promise.name)
         binding = self._binding(promise.name, obj)
+        if label_on(binding, c.LABEL_MANUAL_RECONCILIATION):
+            obj, binding = self._rerun_from_binding(resource, obj, binding)
         bound = self._bound(binding, promise_obj)
         if isinstance(bound, str):
             self._version_missing(resource, obj, binding, bound, now)
@@ -334,6 +336,20 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         body = new_binding(promise_name, meta["namespace"], meta["name"], str(version))
         # A 409 (made meanwhile, not yet in the cache) goes to the queue, which reconciles again.
         return self.kube.create(r.RESOURCE_BINDINGS, body)
+
+    def _rerun_from_binding(
+        self, resource: k.Resource, obj: dict[str, Any], binding: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Kratix's manual-reconciliation label on a binding goes to its request (which reruns)."""
+        meta = obj["metadata"]
+        label = {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: c.TRUE_LABEL_VALUE}}}
+        obj = self.kube.patch(resource, meta["name"], label, meta["namespace"])
+        unlabel = {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: None}}}
+        binding_meta = binding["metadata"]
+        binding = self.kube.patch(
+            r.RESOURCE_BINDINGS, binding_meta["name"], unlabel, binding_meta["namespace"]
+        )
+        return obj, binding
 
     def _bound(
         self, binding: Mapping[str, Any], promise_obj: Mapping[str, Any]
