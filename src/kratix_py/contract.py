@@ -42,6 +42,8 @@ UNVERSIONED_PROMISE: Final = "not-set"
 """``status.version`` / revision version of a Promise without the promise-version label."""
 LATEST_VERSION: Final = "latest"
 """The floating version a ResourceBinding follows by default."""
+BINDING_VERSION_STRATEGIES: Final = ("floating", "pinned")
+"""Kratix's resourceBindingVersionStrategy: new bindings follow latest, or pin the current version."""
 RESOURCE_NAMESPACE_ALL: Final = "kratix_all_namespaces"
 """Label value standing for ``resourceNamespace: "*"``; ``*`` itself is not a valid label value."""
 

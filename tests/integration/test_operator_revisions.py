@@ -412,3 +412,27 @@ def test_a_binding_to_a_missing_version_is_named_and_the_latest_revision_is_kept
         ),
         what="the request to report its version gone",
     )
+
+
+def test_with_the_pinned_strategy_new_bindings_pin_the_current_version(platform_factory):
+    recorder = Recorder()
+    steps = {
+        "test/before:v1": recorder.step("before", before),
+        "test/after:v1": recorder.step("after", after),
+    }
+    platform = platform_factory(pods="fast", steps=steps)
+    kube = k.Kube(platform.api_client())
+    settings = settings_for(
+        str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE, binding_version_strategy="pinned"
+    )
+    with RunningOperator(settings):
+        install(kube, versioned(V1, "before"))
+        kube.create(REDIS, request_body("one"))
+        at_version(kube, "one", V1, V1)
+        assert binding(kube, "one")["spec"]["version"] == V1
+        upgrade(kube, V2, "after")
+        kube.create(REDIS, request_body("two"))
+        at_version(kube, "two", V2, V2)
+        time.sleep(2)
+        assert kube.get(REDIS, "one", "default")["status"]["promiseVersion"] == V1
+        assert ran(recorder, "after", "one") == 0

@@ -171,7 +171,12 @@ class Operator:
         )
         self.catalog = CatalogWriter(self.kube, catalog_selector(settings.backstage_catalog_selector))
         self.requests = RequestReconciler(
-            self.kube, workflows, kinds=self.kinds, catalog=self.catalog, model=self.cache.model
+            self.kube,
+            workflows,
+            kinds=self.kinds,
+            catalog=self.catalog,
+            model=self.cache.model,
+            binding_strategy=settings.binding_version_strategy,
         )
         self.queue = WorkQueue(
             {

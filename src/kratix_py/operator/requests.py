@@ -61,6 +61,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         *,
         kinds: RequestKinds | None = None,
         catalog: CatalogWriter | None = None,
+        binding_strategy: str = "floating",
         model: ModelReader = parse_model,
         clock: Clock | None = None,
     ) -> None:
@@ -68,6 +69,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         self.workflows = workflows
         self.kinds = kinds
         self.catalog = catalog
+        self.binding_strategy = binding_strategy
         self._promise_hashes: dict[tuple[str, str], str] = {}
 
     def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
@@ -111,7 +113,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             return timedelta(seconds=2)
 
         obj = self._ensure_metadata(resource, obj, promise.name)
-        binding = self._binding(promise.name, obj)
+        binding = self._binding(promise.name, obj, promise_obj)
         if label_on(binding, c.LABEL_MANUAL_RECONCILIATION):
             obj, binding = self._rerun_from_binding(resource, obj, binding)
         bound = self._bound(binding, promise_obj)
@@ -325,14 +327,19 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         }
         return [work for work in self.kube.list(r.WORKS, namespace, labels=labels) if _work_of(work, meta)]
 
-    def _binding(self, promise_name: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    def _binding(
+        self, promise_name: str, obj: Mapping[str, Any], promise_obj: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """The request's ResourceBinding, created (following ``latest``) when it has none."""
         meta = obj["metadata"]
         found = find_binding(self.kube, promise_name, meta["namespace"], meta["name"])
         if found is not None:
             return found
-        # A binding deleted by hand comes back with the version the request was bound to.
-        version = (obj.get("status") or {}).get("resourceBindingVersion") or c.LATEST_VERSION
+        # A binding deleted by hand comes back with the version the request was bound to; a new
+        # one follows latest, or pins the Promise's current version with the pinned strategy.
+        version = (obj.get("status") or {}).get("resourceBindingVersion") or (
+            promise_version(promise_obj) if self.binding_strategy == "pinned" else c.LATEST_VERSION
+        )
         body = new_binding(promise_name, meta["namespace"], meta["name"], str(version))
         # A 409 (made meanwhile, not yet in the cache) goes to the queue, which reconciles again.
         return self.kube.create(r.RESOURCE_BINDINGS, body)
