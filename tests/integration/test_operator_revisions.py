@@ -91,19 +91,20 @@ def _failing_step(recorder: Recorder, name: str, breakable: Breakable) -> Any:
     return run
 
 
-def versioned(version: str, step: str) -> dict[str, Any]:
+def versioned(version: str, step: str, delete: str | None = None) -> dict[str, Any]:
     """The Promise at ``version``: one pipeline, always named configure, running image ``step``
-    (as an upgraded Promise keeps its pipeline and ships a new image)."""
-    body = promise_body("configure")
+    (as an upgraded Promise keeps its pipeline and ships a new image), and a delete pipeline."""
+    body = promise_body("configure", delete="teardown" if delete else None)
     body["metadata"]["labels"] = {c.LABEL_PROMISE_VERSION: version}
-    body["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]["image"] = (
-        f"test/{step}:v1"
-    )
+    workflows = body["spec"]["workflows"]["resource"]
+    workflows["configure"][0]["spec"]["containers"][0]["image"] = f"test/{step}:v1"
+    if delete:
+        workflows["delete"][0]["spec"]["containers"][0]["image"] = f"test/{delete}:v1"
     return body
 
 
-def upgrade(kube: k.Kube, version: str, pipeline: str) -> None:
-    body = versioned(version, pipeline)
+def upgrade(kube: k.Kube, version: str, pipeline: str, delete: str | None = None) -> None:
+    body = versioned(version, pipeline, delete)
     kube.patch(r.PROMISES, "redis", {"metadata": body["metadata"], "spec": body["spec"]})
     wait_for(
         lambda: (
@@ -419,6 +420,8 @@ def test_with_the_pinned_strategy_new_bindings_pin_the_current_version(platform_
     steps = {
         "test/before:v1": recorder.step("before", before),
         "test/after:v1": recorder.step("after", after),
+        "test/teardown-before:v1": recorder.step("teardown-before", lambda ctx, obj: None),
+        "test/teardown-after:v1": recorder.step("teardown-after", lambda ctx, obj: None),
     }
     platform = platform_factory(pods="fast", steps=steps)
     kube = k.Kube(platform.api_client())
@@ -426,13 +429,21 @@ def test_with_the_pinned_strategy_new_bindings_pin_the_current_version(platform_
         str(platform.kubeconfig), pipeline_adapter_image=ADAPTER_IMAGE, binding_version_strategy="pinned"
     )
     with RunningOperator(settings):
-        install(kube, versioned(V1, "before"))
+        install(kube, versioned(V1, "before", "teardown-before"))
         kube.create(REDIS, request_body("one"))
         at_version(kube, "one", V1, V1)
         assert binding(kube, "one")["spec"]["version"] == V1
-        upgrade(kube, V2, "after")
+        upgrade(kube, V2, "after", "teardown-after")
         kube.create(REDIS, request_body("two"))
         at_version(kube, "two", V2, V2)
         time.sleep(2)
         assert kube.get(REDIS, "one", "default")["status"]["promiseVersion"] == V1
         assert ran(recorder, "after", "one") == 0
+
+        # Each request is deleted with the delete pipeline of the version it is bound to.
+        for name in ("one", "two"):
+            kube.delete(REDIS, name, "default")
+        wait_for(lambda: kube.list(REDIS, "default") == [], timeout=30, what="the requests to go")
+        assert (ran(recorder, "teardown-before", "one"), ran(recorder, "teardown-after", "one")) == (1, 0)
+        assert (ran(recorder, "teardown-before", "two"), ran(recorder, "teardown-after", "two")) == (0, 1)
+        assert kube.list(r.RESOURCE_BINDINGS, "default") == []

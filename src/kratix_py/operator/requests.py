@@ -187,6 +187,12 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         own_promise = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME)
         promise_name = str(own_promise) if own_promise else self._promise_name(resource)
         promise_obj = self.kube.get(r.PROMISES, promise_name) if promise_name else None
+        if promise_obj is not None and own_promise:
+            # A request pinned to a version runs that version's delete pipelines.
+            binding = find_binding(self.kube, str(own_promise), meta["namespace"], meta["name"])
+            bound = self._bound(binding, promise_obj) if binding is not None else None
+            if isinstance(bound, tuple):
+                promise_obj = bound[1]
         promise = self._promise(promise_obj)
         if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
             if promise is not None and promise.delete_pipeline(WorkflowType.RESOURCE) is not None:
