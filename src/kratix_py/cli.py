@@ -53,6 +53,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kratix_py.authoring.build",
         "build a Promise's pipeline image (podman) with the kratix_py SDK",
     ),
+    "trace": (
+        "kratix_py.trace_cmd",
+        "show where a request or Promise went (pipelines, Works, placements, Destinations, commits, "
+        "GitOps) as a tree; exits non-zero when something on the path is not Ready",
+    ),
     "demo": (
         "kratix_py.demo",
         "run the whole kratix-py flow on the local platform and show what happened",

@@ -124,6 +124,20 @@ LABEL_DRY_RUN_PARENT: Final = "kratix.io/dry-run-parent"
 LABEL_PARENT_PROMISE_NAME: Final = "kratix.io/parent-promise-name"
 LABEL_PARENT_RESOURCE_NAME: Final = "kratix.io/parent-resource-name"
 LABEL_PARENT_RESOURCE_NAMESPACE: Final = "kratix.io/parent-resource-namespace"
+# What Kratix's docs ask compound Promise pipelines to put on the sub-requests they output (the
+# kratix CLI and SKE read these); the parent-* labels above are the older core convention.
+LABEL_COMPONENT_OF_PROMISE_NAME: Final = "kratix.io/component-of-promise-name"
+LABEL_COMPONENT_OF_RESOURCE_NAME: Final = "kratix.io/component-of-resource-name"
+LABEL_COMPONENT_OF_RESOURCE_NAMESPACE: Final = "kratix.io/component-of-resource-namespace"
+SUB_REQUEST_LABELS: Final = (
+    (
+        LABEL_COMPONENT_OF_PROMISE_NAME,
+        LABEL_COMPONENT_OF_RESOURCE_NAME,
+        LABEL_COMPONENT_OF_RESOURCE_NAMESPACE,
+    ),
+    (LABEL_PARENT_PROMISE_NAME, LABEL_PARENT_RESOURCE_NAME, LABEL_PARENT_RESOURCE_NAMESPACE),
+)
+"""(promise, resource name, resource namespace) label sets that tie a sub-request to its parent."""
 
 LABEL_AGGREGATE_TO_CONTROLLER: Final = "platform.kratix.io/aggregate-to-controller"
 """ClusterRoles with this label are aggregated into the operator's own role by the Helm chart: how
@@ -204,11 +218,18 @@ CONDITION_DELETE_WORKFLOW_COMPLETED: Final = "DeleteWorkflowCompleted"
 CONDITION_WORKS_SUCCEEDED: Final = "WorksSucceeded"
 CONDITION_RECONCILED: Final = "Reconciled"
 CONDITION_PROMISE_AVAILABLE: Final = "PromiseAvailable"
+"""On resource requests: whether their Promise (and its required Promises) can serve them."""
 CONDITION_UPGRADE_SUCCEEDED: Final = "UpgradeSucceeded"
 """On a ResourceBinding: Unknown/UpgradeInProgress, True/UpgradeComplete, False/UpgradeFailed."""
 CONDITION_DELETION_BLOCKED: Final = "DeletionBlocked"
 """kratix-py, on a PromiseRevision being deleted: True while it is its Promise's latest revision."""
-"""On resource requests: whether their Promise (and its required Promises) can serve them."""
+# kratix-py's warning conditions: present (status False) only while there is something to fix.
+CONDITION_PIPELINE_JOBS_VALID: Final = "PipelineJobsValid"
+"""On a Promise: a pipeline's Job would be refused by the API server (Kratix refuses the Promise)."""
+CONDITION_PIPELINE_PERMISSIONS: Final = "PipelinePermissionsNarrow"
+"""On a Promise: ``rbac.permissions`` grant ``*`` or Secrets in every namespace."""
+CONDITION_TRANSPORT_SECURE: Final = "TransportSecure"
+"""On a GitStateStore: credentials over plain http://, or TLS verification switched off."""
 REASON_PAUSED_RECONCILIATION: Final = "PausedReconciliation"
 """Reason of ``Reconciled=Unknown`` (message ``Paused``) on a paused Promise or request; seeing it
 once the pause is gone is how an unpause is recognised."""
@@ -252,6 +273,11 @@ successful write put there, so the next write (and the delete) can remove what t
 longer outputs. Kratix reads this back from its ``.kratix/`` state file; kratix-py's writers do not
 read, so the list is kept on the object that owns the files."""
 
+ANNOTATION_OWNER_UID: Final = "internal.work.kratix.io/owner-uid"
+"""On Works of a request whose pipeline runs in another namespace (``pipelineNamespace``): the
+request's uid. Kubernetes forbids owner references across namespaces (the garbage collector would
+delete the Work), so the owner is recorded here instead of in ``metadata.ownerReferences``."""
+
 # --- The pipeline pod's environment and mounts (kratix-behaviour.md §2.3, §2.5) ------------------
 
 ENV_WORKFLOW_ACTION: Final = "KRATIX_WORKFLOW_ACTION"
@@ -266,6 +292,9 @@ ENV_OBJECT_NAMESPACE: Final = "KRATIX_OBJECT_NAMESPACE"
 ENV_CRD_PLURAL: Final = "KRATIX_CRD_PLURAL"
 ENV_CLUSTER_SCOPED: Final = "KRATIX_CLUSTER_SCOPED"
 ENV_DRY_RUN: Final = "KRATIX_DRY_RUN"
+ENV_OBJECT_UID: Final = "KRATIX_OBJECT_UID"
+"""kratix-py: the uid of the Promise or request, given to the work-writer only, which makes the
+Work owned by it (a Work counts only for its owner, so a pipeline cannot write as another)."""
 ENV_IS_LAST_PIPELINE: Final = "IS_LAST_PIPELINE"
 ENV_TRACE_PARENT: Final = "KRATIX_TRACE_PARENT"
 ENV_TRACE_STATE: Final = "KRATIX_TRACE_STATE"

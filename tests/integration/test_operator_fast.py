@@ -623,6 +623,10 @@ def test_the_operator_process_serves_metrics_and_health(platform_factory, tmp_pa
             what="a promise reconcile in the metrics",
         )
         assert "kratix_py_reconcile_duration_seconds_bucket" in text and "kratix_py_queue_depth" in text
+        # The names Kratix users scrape (controller-runtime's), next to kratix-py's first ones.
+        assert 'controller_runtime_reconcile_total{controller="promise",result="success"}' in text
+        assert 'controller_runtime_reconcile_time_seconds_bucket{controller="promise"' in text
+        assert 'workqueue_depth{name="kratix-py"}' in text and "workqueue_retries_total" in text
     finally:
         process.terminate()
         assert process.wait(20) == 0, "the operator stops cleanly on SIGTERM"

@@ -630,3 +630,42 @@ def test_disabling_init_workloads_removes_the_canaries(system, git_server, repo)
         what="Ready DestinationReady",
     )
     assert tree(git_server, repo) == {}
+
+
+def test_a_failed_write_marks_the_store_and_its_destinations_not_ready_at_once(system, git_server, repo):
+    # Issue 11, item 5: they stayed Ready until the next periodic check, up to 10 minutes later.
+    kube, _ = system
+    git_store(kube, git_server, repo)
+    destination(kube, "dev")
+    work(kube, "deps", group({"a.yaml": "a: 1\n"}), namespace=c.SYSTEM_NAMESPACE)
+    ready(kube, r.WORKS, "deps", c.SYSTEM_NAMESPACE, message="Ready")
+    ready(kube, r.GIT_STATE_STORES, "git")
+    ready(kube, r.DESTINATIONS, "dev")
+    git_server.rotate_password("rotated-Pa55word")
+    try:
+        kube.patch(
+            r.WORKS,
+            "deps",
+            {"spec": {"workloadGroups": [group({"a.yaml": "a: 2\n"})]}},
+            c.SYSTEM_NAMESPACE,
+        )
+        store = wait_for(
+            lambda: (
+                (o := kube.get(r.GIT_STATE_STORES, "git"))
+                and condition(o, "Ready").get("status") == "False"
+                and o
+            ),
+            timeout=15,
+            what="the store to turn not Ready after its write failed",
+        )
+        assert "AuthenticationFailed" in condition(store, "Ready")["message"]
+        wait_for(
+            lambda: condition(kube.get(r.DESTINATIONS, "dev"), "Ready").get("reason") == "StateStoreNotReady",
+            timeout=15,
+            what="the Destination to follow its store",
+        )
+    finally:
+        git_server.rotate_password(PASSWORD)
+    ready(kube, r.GIT_STATE_STORES, "git", timeout=90)
+    ready(kube, r.WORKS, "deps", c.SYSTEM_NAMESPACE, message="Ready", timeout=90)
+    assert tree(git_server, repo)["dev/dependencies/db/configure/5058f/a.yaml"] == "a: 2\n"

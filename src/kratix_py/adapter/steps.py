@@ -26,12 +26,14 @@ from kratix_py.adapter.files import UnreadableFileError, read_bounded
 from kratix_py.adapter.kube import WORKS, AdapterError, PipelineApi, connect
 from kratix_py.adapter.output_files import read_pipeline_output
 from kratix_py.adapter.params import ParameterError, object_ref_from_env, params_from_env
-from kratix_py.adapter.work import WorkIdentity, new_work, trace_annotations, updated_work
+from kratix_py.adapter.work import WorkIdentity, WorkOwner, new_work, trace_annotations, updated_work
 from kratix_py.contract import (
     DEFAULT_INPUT_DIR,
     DEFAULT_PIPELINE_NAMESPACE,
     ENV_DRY_RUN,
     ENV_INPUT_DIR,
+    ENV_OBJECT_NAME,
+    ENV_OBJECT_UID,
     ENV_TRACE_PARENT,
     ENV_TRACE_STATE,
     LABEL_DRY_RUN,
@@ -49,6 +51,7 @@ from kratix_py.core.limits import (
     NonKubernetesYaml,
     PipelineLimits,
 )
+from kratix_py.core.ownership import owner_uid
 from kratix_py.core.status_merge import STATUS_FILE, StatusFileError, parse_status_file, status_after_pipeline
 from kratix_py.core.workflow_control import (
     WORKFLOW_CONTROL_FILE,
@@ -221,6 +224,25 @@ def work_identity(options: argparse.Namespace) -> WorkIdentity:
     )
 
 
+def work_owner(ctx: StepContext, api: PipelineApi) -> WorkOwner | None:
+    """The Promise or request the Work is for, with its uid: from the pod's environment (the
+    operator puts the uid there), else read from the API; None when the pod names no object."""
+    if not ctx.env.get(ENV_OBJECT_NAME):
+        ctx.log("work-writer: warning: the pod names no object (KRATIX_OBJECT_*); the Work has no owner")
+        return None
+    ref = object_ref_from_env(ctx.env)
+    uid = ctx.env.get(ENV_OBJECT_UID, "")
+    kind = ref.kind
+    if not uid or not kind:
+        live = api.get_object(ref)
+        uid, kind = str(live["metadata"].get("uid") or ""), str(live.get("kind") or kind)
+    return WorkOwner(ref.api_version, kind, ref.name, ref.namespace or "", uid)
+
+
+def _owned_by(work: dict[str, Any], owner: WorkOwner | None) -> bool:
+    return owner is not None and owner_uid(work) == owner.uid
+
+
 def _belongs(work: dict[str, Any], labels: dict[str, str], dry_run: bool) -> bool:
     current = (work.get("metadata") or {}).get("labels") or {}
     if not dry_run and current.get(LABEL_DRY_RUN) == TRUE_LABEL_VALUE:
@@ -240,10 +262,15 @@ def _upsert_work(
     labels = identity.labels(dry_run=dry_run)
     annotations = trace_annotations(ctx.env.get(ENV_TRACE_PARENT), ctx.env.get(ENV_TRACE_STATE))
     force_hash = False
+    owner = work_owner(ctx, api)
     for _attempt in range(MAX_ATTEMPTS):
         found = [
             work for work in api.list_works(identity.namespace, labels) if _belongs(work, labels, dry_run)
         ]
+        owned = [work for work in found if _owned_by(work, owner)]
+        if owned:
+            # A Work someone else made with our labels is not ours to update (the operator refuses it).
+            found = owned
         if len(found) > 1:
             names = ", ".join(sorted(work["metadata"]["name"] for work in found))
             raise AdapterError(
@@ -251,11 +278,17 @@ def _upsert_work(
                 "there must be at most one: delete the extra ones"
             )
         if found:
-            body = updated_work(found[0], identity, groups, now=clock(), annotations=annotations)
+            body = updated_work(found[0], identity, groups, now=clock(), annotations=annotations, owner=owner)
             verb = "updated"
         else:
             body = new_work(
-                identity, groups, now=clock(), dry_run=dry_run, annotations=annotations, force_hash=force_hash
+                identity,
+                groups,
+                now=clock(),
+                dry_run=dry_run,
+                annotations=annotations,
+                force_hash=force_hash,
+                owner=owner,
             )
             verb = "created"
         problem = work_size_problem(

@@ -18,6 +18,7 @@ from typing import Any
 from kratix_py.api.meta import format_timestamp
 from kratix_py.api.work import WorkSpec
 from kratix_py.contract import (
+    ANNOTATION_OWNER_UID,
     ANNOTATION_TRACE_PARENT,
     ANNOTATION_TRACE_STATE,
     API_VERSION,
@@ -31,6 +32,7 @@ from kratix_py.contract import (
 )
 from kratix_py.core.hashing import canonical_json, md5_hex
 from kratix_py.core.names import NAME_SUFFIX_LENGTH, shorten_name
+from kratix_py.core.ownership import owner_reference
 from kratix_py.core.workloads import WorkloadGroup
 
 MAX_WORK_NAME_LENGTH = 63
@@ -100,6 +102,38 @@ class WorkIdentity:
         return labels
 
 
+@dataclass(frozen=True)
+class WorkOwner:
+    """The Promise or request the Work is made for, as the pipeline pod's environment names it."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+    """Empty for the Promise (cluster scoped)."""
+    uid: str
+
+    def apply_to(self, metadata: dict[str, Any]) -> None:
+        """Make ``metadata`` (a Work's) say who owns it: a controller reference to the owner, or the
+        uid annotation when the owner lives in another namespace (references cannot cross them)."""
+        if self.namespace and self.namespace != metadata.get("namespace"):
+            metadata["annotations"] = {**(metadata.get("annotations") or {}), ANNOTATION_OWNER_UID: self.uid}
+            return
+        reference = owner_reference(
+            {
+                "apiVersion": self.api_version,
+                "kind": self.kind,
+                "metadata": {"name": self.name, "uid": self.uid},
+            }
+        )
+        others = [
+            ref
+            for ref in metadata.get("ownerReferences") or []
+            if not ref.get("controller") and ref.get("uid") != self.uid
+        ]
+        metadata["ownerReferences"] = [*others, reference]
+
+
 def trace_annotations(trace_parent: str | None, trace_state: str | None) -> dict[str, str]:
     """Carry the workflow's trace context onto the Work so the scheduling shows up in the same trace."""
     annotations = {}
@@ -129,6 +163,7 @@ def new_work(
     dry_run: bool = False,
     annotations: Mapping[str, str] | None = None,
     force_hash: bool = False,
+    owner: WorkOwner | None = None,
 ) -> dict[str, Any]:
     """A complete Work to create."""
     metadata: dict[str, Any] = {
@@ -138,6 +173,8 @@ def new_work(
     }
     if annotations:
         metadata["annotations"] = dict(annotations)
+    if owner is not None:
+        owner.apply_to(metadata)
     return {
         "apiVersion": API_VERSION,
         "kind": "Work",
@@ -153,12 +190,18 @@ def updated_work(
     *,
     now: datetime,
     annotations: Mapping[str, str] | None = None,
+    owner: WorkOwner | None = None,
 ) -> dict[str, Any]:
-    """The existing Work with a new spec; metadata (incl. resourceVersion) kept, so the update is guarded."""
+    """The existing Work with a new spec; metadata (incl. resourceVersion) kept, so the update is guarded.
+
+    The owner is set again too: a Work made before owners were recorded is adopted by its next run.
+    """
     work = copy.deepcopy(dict(existing))
     work.pop("status", None)  # the main endpoint ignores status; sending it back only costs bytes
+    metadata = work.setdefault("metadata", {})
     if annotations:
-        metadata = work.setdefault("metadata", {})
         metadata["annotations"] = {**(metadata.get("annotations") or {}), **annotations}
+    if owner is not None:
+        owner.apply_to(metadata)
     work["spec"] = work_spec(identity, groups, now=now)
     return work

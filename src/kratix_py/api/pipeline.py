@@ -122,6 +122,13 @@ class JobOptions(KubeModel):
         description="Retries of the pipeline pod before the Job fails; defaults to the platform setting.",
         json_schema_extra={"format": "int32"},
     )
+    active_deadline_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Seconds the pipeline Job may run before it fails with DeadlineExceeded; defaults to "
+        "the platform setting (kratix-py).",
+        json_schema_extra={"format": "int64"},
+    )
 
 
 class Permission(KubeModel):

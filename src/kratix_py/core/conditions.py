@@ -67,6 +67,19 @@ def set_condition(
     return result
 
 
+def set_warning(
+    conditions: Sequence[Mapping[str, Any]] | None,
+    condition_type: str,
+    warning: Condition | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """A warning condition that exists only while there is something to warn about: ``warning``
+    set, or the type removed when it is None (a healthy object's status stays as Kratix's)."""
+    if warning is not None:
+        return set_condition(conditions, warning, now)
+    return [dict(existing) for existing in conditions or () if existing.get("type") != condition_type]
+
+
 def set_conditions(
     conditions: Sequence[Mapping[str, Any]] | None,
     updates: Iterable[Condition],

@@ -140,7 +140,9 @@ def _outcome(job: Mapping[str, Any], phase: JobPhase) -> tuple[datetime | None, 
     if phase is JobPhase.FAILED:
         failed = _condition(conditions, "Failed")
         if failed is not None and failed.get("status") == _TRUE:
-            message = str(failed.get("message") or failed.get("reason") or "the pipeline Job failed")
+            reason, said = str(failed.get("reason") or ""), str(failed.get("message") or "")
+            # The reason names the cause a person acts on (DeadlineExceeded, BackoffLimitExceeded).
+            message = f"{reason}: {said}" if reason and said else said or reason or "the pipeline Job failed"
             return parse_timestamp(failed.get("lastTransitionTime")), message
         suspended = _condition(conditions, "Suspended") or {}
         message = str(suspended.get("message") or "the pipeline Job was suspended before it finished")

@@ -16,7 +16,10 @@ mean the store root.
 
 ``none``: files as the pipeline named them, ``<dest>/<filepath>``, plus a state file
 ``<dest>/.kratix/<namespace>-<placement>.yaml`` listing what the placement owns, so that files
-dropped from a later output, and all files on delete, are removed.
+dropped from a later output, and all files on delete, are removed. Unlike Kratix, which lets
+placements overwrite each other unnoticed, a pipeline may not write into ``.kratix/`` (the
+bookkeeping), two placements claiming one path are refused (:func:`flat_clashes`), and no write
+or removal deletes a path another placement still claims (``keep``).
 
 One difference from Kratix: ``<namespace>`` is the *request's* namespace. Kratix uses the
 placement's namespace, which is the pipeline's; with ``pipelineNamespace`` set, requests of the
@@ -30,7 +33,7 @@ which the placement reports in its ``WriteSucceeded`` condition; nothing is skip
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -38,7 +41,7 @@ import yaml
 from kratix_py import contract as c
 from kratix_py.api.destination import Destination
 from kratix_py.api.work import WorkPlacement
-from kratix_py.contract import UnsafePathError, join_under, normalise_prefix, safe_relpath
+from kratix_py.contract import UnsafePathError, is_within, join_under, normalise_prefix, safe_relpath
 from kratix_py.core.changes import Change, DirChange, FileChange
 from kratix_py.core.scheduling import GROUP_ID_PREFIX_LENGTH
 from kratix_py.core.workloads import decode_content
@@ -152,6 +155,43 @@ def _workload_path(base: str, placement: PlacementFiles, filepath: str) -> str:
     return join_under(base, filepath, what=f"workload filepath of WorkPlacement {placement.name}")
 
 
+def _flat_path(base: str, placement_name: str, filepath: str) -> str:
+    """A mode-none workload's store path; ``.kratix/`` is refused: it holds every placement's
+    record of what it owns, and overwriting one would make its owner delete the wrong files."""
+    path = join_under(base, filepath, what=f"workload filepath of WorkPlacement {placement_name}")
+    if safe_relpath(filepath).split("/", 1)[0] == STATE_FILES_DIR:
+        raise UnsafePathError(
+            f"workload filepath {filepath!r} of WorkPlacement {placement_name} is in {STATE_FILES_DIR}/, "
+            "where kratix-py keeps the Destination's bookkeeping; write it elsewhere"
+        )
+    return path
+
+
+def flat_claims(
+    destination: Destination, placement_name: str, filepaths: Iterable[str], recorded: Iterable[str] = ()
+) -> set[str]:
+    """Every store path a mode-none placement claims: what it last wrote (``recorded``) and what
+    its workloads' ``filepaths`` would write now (paths that cannot be written are not claimed).
+    Only paths: no workload needs decoding to know whose a file is."""
+    root = destination_root(destination)
+    claimed = set(recorded)
+    for filepath in filepaths:
+        try:
+            claimed.add(_flat_path(root, placement_name, filepath))
+        except UnsafePathError:
+            continue
+    return claimed
+
+
+def flat_clashes(wanted: Iterable[str], others: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Path -> the other placements (sorted) that also claim it, for the paths in ``wanted``."""
+    claimed_by: dict[str, list[str]] = {}
+    for name in sorted(others):
+        for path in others[name]:
+            claimed_by.setdefault(path, []).append(name)
+    return {path: claimed_by[path] for path in sorted(set(wanted)) if path in claimed_by}
+
+
 # -- writes ----------------------------------------------------------------------------------------
 
 
@@ -161,12 +201,14 @@ def placement_write(
     *,
     peers: Sequence[PlacementFiles] = (),
     previously_owned: Iterable[str] = (),
+    keep: Iterable[str] = (),
 ) -> PlacementWrite:
     """The changes that write ``placement`` to ``destination``.
 
     ``peers``: for aggregatedYAML, every live placement of the Destination (``placement``
     included or not; it is added). ``previously_owned``: for mode none, the paths the last
-    write recorded. Raises UnsafePathError for a path that would leave its directory.
+    write recorded; ``keep``: paths other placements claim, never cleaned up by this one.
+    Raises UnsafePathError for a path that would leave its directory.
     """
     mode = destination.spec.filepath.mode
     if mode == "aggregatedYAML":
@@ -174,7 +216,7 @@ def placement_write(
         everyone[placement.name] = placement
         return PlacementWrite((aggregated_change(destination, everyone.values(), placement.name),))
     if mode == "none":
-        return _flat_write(destination, placement, previously_owned)
+        return _flat_write(destination, placement, previously_owned, set(keep))
     directory = group_directory(destination, placement)
     files = {
         safe_relpath(filepath, what=f"workload filepath of WorkPlacement {placement.name}"): content
@@ -189,26 +231,30 @@ def placement_removal(
     *,
     peers: Sequence[PlacementFiles] = (),
     previously_owned: Iterable[str] = (),
+    keep: Iterable[str] = (),
 ) -> PlacementWrite:
     """The changes that remove ``placement``'s files.
 
     nestedByMetadata deletes the group directory; aggregatedYAML rewrites the file from the
     other ``peers`` (deleting it when none are left); none deletes the recorded and current
-    files and the state file.
+    files and the state file, except the paths in ``keep`` (claimed by other placements) and
+    other placements' state files.
     """
     mode = destination.spec.filepath.mode
     if mode == "aggregatedYAML":
         others = [p for p in peers if p.name != placement.name]
         return PlacementWrite((aggregated_change(destination, others, placement.name),))
     if mode == "none":
-        root = destination_root(destination)
-        paths = set(previously_owned)
-        for filepath, _ in placement.files:
-            try:
-                paths.add(_workload_path(root, placement, filepath))
-            except UnsafePathError:
-                continue  # never written, so nothing to remove
-        paths.add(state_file(destination, placement.namespace, placement.name))
+        record = state_file(destination, placement.namespace, placement.name)
+        bookkeeping = join_under(destination_root(destination), STATE_FILES_DIR)
+        paths = {
+            path
+            for path in flat_claims(
+                destination, placement.name, [filepath for filepath, _ in placement.files], previously_owned
+            )
+            if not is_within(path, bookkeeping)
+        }
+        paths = (paths - set(keep)) | {record}
         return PlacementWrite(tuple(FileChange(path, None, placement.name) for path in sorted(paths)))
     return PlacementWrite((DirChange(group_directory(destination, placement), None, placement.name),))
 
@@ -225,19 +271,24 @@ def aggregated_change(
 
 
 def _flat_write(
-    destination: Destination, placement: PlacementFiles, previously_owned: Iterable[str]
+    destination: Destination, placement: PlacementFiles, previously_owned: Iterable[str], keep: set[str]
 ) -> PlacementWrite:
     root = destination_root(destination)
     changes: list[Change] = []
     owned: list[str] = []
     for filepath, content in placement.files:
-        path = _workload_path(root, placement, filepath)
+        path = _flat_path(root, placement.name, filepath)
         changes.append(FileChange(path, content, placement.name))
         owned.append(path)
     owned = sorted(set(owned))
     record = state_file(destination, placement.namespace, placement.name)
     changes.append(FileChange(record, state_file_content(owned), placement.name))
-    stale = sorted(set(previously_owned) - set(owned) - {record})
+    bookkeeping = join_under(root, STATE_FILES_DIR)
+    stale = sorted(
+        path
+        for path in set(previously_owned) - set(owned) - {record} - keep
+        if not is_within(path, bookkeeping)
+    )
     cleanup = tuple(FileChange(_checked(path), None, placement.name) for path in stale)
     return PlacementWrite(tuple(changes), cleanup, tuple(owned))
 

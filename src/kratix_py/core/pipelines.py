@@ -42,6 +42,7 @@ from kratix_py.contract import (
     ENV_OBJECT_KIND,
     ENV_OBJECT_NAME,
     ENV_OBJECT_NAMESPACE,
+    ENV_OBJECT_UID,
     ENV_OBJECT_VERSION,
     ENV_PIPELINE_NAME,
     ENV_PROMISE_NAME,
@@ -121,6 +122,10 @@ class PipelineSettings:
     default_backoff_limit: int | None = None
     """``backoffLimit`` of Jobs whose pipeline sets no ``jobOptions.backoffLimit``; ``None`` leaves
     Kubernetes' own default."""
+    default_active_deadline_seconds: int | None = None
+    """``activeDeadlineSeconds`` of Jobs whose pipeline sets no ``jobOptions.activeDeadlineSeconds``:
+    a hung pipeline then fails (``DeadlineExceeded``) and is retried or replaced, instead of
+    blocking its object for good. ``None`` sets no deadline."""
     default_container_security_context: Mapping[str, Any] | None = field(
         default_factory=lambda: copy.deepcopy(dict(RESTRICTED_SECURITY_CONTEXT))
     )
@@ -340,6 +345,11 @@ def _job(
         backoff_limit = settings.default_backoff_limit
     if backoff_limit is not None:
         spec["backoffLimit"] = backoff_limit
+    deadline = run.pipeline.spec.job_options.active_deadline_seconds
+    if deadline is None:
+        deadline = settings.default_active_deadline_seconds
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
     spec["template"] = {
         "metadata": template_metadata,
         "spec": _pod_spec(run, settings, subject, namespace, account),
@@ -421,7 +431,7 @@ def _pod_spec(
         _user_container(container, settings, kratix_env) for container in pipeline.spec.containers
     ]
     if configure:
-        init_containers.append(_work_writer(run, settings, subject, namespace))
+        init_containers.append(_work_writer(run, settings, subject, namespace, kratix_env))
     status_env = [*kratix_env, _env(ENV_IS_LAST_PIPELINE, _bool(run.is_last_pipeline))]
 
     pod: dict[str, Any] = {
@@ -561,9 +571,17 @@ def _user_container(
 
 
 def _work_writer(
-    run: PipelineRun, settings: PipelineSettings, subject: WorkflowObject, namespace: str
+    run: PipelineRun,
+    settings: PipelineSettings,
+    subject: WorkflowObject,
+    namespace: str,
+    kratix_env: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Turns /kratix/output into the pipeline's Work; the flags are those of Kratix's work-creator."""
+    """Turns /kratix/output into the pipeline's Work; the flags are those of Kratix's work-creator.
+
+    It also gets the object's variables and uid, to make the Work owned by the object: a Work
+    counts only for its owner (:mod:`kratix_py.core.ownership`).
+    """
     args = [
         "--input-directory",
         WORK_CREATOR_ROOT,
@@ -580,7 +598,7 @@ def _work_writer(
         args += ["--resource-name", subject.name]
         if uses_pipeline_namespace(run.promise):
             args += ["--resource-namespace", subject.namespace]
-    env = [_env(ENV_DRY_RUN, TRUE_LABEL_VALUE)] if run.dry_run else []
+    env = [*kratix_env, _env(ENV_OBJECT_UID, subject.uid)]
     return _adapter_container(
         WORK_WRITER_CONTAINER,
         WORK_WRITER_STEP,

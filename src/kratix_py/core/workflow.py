@@ -13,7 +13,8 @@ Rules (kratix-behaviour.md §2.8, §2.10, §2.11, §2.13):
   retries are spent (with ``reconcileAfterFailure``, Kratix's default) the whole workflow is started
   again one reconciliation interval after the last failure, as Kratix does;
 - a new spec hash, the manual-reconciliation label or a periodic rerun starts a new run from the first
-  pipeline, but only once no Job of the object is running (a running Job is never interrupted);
+  pipeline, but only once no Job of the object is running; the runner suspends a running Job of
+  an older spec (so a hung pipeline cannot hold a new spec back), never one of the current spec;
 - a pipeline that suspended itself (workflow-control.yaml) waits; when resumed it is run again.
 """
 

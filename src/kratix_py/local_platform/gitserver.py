@@ -159,6 +159,16 @@ class GitServer:
         """Directory holding the bare repositories (``<name>.git``)."""
         return self.tmp_dir / "repos"
 
+    def rotate_password(self, password: str) -> None:
+        """Accept only ``password`` for the writing user from now on (a credential rotation)."""
+        self.password = password
+        for server in (self._http, self._https):
+            if server is not None:
+                server.writers = {_basic_auth_value(self.username, password)}
+                server.readers = server.writers | {
+                    _basic_auth_value(u, p) for u, p in self.read_only_users.items()
+                }
+
     def repo_path(self, name: str) -> Path:
         """Path of the bare repository ``name`` on disk."""
         return self.repos_dir / f"{_check_name(name)}.git"

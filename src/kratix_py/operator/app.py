@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -48,8 +49,15 @@ from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
 from kratix_py.operator.revisions import RevisionReconciler, revisions_key
 from kratix_py.operator.settings import OperatorSettings, catalog_selector
-from kratix_py.operator.statestores import STATE_STORE_KINDS, StateStoreReconciler, StateStores, store_key
+from kratix_py.operator.statestores import (
+    STATE_STORE_KINDS,
+    StateStoreReconciler,
+    StateStores,
+    build_writer,
+    store_key,
+)
 from kratix_py.operator.store import DELETED, Change, Store, Transform, strip_managed_fields
+from kratix_py.operator.temproot import TempRoot
 from kratix_py.operator.workflows import WorkflowRunner
 from kratix_py.operator.works import WorkReconciler, work_key
 
@@ -166,8 +174,15 @@ class Operator:
             default_interval=settings.reconcile_interval,
             reconcile_after_failure=settings.reconcile_after_failure,
         )
+        # Clones and credential files live in a folder of our own; what killed operators left
+        # behind in the same temp root is removed now (issue 11, item 12).
+        self.temp_root = TempRoot.claim()
         self.stores = StateStores(
-            self.kube, enqueue=self.enqueue, batch_window=settings.batch_window, fence=self.check_leading
+            self.kube,
+            enqueue=self.enqueue,
+            batch_window=settings.batch_window,
+            fence=self.check_leading,
+            writer_factory=functools.partial(build_writer, temp_root=self.temp_root),
         )
         self.catalog = CatalogWriter(self.kube, catalog_selector(settings.backstage_catalog_selector))
         self.requests = RequestReconciler(
@@ -194,6 +209,7 @@ class Operator:
                     self.stores,
                     rewrite_interval=settings.state_store_reconciliation_interval,
                     model=self.cache.model,
+                    enqueue=self.enqueue,
                 ),
                 "destination": DestinationReconciler(
                     self.kube, self.stores, enqueue=self.enqueue, model=self.cache.model
@@ -611,14 +627,17 @@ class Operator:
         ready_flag: threading.Event | asyncio.Event | None = None,
         liveness_endpoint: str | None = None,
     ) -> None:
-        await kopf.operator(
-            registry=self.registry(),
-            clusterwide=True,
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            liveness_endpoint=liveness_endpoint,
-            standalone=True,
-        )
+        try:
+            await kopf.operator(
+                registry=self.registry(),
+                clusterwide=True,
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+                liveness_endpoint=liveness_endpoint,
+                standalone=True,
+            )
+        finally:
+            self.temp_root.release()
 
 
 def pipeline_settings(settings: OperatorSettings) -> PipelineSettings:
@@ -632,6 +651,7 @@ def pipeline_settings(settings: OperatorSettings) -> PipelineSettings:
         adapter_image=settings.pipeline_adapter_image,
         adapter_pull_secret=settings.pipeline_adapter_pull_secret,
         default_backoff_limit=settings.default_backoff_limit,
+        default_active_deadline_seconds=settings.default_active_deadline_seconds,
         default_image_pull_policy=settings.default_image_pull_policy,
         **defaults,
     )

@@ -1,14 +1,98 @@
 """Prometheus metrics of the operator (kopf serves none of its own).
 
-What a platform team watches: how many reconciles run and fail per kind and how long they take, how
-deep the work queue is, and how many pipeline runs start.
-Names follow Prometheus conventions with the ``kratix_py_`` prefix.
+Kratix users already have dashboards and alerts on controller-runtime's metric names and on
+Kratix's two WorkPlacement counters, so kratix-py serves those names with the same labels:
+
+- ``controller_runtime_reconcile_total{controller,result}`` (result: success, error,
+  requeue_after; kratix-py reconcilers never ask for controller-runtime's immediate ``requeue``), ``controller_runtime_reconcile_errors_total{controller}``,
+  ``controller_runtime_reconcile_time_seconds{controller}``;
+- ``workqueue_depth{name}``, ``workqueue_adds_total{name}``, ``workqueue_retries_total{name}``;
+- ``rest_client_requests_total{verb,code}`` (client-go's, by verb rather than URL host);
+- ``kratix_workplacement_writes_total{result,promise,resource,destination,pipeline}``
+  (result: success, failure) and
+  ``kratix_workplacement_outcomes_total{result,promise,resource,namespace,destination}``
+  (result: scheduled, unscheduled, misplaced), as Kratix's telemetry package names them; an empty
+  label is what Kratix leaves out (Prometheus treats both the same).
+
+The controller label is the kind in lower case (``promise``, ``work``, ``workplacement``, ...), as
+controller-runtime names a controller after its kind. Kratix has nothing on pipeline runs, so
+kratix-py adds ``kratix_py_pipeline_runs_started_total``, ``kratix_py_pipeline_runs_total``
+(by outcome) and ``kratix_py_pipeline_run_duration_seconds``. The earlier kratix-py names
+(``kratix_py_reconciles_total``, ``kratix_py_reconcile_duration_seconds``,
+``kratix_py_queue_depth``) are still served for dashboards built on them.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+QUEUE_NAME: Final = "kratix-py"
+"""The one work queue's name in the ``workqueue_*`` metrics (controller-runtime: the controller name)."""
+
+_RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+# -- controller-runtime names ------------------------------------------------------------------------
+RECONCILE_TOTAL = Counter(
+    "controller_runtime_reconcile_total",
+    "Total number of reconciliations per controller (result: success, error, requeue_after).",
+    ["controller", "result"],
+)
+RECONCILE_ERRORS = Counter(
+    "controller_runtime_reconcile_errors_total",
+    "Total number of reconciliation errors per controller.",
+    ["controller"],
+)
+RECONCILE_TIME = Histogram(
+    "controller_runtime_reconcile_time_seconds",
+    "Length of time per reconciliation per controller.",
+    ["controller"],
+    buckets=_RECONCILE_BUCKETS,
+)
+WORKQUEUE_DEPTH = Gauge("workqueue_depth", "Current depth of workqueue.", ["name"])
+WORKQUEUE_ADDS = Counter("workqueue_adds_total", "Total number of adds handled by workqueue.", ["name"])
+WORKQUEUE_RETRIES = Counter(
+    "workqueue_retries_total", "Total number of retries handled by workqueue.", ["name"]
+)
+API_REQUESTS = Counter(
+    "rest_client_requests_total",
+    "Kubernetes API requests the operator made, by verb (get, list, watch, create, update, patch, "
+    "delete) and HTTP status code (0: the API could not be reached). Same name as client-go's.",
+    ["verb", "code"],
+)
+
+# -- Kratix's names ----------------------------------------------------------------------------------
+WORKPLACEMENT_WRITES = Counter(
+    "kratix_workplacement_writes_total",
+    "Total number of WorkPlacement write attempts (result: success, failure).",
+    ["result", "promise", "resource", "destination", "pipeline"],
+)
+WORKPLACEMENT_OUTCOMES = Counter(
+    "kratix_workplacement_outcomes_total",
+    "Total number of WorkPlacement scheduling outcomes (result: scheduled, unscheduled, misplaced).",
+    ["result", "promise", "resource", "namespace", "destination"],
+)
+
+# -- kratix-py's own -----------------------------------------------------------------------------------
+PIPELINE_RUNS = Counter(
+    "kratix_py_pipeline_runs_started_total",
+    "Pipeline Jobs started, by workflow type (promise, resource) and action (configure, delete).",
+    ["workflow_type", "action"],
+)
+PIPELINE_OUTCOMES = Counter(
+    "kratix_py_pipeline_runs_total",
+    "Pipeline Jobs finished, by workflow type, action, pipeline and outcome (succeeded, failed).",
+    ["workflow_type", "action", "pipeline", "outcome"],
+)
+PIPELINE_SECONDS = Histogram(
+    "kratix_py_pipeline_run_duration_seconds",
+    "Time from a pipeline Job's creation to its completion or failure.",
+    ["workflow_type", "action", "pipeline", "outcome"],
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+
+# Kept for dashboards built on kratix-py's first names.
 RECONCILES = Counter(
     "kratix_py_reconciles_total",
     "Reconciles finished, by kind of object and result (ok, error, conflict).",
@@ -18,22 +102,56 @@ RECONCILE_SECONDS = Histogram(
     "kratix_py_reconcile_duration_seconds",
     "Time one reconcile took, by kind of object.",
     ["kind"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=_RECONCILE_BUCKETS[:-1],
 )
 QUEUE_DEPTH = Gauge("kratix_py_queue_depth", "Objects waiting for or in a reconcile.")
-PIPELINE_RUNS = Counter(
-    "kratix_py_pipeline_runs_started_total",
-    "Pipeline Jobs started, by workflow type (promise, resource) and action (configure, delete).",
-    ["workflow_type", "action"],
-)
 
 
-API_REQUESTS = Counter(
-    "rest_client_requests_total",
-    "Kubernetes API requests the operator made, by verb (get, list, watch, create, update, patch, "
-    "delete) and HTTP status code (0: the API could not be reached). Same name as client-go's.",
-    ["verb", "code"],
-)
+def controller(kind: str) -> str:
+    """controller-runtime's controller label for a kind: ``WorkPlacement`` -> ``workplacement``."""
+    return kind.lower()
+
+
+def reconciled(kind: str, result: str, seconds: float, *, requeue: bool = False) -> None:
+    """Count one finished reconcile under both name sets.
+
+    ``result`` is kratix-py's (ok, error, conflict). controller-runtime counts a conflict as an
+    error that is retried, and an ok that asked to come back later as ``requeue_after``.
+    """
+    name = controller(kind)
+    RECONCILES.labels(kind, result).inc()
+    RECONCILE_SECONDS.labels(kind).observe(seconds)
+    RECONCILE_TIME.labels(name).observe(seconds)
+    if result == "ok":
+        RECONCILE_TOTAL.labels(name, "requeue_after" if requeue else "success").inc()
+        return
+    RECONCILE_TOTAL.labels(name, "error").inc()
+    RECONCILE_ERRORS.labels(name).inc()
+    WORKQUEUE_RETRIES.labels(QUEUE_NAME).inc()
+
+
+def queue_depth(depth: int) -> None:
+    QUEUE_DEPTH.set(depth)
+    WORKQUEUE_DEPTH.labels(QUEUE_NAME).set(depth)
+
+
+def placement_written(ok: bool, promise: str, resource: str, destination: str, pipeline: str) -> None:
+    WORKPLACEMENT_WRITES.labels(
+        "success" if ok else "failure", promise, resource, destination, pipeline
+    ).inc()
+
+
+def placement_outcome(result: str, promise: str, resource: str, namespace: str, destination: str) -> None:
+    WORKPLACEMENT_OUTCOMES.labels(result, promise, resource, namespace, destination).inc()
+
+
+def pipeline_finished(
+    workflow_type: str, action: str, pipeline: str, succeeded: bool, seconds: float | None
+) -> None:
+    outcome = "succeeded" if succeeded else "failed"
+    PIPELINE_OUTCOMES.labels(workflow_type, action, pipeline, outcome).inc()
+    if seconds is not None and seconds >= 0:
+        PIPELINE_SECONDS.labels(workflow_type, action, pipeline, outcome).observe(seconds)
 
 
 def serve(port: int, address: str = "0.0.0.0") -> None:

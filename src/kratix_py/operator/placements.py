@@ -10,6 +10,12 @@ when written and not misplaced; else ``Pending``, ``Misplaced`` or ``Failing``),
 ``status.versionID``. Conditions carry the placement's ``generation``, so the Work can tell a
 write of the current content from an older one. Failed writes are retried with backoff.
 
+On a ``filepath.mode: none`` Destination the placements share one directory: one whose files
+another placement also claims writes nothing and says which placement (and request) it clashes
+with, and the other is woken to say the same; the clash is looked at again every
+``CLASH_RETRY``, so once one side goes the other writes. No write or removal deletes a path
+another placement claims.
+
 On delete the files are removed before the finalizers go. If the Destination, its state store
 or the store's Secret no longer exists there is nothing the operator could clean, so the
 finalizers are dropped at once instead of leaving the placement (and its Work, its request,
@@ -34,7 +40,15 @@ from kratix_py import kube as k
 from kratix_py.api import Destination, WorkPlacement, validation_message
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
-from kratix_py.core.layout import PlacementFiles, PlacementWrite, placement_removal, placement_write
+from kratix_py.core.layout import (
+    PlacementFiles,
+    PlacementWrite,
+    flat_claims,
+    flat_clashes,
+    placement_removal,
+    placement_write,
+)
+from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.reconciler import Clock, Reconciler
@@ -60,6 +74,8 @@ WRITE_BACKOFF = (2.0, 60.0)
 WAIT_FOR_BATCH = timedelta(seconds=30)
 """Safety net while a write is in flight: the batcher enqueues us when done, this covers a lost wake-up."""
 STORE_NOT_READY_RETRY = timedelta(seconds=15)
+CLASH_RETRY = timedelta(seconds=30)
+"""A placement refused for a path clash looks again this soon (the other side may have gone)."""
 CLEANUP_BACKOFF = (5.0, 300.0)
 """(first, longest) wait between attempts to remove the files of a deleted placement."""
 
@@ -103,9 +119,11 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         model: ModelReader = parse_model,
         clock: Clock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        enqueue: Callable[[Key], None] | None = None,
     ) -> None:
         super().__init__(kube, model=model, clock=clock)
         self.stores = stores
+        self.enqueue = enqueue
         self.rewrite_interval = rewrite_interval
         self.monotonic = monotonic
         self._cleanup_failures: dict[Key, int] = {}
@@ -153,13 +171,20 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         handle: StoreHandle,
     ) -> timedelta | None:
         previously_owned = _written_files(obj)
+        others: dict[str, set[str]] = {}
         try:
             files = PlacementFiles.from_placement(placement)
-            write = placement_write(destination, files, previously_owned=previously_owned)
+            if destination.spec.filepath.mode == "none":
+                others = self._flat_claims(destination, obj)
+            keep = set().union(*others.values()) if others else set()
+            write = placement_write(destination, files, previously_owned=previously_owned, keep=keep)
         except (UnsafePathError, ValueError) as error:
             # Bad pipeline output: retrying cannot help, a new Work generation will.
             self._status(obj, placement, written=False, message=f"nothing written: {error}")
             return None
+        clashes = flat_clashes(write.owned, others)
+        if clashes:
+            return self._clash(obj, placement, clashes)
         digest = changes_digest(handle.fingerprint, write.changes, destination.spec.filepath.mode)
         source: Sequence[Change] | Callable[[], Sequence[Change]] = write.all_changes
         if destination.spec.filepath.mode == "aggregatedYAML":
@@ -183,6 +208,13 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
                 {"metadata": {"annotations": {c.ANNOTATION_WRITTEN_FILES: json.dumps(list(write.owned))}}},
                 obj["metadata"]["namespace"],
             )
+        metrics.placement_written(
+            outcome.ok,
+            placement.spec.promise_name,
+            placement.spec.resource_name or "",
+            placement.spec.target_destination_name,
+            placement.metadata.labels.get(c.LABEL_PIPELINE_NAME, ""),
+        )
         self._status(
             obj, placement, written=outcome.ok, message=outcome.message, version_id=outcome.version_id
         )
@@ -233,6 +265,70 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
                 )
         return peers
 
+    def _flat_claims(self, destination: Destination, obj: Mapping[str, Any]) -> dict[str, set[str]]:
+        """``namespace/name`` -> store paths, for every other placement on the mode-none Destination
+        (being deleted too: its files are there until it is gone)."""
+        me = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        claims: dict[str, set[str]] = {}
+        listed = self.kube.list(
+            r.WORKPLACEMENTS, None, labels={c.LABEL_TARGET_DESTINATION_NAME: destination.name}
+        )
+        for item in listed:
+            meta = item["metadata"]
+            if (meta.get("namespace"), meta["name"]) == me:
+                continue
+            filepaths = [
+                str(workload.get("filepath"))
+                for workload in (item.get("spec") or {}).get("workloads") or []
+                if isinstance(workload, Mapping) and workload.get("filepath")
+            ]
+            claimed = flat_claims(destination, meta["name"], filepaths, _written_files(item))
+            if claimed:
+                claims[f"{meta.get('namespace')}/{meta['name']}"] = claimed
+        return claims
+
+    def _clash(
+        self, obj: dict[str, Any], placement: WorkPlacement, clashes: Mapping[str, Sequence[str]]
+    ) -> timedelta:
+        """Write nothing, name each shared path and who else claims it, and wake the others so
+        that their requests report the clash too."""
+        namespace = obj["metadata"].get("namespace") or ""
+        described = "; ".join(
+            f"{path} is also claimed by {', '.join(self._describe_placement(other) for other in others)}"
+            for path, others in clashes.items()
+        )
+        message = (
+            f"nothing written: {described}. On a Destination with filepath.mode none every file belongs "
+            "to one placement: change the output path of one of the pipelines"
+        )
+        self._status(obj, placement, written=False, message=message)
+        mine = f"{namespace}/{placement.name}"
+        for other in sorted({name for others in clashes.values() for name in others}):
+            other_namespace, _, other_name = other.partition("/")
+            peer = self.kube.get(r.WORKPLACEMENTS, other_name, other_namespace)
+            written = cond.find(
+                ((peer or {}).get("status") or {}).get("conditions"), c.CONDITION_WRITE_SUCCEEDED
+            )
+            if (
+                peer is not None
+                and self.enqueue is not None
+                and mine not in str((written or {}).get("message"))
+            ):
+                self.enqueue(placement_key(other_namespace, other_name))
+        return CLASH_RETRY
+
+    def _describe_placement(self, qualified: str) -> str:
+        """``WorkPlacement ns/name (request ns/rr)``: the request is what a person recognises."""
+        namespace, _, name = qualified.partition("/")
+        peer = self.kube.get(r.WORKPLACEMENTS, name, namespace) or {}
+        resource = (peer.get("spec") or {}).get("resourceName")
+        labels = (peer.get("metadata") or {}).get("labels") or {}
+        if resource:
+            owner = f"request {labels.get(c.LABEL_RESOURCE_NAMESPACE) or namespace}/{resource}"
+        else:
+            owner = f"Promise {(peer.get('spec') or {}).get('promiseName')}"
+        return f"WorkPlacement {qualified} ({owner})"
+
     # -- removing ----------------------------------------------------------------------------------
     def _remove(
         self, key: Key, obj: dict[str, Any], placement: WorkPlacement, target: _Target
@@ -262,8 +358,11 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
             )
         except ValueError:
             files = PlacementFiles.from_placement(placement, with_files=False)
+        keep: set[str] = set()
+        if destination.spec.filepath.mode == "none":
+            keep = set().union(*self._flat_claims(destination, obj).values())
         try:
-            removal = placement_removal(destination, files, previously_owned=_written_files(obj))
+            removal = placement_removal(destination, files, previously_owned=_written_files(obj), keep=keep)
         except UnsafePathError as error:
             self._status(obj, placement, written=False, message=f"cannot remove the files: {error}")
             return None

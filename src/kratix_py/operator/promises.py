@@ -25,6 +25,9 @@ from kratix_py.api.work import Workload, WorkloadGroup, WorkloadGroupSelector, W
 from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import promise_spec_hash
+from kratix_py.core.ownership import owned_by, owner_reference
+from kratix_py.core.pipeline_checks import JobProblem, pipeline_job_problems
+from kratix_py.core.rbac import BROAD_PERMISSIONS_REASON, broad_permission_warnings
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd, request_kind
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
@@ -32,10 +35,12 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, label_on
 from kratix_py.operator.request_kinds import served_kind
-from kratix_py.operator.status import reconciled, works_summary
+from kratix_py.operator.status import failing_work_details, reconciled, works_summary
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
+
+INVALID_PIPELINE_JOB_REASON = "InvalidPipelineJob"
 
 
 class PromiseReconciler(Reconciler[Promise]):
@@ -58,6 +63,7 @@ class PromiseReconciler(Reconciler[Promise]):
         self.workflows = workflows
         self.enqueue_requests = enqueue_requests
         self.catalog = catalog
+        self._warnings: dict[tuple[str, str], tuple[cond.Condition | None, cond.Condition | None]] = {}
 
     def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
         self._invalid(obj, f"the Promise is invalid: {problem}", self.clock())
@@ -157,12 +163,29 @@ class PromiseReconciler(Reconciler[Promise]):
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
         conditions = status.get("conditions")
-        works = self.kube.list(r.WORKS, c.SYSTEM_NAMESPACE, labels={c.LABEL_PROMISE_NAME: promise.name})
-        works_condition = works_summary(works, workflow_completed=outcome.completed)
+        works = [
+            work
+            for work in self.kube.list(
+                r.WORKS, c.SYSTEM_NAMESPACE, labels={c.LABEL_PROMISE_NAME: promise.name}
+            )
+            if owned_by(work, obj)
+        ]
+        works_condition = works_summary(
+            works,
+            workflow_completed=outcome.completed,
+            workflow_suspended=outcome.suspended,
+            details=failing_work_details(self.kube, works),
+        )
         pipelines = promise.pipelines(WorkflowType.PROMISE, WorkflowAction.CONFIGURE)
         completed = outcome.completed
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
-        reconciled_condition = reconciled(completed, outcome.failed, works_condition, failure_message=failure)
+        reconciled_condition = reconciled(
+            completed,
+            outcome.failed,
+            works_condition,
+            failure_message=failure,
+            suspended_message=outcome.suspension_message,
+        )
         if missing and reconciled_condition.status != cond.FALSE:
             # Kratix's wording: a Promise that cannot serve is not Reconciled, whatever its workflow
             # did (`kubectl wait --for=condition=Reconciled` must not pass on it).
@@ -189,10 +212,15 @@ class PromiseReconciler(Reconciler[Promise]):
             reason, message = _unavailable_reason(
                 outcome.failed, failure, missing, dependency_problem, pipelines
             )
+            if outcome.suspended and not missing and dependency_problem is None:
+                reason, message = "WorkflowSuspended", "Suspended"  # Kratix's wording (§1 conditions)
             conditions = cond.set_condition(
                 conditions, cond.Condition(c.CONDITION_AVAILABLE, cond.FALSE, reason, message), now
             )
             status["status"] = "Unavailable"
+        jobs_warning, permissions_warning = self._pipeline_warnings(promise)
+        conditions = cond.set_warning(conditions, c.CONDITION_PIPELINE_JOBS_VALID, jobs_warning, now)
+        conditions = cond.set_warning(conditions, c.CONDITION_PIPELINE_PERMISSIONS, permissions_warning, now)
         status["conditions"] = conditions
         generation = obj["metadata"].get("generation")
         spec_changed = status.get("observedGeneration") != generation
@@ -209,6 +237,42 @@ class PromiseReconciler(Reconciler[Promise]):
             )
             self.enqueue_requests(promise.name)
         return outcome.requeue_after if not missing else timedelta(seconds=30)
+
+    def _pipeline_warnings(self, promise: Promise) -> tuple[cond.Condition | None, cond.Condition | None]:
+        """Warnings about the Promise's pipelines, once per Promise generation: Jobs the API server
+        would refuse (Kratix refuses such a Promise at admission; here the Promise says so) and
+        ``rbac.permissions`` broader than a pipeline should get."""
+        key = (str(promise.metadata.uid), str(promise.metadata.generation))
+        found = self._warnings.get(key)
+        if found is not None:
+            return found
+        jobs: cond.Condition | None = None
+        try:
+            problems = pipeline_job_problems(promise, self.workflows.pipeline_settings)
+        except ValueError as error:  # a Job that cannot even be built: its workflow will say why too
+            problems = [JobProblem("spec.workflows", str(error))]
+        if problems:
+            jobs = cond.Condition(
+                c.CONDITION_PIPELINE_JOBS_VALID,
+                cond.FALSE,
+                INVALID_PIPELINE_JOB_REASON,
+                "the API server would refuse the Job of a pipeline: "
+                + "; ".join(problem.text() for problem in problems),
+            )
+        permissions: cond.Condition | None = None
+        broad = broad_permission_warnings(promise)
+        if broad:
+            permissions = cond.Condition(
+                c.CONDITION_PIPELINE_PERMISSIONS,
+                cond.FALSE,
+                BROAD_PERMISSIONS_REASON,
+                "pipelines are granted more than they should need: "
+                + "; ".join(f"{warning.path}: {warning.message}" for warning in broad),
+            )
+        if len(self._warnings) > 256:
+            self._warnings.clear()
+        self._warnings[key] = (jobs, permissions)
+        return jobs, permissions
 
     def _unpaused(self, promise: Promise, obj: dict[str, Any]) -> dict[str, Any]:
         """The pause is lifted: rerun the promise workflow from its start and every request, with
@@ -488,6 +552,10 @@ def static_dependencies_work(promise: Promise) -> dict[str, Any]:
     )
     body = work.to_dict()
     body.pop("status", None)
+    if promise.metadata.uid:
+        # Owned like a pipeline's Work: a Work counts only for its owner (core.ownership).
+        owner = {"apiVersion": c.API_VERSION, "kind": "Promise", "metadata": promise.metadata.to_dict()}
+        body["metadata"]["ownerReferences"] = [owner_reference(owner)]
     return body
 
 

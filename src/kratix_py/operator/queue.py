@@ -93,6 +93,7 @@ class WorkQueue:
             return
         self._due[key] = due
         heapq.heappush(self._heap, (due, next(self._sequence), key))
+        metrics.WORKQUEUE_ADDS.labels(metrics.QUEUE_NAME).inc()
         if self._wakeup is not None and (not self._heap or self._heap[0][2] == key):
             self._wakeup.set()
 
@@ -193,6 +194,7 @@ class WorkQueue:
         kind = str(key[0])
         reconcile = self.reconcilers[kind]
         started = time.monotonic()
+        result, requeue = "", None
         # This task's context, copied into the worker thread by to_thread: every line logged
         # for this reconcile, here or in the reconciler, names the object and the reconcile.
         logs.enter(self.describe(key), next(self._numbers))
@@ -211,7 +213,7 @@ class WorkQueue:
                 self._conflicts[key] = conflicts
                 delay = min(CONFLICT_BACKOFF[0] * 2 ** (conflicts - 1), CONFLICT_BACKOFF[1])
                 log.debug("conflict reconciling %s; retrying with fresh state", show_key(key))
-                metrics.RECONCILES.labels(kind, "conflict").inc()
+                result = "conflict"
                 self._finish(key)
                 self.add(key, delay)
                 return
@@ -228,19 +230,20 @@ class WorkQueue:
                 log.exception(
                     "reconciling %s failed (attempt %d); retrying in %.1fs", show_key(key), attempt, delay
                 )
-            metrics.RECONCILES.labels(kind, "error").inc()
+            result = "error"
             self._finish(key)
             self.add(key, delay)
         else:
-            metrics.RECONCILES.labels(kind, "ok").inc()
+            result = "ok"
             self._failures.pop(key, None)
             self._conflicts.pop(key, None)
             self._finish(key)
             if requeue is not None:
                 self.add(key, requeue.total_seconds())
         finally:
-            metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
-            metrics.QUEUE_DEPTH.set(len(self))
+            if result:  # a lost Lease is not a reconcile: nothing ran to its end
+                metrics.reconciled(kind, result, time.monotonic() - started, requeue=requeue is not None)
+            metrics.queue_depth(len(self))
             self.reconciles += 1
             semaphore.release()
             if self._wakeup is not None:

@@ -26,6 +26,7 @@ from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core.hashing import combine_spec_hashes, resource_spec_hash, spec_hash
 from kratix_py.core.names import pipeline_namespace
+from kratix_py.core.ownership import owned_by
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.catalog import CatalogWriter
@@ -33,7 +34,13 @@ from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
 from kratix_py.operator.revisions import find_binding, new_binding, promise_version, revision_name
-from kratix_py.operator.status import reconciled, transition_events, works_summary, write_status
+from kratix_py.operator.status import (
+    failing_work_details,
+    reconciled,
+    transition_events,
+    works_summary,
+    write_status,
+)
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -154,14 +161,27 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         )
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
-        works = self._works(promise.name, promise, obj)
-        works_condition = works_summary(works, workflow_completed=outcome.completed)
+        # Only the request's own Works count: one claiming it without its uid is refused by the
+        # Work reconciler and must not turn this request red (or green).
+        works = [work for work in self._works(promise.name, promise, obj) if owned_by(work, obj)]
+        works_condition = works_summary(
+            works,
+            workflow_completed=outcome.completed,
+            workflow_suspended=outcome.suspended,
+            details=failing_work_details(self.kube, works),
+        )
         failure = outcome.decision.message if outcome.failed else ""  # type: ignore[union-attr]
         status["conditions"] = cond.set_conditions(
             status.get("conditions"),
             [
                 works_condition,
-                reconciled(outcome.completed, outcome.failed, works_condition, failure_message=failure),
+                reconciled(
+                    outcome.completed,
+                    outcome.failed,
+                    works_condition,
+                    failure_message=failure,
+                    suspended_message=outcome.suspension_message,
+                ),
             ],
             now,
         )

@@ -67,6 +67,12 @@ class OperatorSettings:
     )
     jobs_to_keep: int = field(default=5, metadata={"help": "finished pipeline Jobs kept per pipeline"})
     default_backoff_limit: int = field(default=1, metadata={"help": "backoffLimit of pipeline Jobs"})
+    default_active_deadline_seconds: int = field(
+        default=3600,
+        metadata={
+            "help": "activeDeadlineSeconds of pipeline Jobs whose pipeline sets none (a hung pipeline fails)"
+        },
+    )
     workers: int = field(default=4, metadata={"help": "objects reconciled concurrently"})
     log_format: str = field(default="text", metadata={"help": "log format: text or json"})
     log_level: str = field(default="INFO", metadata={"help": "log level (DEBUG, INFO, WARNING, ERROR)"})
@@ -191,6 +197,8 @@ class OperatorSettings:
         catalog_selector(self.backstage_catalog_selector)  # raises for a malformed selector
         if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
             raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
+        if self.default_active_deadline_seconds < 1:
+            raise ValueError("the default activeDeadlineSeconds of pipeline Jobs must be at least 1")
 
 
 def catalog_selector(text: str) -> dict[str, str]:

@@ -46,8 +46,9 @@ from kratix_py.core import conditions as cond
 from kratix_py.operator import resources as r
 from kratix_py.operator.queue import NotLeading
 from kratix_py.operator.reconciler import Reconciler
+from kratix_py.operator.temproot import TempRoot
 from kratix_py.statestores.base import Change, DirChange, StateStoreWriter, WriteResult
-from kratix_py.statestores.errors import AuthenticationError, StateStoreError
+from kratix_py.statestores.errors import AuthenticationError, StateStoreError, WriteConflictError
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,24 @@ def decode_secret(secret: Mapping[str, Any]) -> dict[str, bytes]:
     return values
 
 
-def build_writer(kind: str, spec: Mapping[str, Any], secret: Mapping[str, bytes] | None) -> StateStoreWriter:
-    """The writer for a store spec; imports the client library only for the kind in use."""
+def build_writer(
+    kind: str,
+    spec: Mapping[str, Any],
+    secret: Mapping[str, bytes] | None,
+    temp_root: TempRoot | None = None,
+) -> StateStoreWriter:
+    """The writer for a store spec; imports the client library only for the kind in use.
+
+    Git clones and credential files go under the operator's ``temp_root`` (swept at start).
+    """
     if kind == GIT:
         from kratix_py.statestores.git import GitStateStoreWriter
 
-        return GitStateStoreWriter.from_spec(spec, secret)
+        if temp_root is None:
+            return GitStateStoreWriter.from_spec(spec, secret)
+        return GitStateStoreWriter.from_spec(
+            spec, secret, cache_dir=temp_root.git_cache, temp_root=temp_root.path
+        )
     from kratix_py.statestores.bucket import BucketStateStoreWriter
 
     return BucketStateStoreWriter.from_spec(spec, secret)
@@ -341,6 +354,13 @@ class StateStores:
             if entry.check_error is not None:
                 raise entry.check_error
 
+    def warnings(self, handle: StoreHandle) -> tuple[tuple[str, str], ...]:
+        """(reason, message) of what is unsafe about how the store is reached (Git writers know:
+        credentials over plain http://, TLS verification off); empty for the others."""
+        entry = self._entry(handle)
+        found = getattr(entry.writer, "warnings", ()) if entry is not None else ()
+        return tuple((str(warning.reason), str(warning.message)) for warning in found)
+
     def stores_using_secret(self, namespace: str, name: str) -> list[tuple[str, str]]:
         with self._lock:
             return sorted(self._secret_users.get((namespace, name), ()))
@@ -468,6 +488,12 @@ class StateStores:
             except Exception as error:
                 if not isinstance(error, StateStoreError):
                     log.exception("writing to %s/%s failed", *ref)
+                if not isinstance(error, WriteConflictError):
+                    # The store may have just stopped working (a rotated password, a bucket that
+                    # went away): check it now, not at the next periodic check minutes later, so
+                    # the store and its Destinations say so at once.
+                    entry.checked_at = None
+                    self.enqueue(store_key(*ref), 0.0)
                 for submission, _ in resolved:
                     self._finish(submission, error)
                 return
@@ -575,6 +601,9 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
         status = copy.deepcopy(old_status)
         generation = obj["metadata"].get("generation")
         status["conditions"] = cond.set_condition(status.get("conditions"), condition, now, generation)
+        status["conditions"] = cond.set_warning(
+            status["conditions"], c.CONDITION_TRANSPORT_SECURE, self._transport_warning(kind, obj), now
+        )
         status["status"] = "Ready" if condition.status == cond.TRUE else "NotReady"
         status["observedGeneration"] = generation
         self.write_status(obj, old_status, status, resource=resource)
@@ -617,6 +646,25 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
             ), handle.fingerprint
         ready = cond.Condition(c.CONDITION_READY, cond.TRUE, "StateStoreReady", "State store is ready")
         return ready, handle.fingerprint
+
+    def _transport_warning(self, kind: str, obj: Mapping[str, Any]) -> cond.Condition | None:
+        """``TransportSecure=False`` while the writer warns about how it reaches the store."""
+        if kind != GIT:
+            return None
+        try:
+            handle = self.stores.handle(kind, obj)  # built by _check just now: no rebuild, no API call
+        except StoreProblem:
+            return None
+        found = self.stores.warnings(handle)
+        if not found:
+            return None
+        reasons = sorted({reason for reason, _ in found})
+        return cond.Condition(
+            c.CONDITION_TRANSPORT_SECURE,
+            cond.FALSE,
+            reasons[0] if len(reasons) == 1 else "InsecureTransport",
+            "; ".join(message for _, message in found),
+        )
 
     def _enqueue_dependents(self, kind: str, name: str) -> None:
         destinations = destinations_of_store(self.kube, kind, name)

@@ -14,6 +14,7 @@ from typing import Any
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.core import conditions as cond
+from kratix_py.operator import resources as r
 
 
 def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,25 +85,43 @@ _MILESTONES: dict[str, str | None] = {
 }
 
 
-def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: bool = True) -> cond.Condition:
+def works_summary(
+    works: Sequence[Mapping[str, Any]],
+    *,
+    workflow_completed: bool = True,
+    workflow_suspended: bool = False,
+    details: Mapping[str, str] | None = None,
+) -> cond.Condition:
     """``WorksSucceeded`` from the Works' ``Ready`` messages (kratix-behaviour.md §2.9).
 
     kratix-py's Work ``Ready`` means *written to every Destination's state store*, not merely
     scheduled, so this condition turns True only once the files are really there. Kratix also
     reports True while a workflow that has produced no Works yet is still running; here that is
-    Unknown until the workflow completes.
+    Unknown until the workflow completes. ``details`` (Work name -> why it fails, e.g. its
+    placements' write errors) are added to the names of failing Works, so the request itself says
+    what to fix.
     """
+    if workflow_suspended:
+        # The suspended pipeline wrote no Work: whatever the others wrote is not the whole answer.
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow is suspended"
+        )
     if not works and not workflow_completed:
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
         )
-    messages = []
+    # Each Work's name stays paired with its own message.
+    by_name: dict[str, str] = {}
     for work in works:
         ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
-        messages.append(str((ready or {}).get("message") or "Pending"))
-    names = sorted(str(w["metadata"]["name"]) for w in works)
+        by_name[str(work["metadata"]["name"])] = str((ready or {}).get("message") or "Pending")
+    messages = list(by_name.values())
     if "Failing" in messages:
-        failing = [n for n, m in zip(names, messages, strict=False) if m == "Failing"]
+        failing = [
+            f"{name} ({details[name]})" if details and details.get(name) else name
+            for name, message in sorted(by_name.items())
+            if message == "Failing"
+        ]
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.FALSE, "WorksFailing", f"Works failing: {', '.join(failing)}"
         )
@@ -123,9 +142,16 @@ def works_summary(works: Sequence[Mapping[str, Any]], *, workflow_completed: boo
 
 
 def reconciled(
-    workflow_completed: bool, workflow_failed: bool, works: cond.Condition, *, failure_message: str = ""
+    workflow_completed: bool,
+    workflow_failed: bool,
+    works: cond.Condition,
+    *,
+    failure_message: str = "",
+    suspended_message: str = "",
 ) -> cond.Condition:
-    """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9)."""
+    """``Reconciled`` from the workflow and the Works, as Kratix derives it (§2.9, §2.10)."""
+    if suspended_message:
+        return cond.Condition(c.CONDITION_RECONCILED, cond.UNKNOWN, "WorkflowSuspended", suspended_message)
     if workflow_failed:
         return cond.Condition(
             c.CONDITION_RECONCILED,
@@ -140,3 +166,28 @@ def reconciled(
     if works.status == cond.FALSE:
         return cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "WorksFailing", works.message)
     return cond.Condition(c.CONDITION_RECONCILED, cond.TRUE, "Reconciled", "Reconciled")
+
+
+def failing_work_details(kube: k.Kube, works: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Work name -> the write errors of its placements, for the Works whose ``Ready`` says Failing.
+
+    A Work's ``Ready`` message is a machine-readable word (Kratix's contract); what went wrong is on
+    its placements. Read only for failing Works, so a healthy request costs no extra read.
+    """
+    details: dict[str, str] = {}
+    for work in works:
+        ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
+        if (ready or {}).get("message") != "Failing":
+            continue
+        meta = work["metadata"]
+        errors = []
+        placements = kube.list(r.WORKPLACEMENTS, meta.get("namespace"), labels={c.LABEL_WORK: meta["name"]})
+        for placement in sorted(placements, key=lambda p: str(p["metadata"]["name"])):
+            written = cond.find(
+                (placement.get("status") or {}).get("conditions"), c.CONDITION_WRITE_SUCCEEDED
+            )
+            if written is not None and written.get("status") == cond.FALSE and written.get("message"):
+                errors.append(f"WorkPlacement {placement['metadata']['name']}: {written['message']}")
+        if errors:
+            details[str(meta["name"])] = "; ".join(errors)
+    return details

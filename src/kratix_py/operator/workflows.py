@@ -12,7 +12,7 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kratix_py import contract as c
@@ -22,7 +22,7 @@ from kratix_py.api.meta import parse_timestamp
 from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core import conditions as cond
 from kratix_py.core import redact
-from kratix_py.core.jobs import job_records, job_selector
+from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
 from kratix_py.core.rbac import permission_labels, stale_permission_objects
@@ -60,6 +60,12 @@ _KIND_RESOURCES = {
 _PERMISSION_RESOURCES = (k.ROLES, k.ROLEBINDINGS, k.CLUSTERROLES, k.CLUSTERROLEBINDINGS)
 """Where ``rbac.permissions`` become objects (found again by their labels to revoke stale ones)."""
 
+RECHECK = timedelta(minutes=1)
+"""How soon a started or running workflow is looked at again without any Job event."""
+
+_WAITING_ITS_TURN = frozenset({"ContainerCreating", "PodInitializing"})
+"""Waiting reasons that mean "not started yet", not "cannot start"."""
+
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED, PHASE_SUSPENDED = (
     "Pending",
     "Running",
@@ -88,6 +94,28 @@ class Outcome:
         return isinstance(self.decision, Failed)
 
     @property
+    def suspended(self) -> bool:
+        """A pipeline asked (workflow-control.yaml) to suspend or be retried later; not finished."""
+        return isinstance(self.decision, Suspended)
+
+    @property
+    def suspension_message(self) -> str:
+        """What the suspended pipeline said, for the object's conditions."""
+        if not isinstance(self.decision, Suspended):
+            return ""
+        entries = ((self.status.get("kratix") or {}).get("workflows") or {}).get("pipelines") or []
+        entry = entries[self.decision.index] if self.decision.index < len(entries) else {}
+        name = entry.get("name", "") if isinstance(entry, Mapping) else ""
+        said = entry.get("message", "") if isinstance(entry, Mapping) else ""
+        retry = entry.get("nextRetryAt") if isinstance(entry, Mapping) else None
+        text = f"pipeline {name} suspended the workflow" + (f": {said}" if said else "")
+        if retry:
+            text += f" (retry at {retry})"
+        else:
+            text += f" (remove the label {c.LABEL_WORKFLOW_SUSPENDED} to resume)"
+        return text
+
+    @property
     def requeue_after(self) -> timedelta | None:
         decision = self.decision
         if isinstance(decision, Completed):
@@ -96,8 +124,12 @@ class Outcome:
             return max(decision.retry_at - self.now, timedelta(seconds=1))
         if isinstance(decision, Suspended) and decision.resume_at is not None:
             return max(decision.resume_at - self.now, timedelta(seconds=1))
-        if isinstance(decision, Wait):
-            return decision.requeue_after
+        if isinstance(decision, Wait | Start):
+            # Job events bring the object back; this is the safety net if one is lost, so a
+            # waiting workflow is never only one missed event away from waiting forever.
+            return (
+                decision.requeue_after if isinstance(decision, Wait) and decision.requeue_after else RECHECK
+            )
         return None
 
 
@@ -163,6 +195,7 @@ class WorkflowRunner:
         status = copy.deepcopy(subject.obj.get("status") or {})
         jobs = self.jobs(subject, WorkflowAction.CONFIGURE)
         records = job_records(jobs)
+        _count_finished(jobs, subject.workflow_type, WorkflowAction.CONFIGURE)
         workflows_status = (status.get("kratix") or {}).get("workflows") or {}
         suspended_index, resume_at = _suspension(workflows_status, pipelines, records)
         completed = cond.find(status.get("conditions"), c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
@@ -187,6 +220,8 @@ class WorkflowRunner:
         )
         decision = decide(state)
         events: list[tuple[str, str, str]] = []
+        if isinstance(decision, Wait):
+            events += self._stop_outdated(subject, jobs, records, state)
         if isinstance(decision, Suspended) and decision.resume_at is not None and decision.resume_at <= now:
             # The pipeline asked to be retried later and that time has come: lift the suspension.
             self._remove_labels(subject, [c.LABEL_WORKFLOW_SUSPENDED])
@@ -218,9 +253,9 @@ class WorkflowRunner:
                 j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.CONFIGURE
             )
         )
-        delete_records = job_records(
-            j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.DELETE
-        )
+        delete_jobs = [j for j in all_jobs if _job_label(j, c.LABEL_WORKFLOW_ACTION) == WorkflowAction.DELETE]
+        delete_records = job_records(delete_jobs)
+        _count_finished(delete_jobs, subject.workflow_type, WorkflowAction.DELETE)
         decision = decide_delete(
             DeleteState(
                 pipeline=pipeline.name if pipeline else None,
@@ -296,7 +331,10 @@ class WorkflowRunner:
                     self.kube.create(resource, obj)
                     metrics.PIPELINE_RUNS.labels(str(run.workflow_type), str(action)).inc()
                 except k.KubeError as error:
-                    if not error.conflict:  # 409: this exact run was started before (e.g. before a restart)
+                    if not error.conflict or not self._already_started(obj):
+                        # A 409 is only "started before" (e.g. before a restart) if that Job is
+                        # there and is this run's: anything else is retried from fresh state,
+                        # never taken as a run that nobody will ever see finish.
                         raise
             else:
                 self.kube.apply(resource, obj)
@@ -309,6 +347,39 @@ class WorkflowRunner:
             decision.attempt,
             decision.reason,
         )
+
+    def _stop_outdated(
+        self,
+        subject: Subject,
+        jobs: Sequence[Mapping[str, Any]],
+        records: Sequence[JobRecord],
+        state: WorkflowState,
+    ) -> list[tuple[str, str, str]]:
+        """Suspend running Jobs of an older spec (Kratix suspends a running Job for a rerun too).
+
+        A hung pipeline would otherwise keep the new spec waiting until its deadline: suspended,
+        the Job counts as failed, and the next decision starts the new run from the first pipeline.
+        """
+        stale = {r.name for r in records if r.phase is JobPhase.RUNNING and r.spec_hash != state.spec_hash}
+        events = []
+        for job in jobs:
+            meta = job["metadata"]
+            if meta["name"] not in stale or (job.get("spec") or {}).get("suspend") is True:
+                continue
+            self.kube.patch(k.JOBS, meta["name"], {"spec": {"suspend": True}}, meta.get("namespace"))
+            message = f"Job {meta['name']} stopped: the specification changed while it ran"
+            log.info("%s for %s", message, subject.name)
+            events.append(("Normal", "PipelineReplaced", message))
+        return events
+
+    def _already_started(self, job: Mapping[str, Any]) -> bool:
+        """The Job named like ``job`` exists, is not going away, and carries this run's labels."""
+        meta = job["metadata"]
+        existing = self.kube.get(k.JOBS, meta["name"], meta.get("namespace"))
+        if existing is None or existing["metadata"].get("deletionTimestamp"):
+            return False
+        labels = existing["metadata"].get("labels") or {}
+        return all(labels.get(key) == value for key, value in (meta.get("labels") or {}).items())
 
     def _ensure_named_service_account(self, account: Mapping[str, Any]) -> None:
         """Create the ServiceAccount a pipeline names in ``rbac.serviceAccount`` if it is missing.
@@ -372,6 +443,9 @@ class WorkflowRunner:
         namespace = pipeline_namespace(subject.promise, subject.workflow_type, subject.namespace)
         pipeline = pipelines[failed.index].name if failed.index < len(pipelines) else failed.job
         detail = f"pipeline {pipeline} (Job {failed.job}) failed"
+        if failed.message.startswith("DeadlineExceeded"):
+            # Its containers were killed for it: the deadline is the cause, not their exit codes.
+            return f"{detail}: {failed.message} (jobOptions.activeDeadlineSeconds)"
         try:
             pods = self.kube.list(k.PODS, namespace, labels={"job-name": failed.job})
         except k.KubeError:
@@ -382,9 +456,8 @@ class WorkflowRunner:
             for container in statuses:
                 state = container.get("state") or {}
                 terminated = state.get("terminated") or {}
-                waiting = state.get("waiting") or {}
                 if terminated and terminated.get("exitCode", 0) != 0:
-                    secrets = self._secret_values(namespace, pod)
+                    secrets = pod_secret_values(self.kube, namespace, pod)
                     if secrets is None:
                         log_tail, message = "(log not shown: its Secrets could not be read to mask them)", ""
                     else:
@@ -396,24 +469,17 @@ class WorkflowRunner:
                     return f"{detail}: container {container['name']} exited {terminated.get('exitCode')}" + (
                         f": {reason}" if reason else ""
                     )
-                if waiting.get("reason") and waiting.get("reason") not in ("PodInitializing",):
-                    return f"{detail}: container {container['name']}: {waiting.get('reason')}: " + str(
-                        waiting.get("message") or ""
+            # No container failed: blame the one that waits for a reason of its own (a missing
+            # image or Secret), not the first one that merely waits its turn.
+            for container in statuses:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                reason = str(waiting.get("reason") or "")
+                if reason and reason not in _WAITING_ITS_TURN:
+                    message = str(waiting.get("message") or "")
+                    return f"{detail}: container {container['name']}: {reason}" + (
+                        f": {message}" if message else ""
                     )
         return f"{detail}: {failed.message}" if failed.message else detail
-
-    def _secret_values(self, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
-        """The values of every Secret the pod reads; ``None`` if one exists but cannot be read."""
-        references = redact.secret_references(pod.get("spec") or {})
-        secrets: dict[str, Mapping[str, Any]] = {}
-        for name in sorted({reference.name for reference in references}):
-            try:
-                secret = self.kube.get(k.SECRETS, name, namespace)
-            except k.KubeError:
-                return None
-            if secret is not None:
-                secrets[name] = secret
-        return redact.referenced_values(references, secrets)
 
     def _log_tail(
         self, namespace: str, pod: str, container: str, secrets: Sequence[str], lines: int = 5
@@ -456,11 +522,12 @@ def _configure_status(
                 entry.pop(key, None)
     for index, entry in enumerate(entries):
         record = current.get(index)
-        if (
-            entry.get("phase") == PHASE_SUSPENDED
-            and isinstance(decision, Suspended)
-            and decision.index == index
+        if entry.get("phase") == PHASE_SUSPENDED and not (
+            isinstance(decision, Start) and decision.index == index
         ):
+            # The status-writer records the suspension while its Job is still running: the Job's
+            # own phase must not overwrite it, or the finished Job reads as a plain success and
+            # the workflow carries on past a pipeline that asked to wait.
             continue
         if isinstance(decision, Start) and decision.index == index:
             _set_phase(entry, PHASE_RUNNING, now)
@@ -503,7 +570,6 @@ def _configure_status(
             now,
         )
     elif isinstance(decision, Completed) and names:
-        was_completed = cond.is_true(conditions, c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED)
         conditions = cond.set_condition(
             conditions,
             cond.Condition(
@@ -521,8 +587,16 @@ def _configure_status(
                 else "Promise configured"
             )
         completed = cond.find(conditions, c.CONDITION_CONFIGURE_WORKFLOW_COMPLETED) or {}
-        if not was_completed or "lastSuccessfulConfigureWorkflowTime" not in status:
-            status["lastSuccessfulConfigureWorkflowTime"] = completed.get("lastTransitionTime")
+        # The status-writer of the last pipeline turns the condition True before we look, so
+        # "was it already True" cannot tell a new success from an old one: the condition's
+        # transition time (it went False when this run started) is the time of this success, or
+        # the end of the run's last Job when the status-writer won the race with that False.
+        finished = [r.finished_at for r in records if r.run == run and r.finished_at is not None]
+        when = completed.get("lastTransitionTime")
+        transitioned = parse_timestamp(when)
+        if finished and (transitioned is None or max(finished) > transitioned):
+            when = cond.timestamp(max(finished))
+        status["lastSuccessfulConfigureWorkflowTime"] = when
         workflows["lastSuccessfulConfigureWorkflowTime"] = status["lastSuccessfulConfigureWorkflowTime"]
         workflows.pop("suspendedGeneration", None)
     if conditions is not None:
@@ -538,7 +612,9 @@ def _set_phase(entry: dict[str, Any], phase: str, now: datetime) -> None:
         entry["phase"] = phase
         entry["lastTransitionTime"] = cond.timestamp(now)
     if phase != PHASE_SUSPENDED:
-        for key in ("message", "nextRetryAt", "attempts"):
+        # ``attempts`` stays for the run: the status-writer counts retries from it (a new run
+        # starts it afresh, see _configure_status).
+        for key in ("message", "nextRetryAt"):
             entry.pop(key, None)
 
 
@@ -562,6 +638,62 @@ def _started_message(pipelines: Sequence[Any], decision: Start) -> str:
         + (f", attempt {decision.attempt}" if decision.attempt > 1 else "")
         + ")"
     )
+
+
+def pod_secret_values(kube: k.Kube, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
+    """The values of every Secret the pod reads, to mask in its log; ``None`` if one cannot be read.
+
+    ``None`` means: show no log at all. An unreadable Secret could be printed unmasked.
+    """
+    references = redact.secret_references(pod.get("spec") or {})
+    secrets: dict[str, Mapping[str, Any]] = {}
+    for name in sorted({reference.name for reference in references}):
+        try:
+            secret = kube.get(k.SECRETS, name, namespace)
+        except k.KubeError:
+            return None
+        if secret is not None:
+            secrets[name] = secret
+    return redact.referenced_values(references, secrets)
+
+
+_STARTED_AT = datetime.now(UTC).replace(microsecond=0)  # API timestamps have whole seconds
+_COUNTED: dict[str, None] = {}
+"""Uids of finished Jobs already counted (insertion-ordered, bounded): a Job is seen finished on
+every later reconcile of its object, but counts once."""
+_COUNTED_LIMIT = 10_000
+
+
+def _count_finished(
+    jobs: Sequence[Mapping[str, Any]], workflow_type: WorkflowType, action: WorkflowAction
+) -> None:
+    """Pipeline run outcomes and durations, for Jobs that finished while this process ran.
+
+    Jobs that finished before it started were counted by the replica that saw them (or by nobody,
+    if none ran): counting them again on every restart would make the rate meaningless.
+    """
+    for job in jobs:
+        metadata = job.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        phase = job_phase(job)
+        if not uid or uid in _COUNTED or phase is JobPhase.RUNNING:
+            continue
+        record = job_record(job)
+        finished = record.finished_at if record is not None else None
+        if finished is None or finished < _STARTED_AT:
+            continue
+        _COUNTED[uid] = None
+        if len(_COUNTED) > _COUNTED_LIMIT:
+            del _COUNTED[next(iter(_COUNTED))]
+        created = parse_timestamp(metadata.get("creationTimestamp"))
+        seconds = (finished - created).total_seconds() if created is not None else None
+        metrics.pipeline_finished(
+            str(workflow_type),
+            str(action),
+            str(_job_label(job, c.LABEL_PIPELINE_NAME) or ""),
+            phase is JobPhase.SUCCEEDED,
+            seconds,
+        )
 
 
 def _job_label(job: Mapping[str, Any], key: str) -> str | None:

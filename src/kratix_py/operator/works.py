@@ -14,6 +14,11 @@ green only once the files are really in the state stores. In order of precedence
 
 Deleting a Work deletes its placements first and waits until they are gone (their own
 finalizers remove the files), then releases ``kratix.io/work-cleanup``.
+
+A Work claiming a Promise or request that exists but does not own it (:mod:`kratix_py.core.ownership`)
+is refused: ``Ready=False`` with reason ``ForgedIdentity``, a Warning Event, no placements (any it
+had are removed *without* their files, which are the real owner's) and no finalizer, so deleting it
+removes nothing either.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import Destination, Work, WorkPlacement, validation_message
+from kratix_py.api import Destination, Promise, Work, WorkPlacement, validation_message
 from kratix_py.core import conditions as cond
+from kratix_py.core.ownership import FORGED_IDENTITY_REASON, forged_identity, work_claim
 from kratix_py.core.scheduling import PlannedPlacement, Schedule, schedule
+from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.placements import placement_finalizers
 from kratix_py.operator.queue import Key
@@ -53,6 +60,11 @@ class WorkReconciler(Reconciler[Work]):
     model_type = Work
 
     def delete(self, key: Key, obj: dict[str, Any], parsed: Work | None) -> timedelta | None:
+        if forged_identity(obj, self._claimed_owner(obj)) is not None:
+            self._discard_placements(obj)
+            if c.FINALIZER_WORK_CLEANUP in (obj["metadata"].get("finalizers") or []):
+                self.release(obj, c.FINALIZER_WORK_CLEANUP)
+            return None
         return self._delete(obj)
 
     def invalid(self, key: Key, obj: dict[str, Any], problem: str) -> timedelta | None:
@@ -67,6 +79,9 @@ class WorkReconciler(Reconciler[Work]):
 
     def reconcile(self, key: Key, obj: dict[str, Any], work: Work) -> timedelta | None:
         namespace, name = str(key[1]), str(key[2])
+        forged = forged_identity(obj, self._claimed_owner(obj))
+        if forged is not None:
+            return self._refuse(obj, forged)
         obj = self.keep_finalizers(obj, [c.FINALIZER_WORK_CLEANUP])
         now = self.clock()
         destinations = self._destinations()
@@ -83,6 +98,7 @@ class WorkReconciler(Reconciler[Work]):
                     validation_message(error),
                 )
         plan = schedule(work, destinations, existing)
+        _count_outcomes(work, plan)
         by_name = {d.name: d for d in destinations}
         before = {p["metadata"]["name"]: p for p in existing_objs}
         current = self._apply(work, plan, before, by_name)
@@ -94,6 +110,56 @@ class WorkReconciler(Reconciler[Work]):
         if len(current) < len(plan.placements):
             return WAIT_FOR_PLACEMENTS  # a placement of the same name is still being deleted
         return None
+
+    # -- whose it is ----------------------------------------------------------------------------------
+    def _claimed_owner(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The live Promise or request the Work claims (None if it does not exist)."""
+        claim = work_claim(obj)
+        if isinstance(claim, str) or not claim.promise:
+            return None
+        promise_obj = self.kube.get(r.PROMISES, claim.promise)
+        if not claim.resource or promise_obj is None:
+            return promise_obj
+        try:
+            gvk = self.model(Promise, promise_obj).request_gvk()
+        except ValidationError:
+            return None  # the Promise reports itself; without its API its requests cannot be read
+        if gvk is None:
+            return None
+        kind = k.Resource(gvk.group, gvk.version, gvk.plural, True, gvk.kind)
+        return self.kube.get(kind, claim.resource, claim.resource_namespace)
+
+    def _refuse(self, obj: dict[str, Any], problem: str) -> timedelta | None:
+        """Schedule nothing for a forged Work, and say so on it (once, with a Warning Event)."""
+        meta = obj["metadata"]
+        self._discard_placements(obj)
+        if c.FINALIZER_WORK_CLEANUP in (meta.get("finalizers") or []):
+            obj = self.drop_finalizers(obj, [c.FINALIZER_WORK_CLEANUP])
+        old = copy.deepcopy(obj.get("status") or {})
+        refused = [
+            cond.Condition(c.CONDITION_SCHEDULE_SUCCEEDED, cond.FALSE, FORGED_IDENTITY_REASON, problem),
+            cond.Condition(c.CONDITION_READY, cond.FALSE, FORGED_IDENTITY_REASON, problem),
+        ]
+        status = {
+            **old,
+            "conditions": cond.set_conditions(
+                old.get("conditions"), refused, self.clock(), meta.get("generation")
+            ),
+        }
+        if self.write_status(
+            obj, old, status, [("Warning", FORGED_IDENTITY_REASON, problem)], transitions=_none
+        ):
+            log.warning("Work %s/%s: %s", meta.get("namespace"), meta.get("name"), problem)
+        return None
+
+    def _discard_placements(self, obj: Mapping[str, Any]) -> None:
+        """Delete the Work's placements without their cleanup: the files in their paths belong to
+        the owner the Work impersonated (a placement written before the Work was found forged)."""
+        meta = obj["metadata"]
+        for placement in self._placements(meta["namespace"], meta["name"]):
+            self.drop_finalizers(placement, _PLACEMENT_FINALIZERS, resource=r.WORKPLACEMENTS)
+            if not placement["metadata"].get("deletionTimestamp"):
+                self.kube.delete(r.WORKPLACEMENTS, placement["metadata"]["name"], meta["namespace"])
 
     # -- reading -------------------------------------------------------------------------------------
     def _destinations(self) -> list[Destination]:
@@ -203,6 +269,13 @@ class WorkReconciler(Reconciler[Work]):
             return WAIT_FOR_PLACEMENTS
         self.release(obj, c.FINALIZER_WORK_CLEANUP)
         return None
+
+
+_PLACEMENT_FINALIZERS = (c.FINALIZER_WORKPLACEMENT_REPO_CLEANUP, c.FINALIZER_WORKPLACEMENT_DOT_FILES_CLEANUP)
+
+
+def _none(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    return []
 
 
 def placement_patch(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,3 +424,14 @@ def work_events(
                 )
             )
     return events
+
+
+def _count_outcomes(work: Work, plan: Schedule) -> None:
+    """Kratix's ``kratix_workplacement_outcomes_total``: one per group and scheduling pass."""
+    promise, resource = work.spec.promise_name, work.spec.resource_name or ""
+    namespace = work.metadata.namespace or ""
+    for planned in plan.placements:
+        result = "misplaced" if planned.misplaced else "scheduled"
+        metrics.placement_outcome(result, promise, resource, namespace, planned.destination)
+    for _ in plan.unscheduled:
+        metrics.placement_outcome("unscheduled", promise, resource, namespace, "")

@@ -10,8 +10,9 @@ How a batch is written (and why it differs from Kratix's checkout-based writer):
 3. Else one ``git fast-import`` writes the new blobs, the trees and one commit for the whole
    batch into a single pack, on top of the fetched tip; push that commit.
 4. If the push is rejected because someone else moved the branch, start again from 1: the
-   batch is a *desired state*, so re-applying it on the new tip is a correct rebase. Bounded
-   retries with backoff, then :class:`~.errors.WriteConflictError`.
+   batch is a *desired state*, so re-applying it on the new tip is a correct rebase. Retries
+   back off with full jitter (capped) for up to ``retry_horizon`` seconds (30 s by default: a
+   busy remote is normal, not a failure), then :class:`~.errors.WriteConflictError`.
 
 There is no working tree and no index, so no ``reset --hard``/``clean`` is needed between
 batches and no file is ever written to disk from a batch: a path that slipped past
@@ -97,8 +98,11 @@ class GitStateStoreWriter:
         insecure_skip_tls_verify: bool = False,
         ca_bundle: str | bytes | None = None,
         cache_dir: str | Path | None = None,
-        max_push_attempts: int = 5,
+        temp_root: str | Path | None = None,
+        max_push_attempts: int | None = None,
         retry_backoff: float = 0.05,
+        retry_horizon: float = 30.0,
+        max_retry_delay: float = 2.0,
         timeout: float = 60.0,
     ) -> None:
         if not branch or branch.startswith("-") or any(c in branch for c in " ~^:?*[\\"):
@@ -108,8 +112,10 @@ class GitStateStoreWriter:
         self.prefix = normalise_prefix(path, what="state store path")
         self.author_name = author_name or "kratix"
         self.author_email = author_email
-        self.max_push_attempts = max(1, max_push_attempts)
+        self.max_push_attempts = None if max_push_attempts is None else max(1, max_push_attempts)
         self.retry_backoff = retry_backoff
+        self.retry_horizon = retry_horizon
+        self.max_retry_delay = max_retry_delay
         self.timeout = timeout
         credentials = credentials_from_secret(auth_method, secret, self.remote)
         if ca_bundle is None:
@@ -125,8 +131,13 @@ class GitStateStoreWriter:
             insecure_skip_tls_verify=insecure_skip_tls_verify,
             ca_bundle=ca_bundle,
             timeout=timeout,
+            temp_root=temp_root,
         )
-        cache = Path(tempfile.mkdtemp(prefix="kratix-git-cache-")) if cache_dir is None else Path(cache_dir)
+        cache = (
+            Path(tempfile.mkdtemp(prefix="kratix-git-cache-", dir=temp_root))
+            if cache_dir is None
+            else Path(cache_dir)
+        )
         # A private cache goes with the writer (on close() or when collected); a given one stays.
         self._remove_own_cache = weakref.finalize(self, shutil.rmtree, cache, ignore_errors=True)
         if cache_dir is not None:
@@ -167,7 +178,7 @@ class GitStateStoreWriter:
         """
         touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())  # and the contents' types
-        with self._lock:
+        with self._lock, self._access.session():
             try:
                 return self._write_locked(changes, before_push)
             except StateStoreError as exc:
@@ -181,7 +192,10 @@ class GitStateStoreWriter:
         self, changes: Sequence[Change], before_push: Callable[[], None] | None = None
     ) -> WriteResult:
         self._open()
-        for attempt in range(self.max_push_attempts):
+        deadline = time.monotonic() + self.retry_horizon
+        attempt = 0
+        while True:
+            attempt += 1
             parent = self._fetch()
             commit = self._commit(changes, parent)
             if commit is None:
@@ -190,18 +204,22 @@ class GitStateStoreWriter:
                 before_push()
             if self._push(commit):
                 return WriteResult(version_id=commit, changed=True)
-            if attempt + 1 < self.max_push_attempts:
-                # Someone else pushed in between: back off a little (jittered so two writers
-                # do not collide again) and re-apply the batch on their tip.
-                time.sleep(self.retry_backoff * (2**attempt) * (1 + random.random()))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (self.max_push_attempts is not None and attempt >= self.max_push_attempts):
+                break
+            # Someone else pushed in between: wait a random share of a growing, capped delay
+            # (full jitter, so writers that collided once spread out) and re-apply the batch on
+            # their tip. Never sleep past the horizon.
+            ceiling = min(self.max_retry_delay, self.retry_backoff * (2 ** (attempt - 1)))
+            time.sleep(min(random.uniform(0, ceiling), remaining))
         raise WriteConflictError(
             f"could not push to branch {self.branch!r} of {self.remote.url}: the branch moved"
-            f" on each of {self.max_push_attempts} attempts; will retry later"
+            f" on each of {attempt} attempts over {self.retry_horizon:g}s; will retry later"
         )
 
     def check_ready(self) -> None:
         """Fetch the branch and dry-run a push to it with the configured credentials."""
-        with self._lock:
+        with self._lock, self._access.session():
             self._open()
             parent = self._fetch()
             # An absent branch is fine (the first write creates it); dry-run pushing a commit

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shlex
@@ -27,7 +28,7 @@ import shutil
 import tempfile
 import urllib.parse
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -232,7 +233,13 @@ def credentials_from_secret(
 
 
 class GitAccess:
-    """The environment (and files) git needs to talk to one remote; owns them until closed."""
+    """The environment (and files) git needs to talk to one remote.
+
+    A private key, known_hosts or CA bundle is on disk only inside :meth:`session` (the length of
+    one write or readiness check), in a fresh 0700 directory under ``temp_root``: a killed process
+    leaves at most the files of the one write it was doing, and the operator's start-up sweep of
+    its temp root removes those.
+    """
 
     def __init__(
         self,
@@ -242,11 +249,15 @@ class GitAccess:
         insecure_skip_tls_verify: bool = False,
         ca_bundle: str | bytes | None = None,
         timeout: float = 60.0,
+        temp_root: str | Path | None = None,
     ) -> None:
         self.remote = remote
-        self._dir = Path(tempfile.mkdtemp(prefix="kratix-git-auth-"))  # mode 0700
-        # Key files must not outlive the writer even if close() is forgotten.
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+        self._temp_root = str(temp_root) if temp_root is not None else None
+        self._timeout = timeout
+        self._files: dict[str, bytes] = {}
+        self._session_dir: Path | None = None
+        self._depth = 0
+        self._cleanup: weakref.finalize | None = None
         self._secrets: list[str] = []
         config: dict[str, str] = {
             "credential.helper": "",  # no stored or prompted credentials, only ours
@@ -267,10 +278,7 @@ class GitAccess:
         if insecure_skip_tls_verify:
             config["http.sslVerify"] = "false"
         if ca_bundle:
-            ca_file = self._dir / "ca.pem"
-            ca_file.write_bytes(ca_bundle.encode() if isinstance(ca_bundle, str) else ca_bundle)
-            # The env var, not http.sslCAInfo: git lets GIT_SSL_CAINFO override the config.
-            env["GIT_SSL_CAINFO"] = str(ca_file)
+            self._files["ca.pem"] = ca_bundle.encode() if isinstance(ca_bundle, str) else ca_bundle
         if credentials.method == "basicAuth":
             token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
             # Scoped to the remote URL so the header is never sent to another host.
@@ -281,34 +289,71 @@ class GitAccess:
                 token,
             ]
         elif credentials.method == "ssh":
-            key_file = self._dir / "id"
             key_text = credentials.ssh_private_key.replace("\r\n", "\n")
             # OpenSSH rejects a key without its final newline ("invalid format").
-            key_file.write_text(key_text if key_text.endswith("\n") else key_text + "\n")
-            key_file.chmod(0o600)
-            known_hosts = self._dir / "known_hosts"
-            known_hosts.write_text(credentials.known_hosts.rstrip("\n") + "\n")
-            env["GIT_SSH_COMMAND"] = " ".join(
-                [
-                    "ssh -F /dev/null",
-                    f"-i {shlex.quote(str(key_file))}",
-                    "-o IdentitiesOnly=yes",
-                    f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}",
-                    "-o GlobalKnownHostsFile=/dev/null",
-                    "-o StrictHostKeyChecking=yes",
-                    "-o BatchMode=yes",
-                    f"-o ConnectTimeout={max(1, int(timeout))}",
-                ]
-            )
+            self._files["id"] = (key_text if key_text.endswith("\n") else key_text + "\n").encode()
+            self._files["known_hosts"] = (credentials.known_hosts.rstrip("\n") + "\n").encode()
         if remote.password:
             self._secrets.append(remote.password)
         env["GIT_CONFIG_COUNT"] = str(len(config))
         for index, (key, value) in enumerate(config.items()):
             env[f"GIT_CONFIG_KEY_{index}"] = key
             env[f"GIT_CONFIG_VALUE_{index}"] = value
-        self.env: dict[str, str] = env
+        self._base_env = env
+        self.env: dict[str, str] = dict(env)
+        """git's environment; inside a session it also points at the key, known_hosts and CA files."""
         # Longest first, so a secret that contains another is removed whole.
         self._secrets = sorted({s for s in self._secrets if s}, key=len, reverse=True)
+
+    @property
+    def files_on_disk(self) -> Path | None:
+        """The directory holding the credential files right now (None outside a session)."""
+        return self._session_dir
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Write the credential files for the commands run inside; remove them at the end."""
+        if self._depth == 0 and self._files:
+            directory = Path(tempfile.mkdtemp(prefix="kratix-git-auth-", dir=self._temp_root))  # 0700
+            # Even if close() is forgotten or a command raises, the files go with the session.
+            self._cleanup = weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
+            self._session_dir = directory
+            env = dict(self._base_env)
+            for name, content in self._files.items():
+                path = directory / name
+                path.write_bytes(content)
+                path.chmod(0o600)
+            if "ca.pem" in self._files:
+                # The env var, not http.sslCAInfo: git lets GIT_SSL_CAINFO override the config.
+                env["GIT_SSL_CAINFO"] = str(directory / "ca.pem")
+            if "id" in self._files:
+                env["GIT_SSH_COMMAND"] = " ".join(
+                    [
+                        "ssh -F /dev/null",
+                        f"-i {shlex.quote(str(directory / 'id'))}",
+                        "-o IdentitiesOnly=yes",
+                        f"-o UserKnownHostsFile={shlex.quote(str(directory / 'known_hosts'))}",
+                        "-o GlobalKnownHostsFile=/dev/null",
+                        "-o StrictHostKeyChecking=yes",
+                        "-o BatchMode=yes",
+                        f"-o ConnectTimeout={max(1, int(self._timeout))}",
+                    ]
+                )
+            self.env = env
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._end_session()
+
+    def _end_session(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+        self._session_dir = None
+        self.env = dict(self._base_env)
 
     def scrub(self, text: str) -> str:
         """``text`` without any credential and without user:password@ parts of URLs."""
@@ -318,8 +363,8 @@ class GitAccess:
         return _redact(text)
 
     def close(self) -> None:
-        """Delete the key, known_hosts and CA files."""
-        self._cleanup()
+        """Delete the key, known_hosts and CA files if a session left them."""
+        self._end_session()
 
 
 def classify_git_failure(stderr: str) -> type[StateStoreError]:

@@ -202,6 +202,54 @@ def test_a_branch_that_keeps_moving_gives_a_conflict_error(
     assert git_server.commits(repo) == ["theirs 3", "theirs 2", "theirs 1"]
 
 
+def _busy_remote(
+    writer: GitStateStoreWriter, git_server: GitServer, repo: str, seconds: float, monkeypatch: Any
+) -> list[float]:
+    """For ``seconds``, someone else moves the branch right before each of the writer's pushes."""
+    import time
+
+    real_push = writer._push
+    until = time.monotonic() + seconds
+    pushes: list[float] = []
+
+    def beaten_while_busy(commit: str) -> bool:
+        pushes.append(time.monotonic())
+        if pushes[-1] < until:
+            git_server.push_as_someone_else(repo, {f"theirs/{len(pushes)}": b"x"}, f"theirs {len(pushes)}")
+        return real_push(commit)
+
+    monkeypatch.setattr(writer, "_push", beaten_while_busy)
+    return pushes
+
+
+def test_a_remote_busy_for_seconds_does_not_fail_the_write(
+    git_server: GitServer, make_writer: Any, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 11, item 11: five attempts from 0.05 s gave up after about a second.
+    writer = make_writer(repo)
+    pushes = _busy_remote(writer, git_server, repo, 3.0, monkeypatch)
+    result = writer.write([wp("wp-a", {"a": b"a"})])
+    assert result.changed and result.version_id == git_server.head(repo)
+    assert pushes[-1] - pushes[0] >= 3.0 and len(pushes) >= 3
+    commits = git_server.commits(repo)
+    assert commits[0] == "Update from: wp-a" and commits.count("Update from: wp-a") == 1
+    assert len(commits) == len(pushes)  # theirs, one per rejected push, then ours once
+
+
+def test_a_remote_busy_past_the_horizon_gives_a_conflict_error_in_time(
+    git_server: GitServer, make_writer: Any, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    writer = make_writer(repo, retry_horizon=1.5)
+    pushes = _busy_remote(writer, git_server, repo, 60.0, monkeypatch)
+    started = time.monotonic()
+    with pytest.raises(WriteConflictError, match=r"over 1\.5s"):
+        writer.write([wp("wp-a", {"a": b"a"})])
+    assert 1.5 <= time.monotonic() - started < 6
+    assert "Update from: wp-a" not in git_server.commits(repo) and len(pushes) >= 2
+
+
 def test_two_writers_racing_on_one_store_both_land(
     git_server: GitServer, make_writer: Any, repo: str, tmp_path: Path
 ) -> None:
@@ -374,3 +422,26 @@ def test_ssh_refuses_an_unknown_host_key(
     writer = make_writer(repo, url=git_server.ssh_url(repo), auth_method="ssh", secret=secret)
     with pytest.raises(HostKeyVerificationError, match="knownHosts"):
         writer.check_ready()
+
+
+def test_the_ssh_key_is_on_disk_only_while_a_write_runs(
+    git_server: GitServer, make_writer: Any, repo: str, tmp_path: Path
+) -> None:
+    # Issue 11, item 12: the key used to stay in $TMPDIR for the writer's whole life.
+    root = tmp_path / "operator-root"
+    root.mkdir()
+    secret = {"sshPrivateKey": git_server.ssh_private_key, "knownHosts": git_server.known_hosts}
+    writer = make_writer(repo, url=git_server.ssh_url(repo), auth_method="ssh", secret=secret, temp_root=root)
+    assert not list(root.glob("kratix-git-auth-*")), "no key on disk before the first write"
+    during: list[bytes] = []
+
+    def look() -> None:
+        folder = writer._access.files_on_disk
+        assert folder is not None and folder.parent == root
+        during.append((folder / "id").read_bytes())
+
+    assert writer.write([wp("wp-ssh", {"a.yaml": b"over ssh"})], before_push=look).changed
+    assert during and during[0].strip() == git_server.ssh_private_key.strip().encode()
+    assert not list(root.glob("kratix-git-auth-*")), "the key went when the write ended"
+    writer.check_ready()
+    assert not list(root.glob("kratix-git-auth-*")), "and when the readiness check ended"

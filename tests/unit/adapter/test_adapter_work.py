@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from kratix_py.adapter.work import WorkIdentity, new_work, trace_annotations, updated_work
+from kratix_py.adapter.work import WorkIdentity, WorkOwner, new_work, trace_annotations, updated_work
+from kratix_py.contract import ANNOTATION_OWNER_UID
+from kratix_py.core.ownership import owned_by
 from kratix_py.core.workloads import DEFAULT_GROUP_ID, PipelineOutput, build_workload_groups
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -111,3 +113,41 @@ def test_updated_work_replaces_the_spec_and_keeps_metadata_for_a_guarded_update(
     assert "status" not in updated
     assert len(updated["spec"]["workloadGroups"]) == 1
     assert existing["spec"]["workloadGroups"] == []  # the input is untouched
+
+
+CACHE = WorkOwner("redis.example.com/v1", "Redis", "cache", "team-a", "uid-cache")
+
+
+def test_works_are_owned_by_their_request_or_promise() -> None:
+    work = new_work(REQUEST, _groups(), now=NOW, owner=CACHE)
+    assert work["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "redis.example.com/v1",
+            "kind": "Redis",
+            "name": "cache",
+            "uid": "uid-cache",
+            "controller": True,
+        }
+    ]
+    assert owned_by(work, {"metadata": {"uid": "uid-cache"}})
+    promise = WorkOwner("platform.kratix.io/v1alpha1", "Promise", "redis", "", "uid-redis")
+    assert (
+        new_work(PROMISE, [], now=NOW, owner=promise)["metadata"]["ownerReferences"][0]["uid"] == "uid-redis"
+    )
+
+
+def test_an_owner_in_another_namespace_is_recorded_in_an_annotation() -> None:
+    # Owner references cannot cross namespaces: the garbage collector would delete the Work.
+    elsewhere = WorkIdentity("redis", "configure", "resource", "pipelines", "cache", "team-a")
+    work = new_work(elsewhere, [], now=NOW, owner=CACHE)
+    assert "ownerReferences" not in work["metadata"]
+    assert work["metadata"]["annotations"] == {ANNOTATION_OWNER_UID: "uid-cache"}
+
+
+def test_an_update_adopts_a_work_without_owner_and_keeps_other_references() -> None:
+    existing = new_work(REQUEST, [], now=NOW)
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "uid-x"}
+    stale = {**other, "uid": "uid-stale", "controller": True}
+    existing["metadata"]["ownerReferences"] = [other, stale]
+    updated = updated_work(existing, REQUEST, _groups(), now=NOW, owner=CACHE)
+    assert [ref["uid"] for ref in updated["metadata"]["ownerReferences"]] == ["uid-x", "uid-cache"]

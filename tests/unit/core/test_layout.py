@@ -13,6 +13,8 @@ from kratix_py.api.work import Workload
 from kratix_py.core.layout import (
     PlacementFiles,
     canary_changes,
+    flat_claims,
+    flat_clashes,
     group_directory,
     placement_removal,
     placement_write,
@@ -145,6 +147,47 @@ def test_mode_none_writes_flat_files_and_a_state_file_and_cleans_up_what_it_drop
         "dev/sub/deploy.yaml",
     ]
     assert all(ch.content is None for ch in removal.changes)
+
+
+@pytest.mark.parametrize("path", [".kratix/team-a-other.yaml", "./.kratix/x.yaml", ".kratix/sub/y.yaml"])
+def test_mode_none_refuses_pipeline_output_in_the_bookkeeping_directory(path):
+    with pytest.raises(UnsafePathError, match=r"is in \.kratix/, where kratix-py keeps"):
+        placement_write(destination("dev", "none"), files(content={path: "forged"}))
+    # Elsewhere a directory merely named like it is fine.
+    write = placement_write(destination("dev", "none"), files(content={"app/.kratix/x.yaml": "x"}))
+    assert write.owned == ("dev/app/.kratix/x.yaml",)
+
+
+def test_mode_none_claims_and_clashes_between_placements():
+    dest = destination("dev", "none")
+    claims = flat_claims(dest, "a", ["shared.yaml", "a.yaml"], recorded=["dev/old.yaml"])
+    assert claims == {"dev/shared.yaml", "dev/a.yaml", "dev/old.yaml"}
+    # Unwritable paths are claimed by nobody.
+    assert flat_claims(dest, "b", ["../x.yaml", ".kratix/y.yaml"]) == set()
+    others = {"team-a/b": {"dev/shared.yaml", "dev/b.yaml"}, "team-a/c": {"dev/shared.yaml"}}
+    assert flat_clashes(["dev/a.yaml", "dev/shared.yaml"], others) == {
+        "dev/shared.yaml": ["team-a/b", "team-a/c"]
+    }
+    assert flat_clashes(["dev/a.yaml"], others) == {}
+
+
+def test_mode_none_never_deletes_what_another_placement_claims():
+    dest = destination("dev", "none")
+    placement = files(content={"shared.yaml": "s", "mine.yaml": "m"})
+    write = placement_write(
+        dest,
+        placement,
+        previously_owned=["dev/dropped-shared.yaml", "dev/dropped.yaml", "dev/.kratix/team-a-other.yaml"],
+        keep={"dev/dropped-shared.yaml"},
+    )
+    assert [change.path for change in write.cleanup] == ["dev/dropped.yaml"]
+    removal = placement_removal(
+        dest,
+        placement,
+        previously_owned=["dev/.kratix/team-a-other.yaml"],
+        keep={"dev/shared.yaml"},
+    )
+    assert [change.path for change in removal.changes] == ["dev/.kratix/team-a-wp.yaml", "dev/mine.yaml"]
 
 
 def test_recorded_paths_are_checked_again_before_deleting():

@@ -608,10 +608,16 @@ def test_is_last_pipeline_is_only_on_the_status_writer():
     assert env_of(last["status-writer"])["IS_LAST_PIPELINE"] == "true"
 
 
-def test_work_writer_has_no_kratix_env_unless_dry_run():
-    assert "env" not in containers(pod_of())["work-writer"]
+def test_work_writer_knows_the_object_and_its_uid_to_own_the_work():
+    env = env_of(containers(pod_of())["work-writer"])
+    assert env["KRATIX_OBJECT_UID"] == make_run().request["metadata"]["uid"]
+    assert env["KRATIX_OBJECT_NAME"] == "orders" and env["KRATIX_OBJECT_KIND"] == "Database"
+    assert "KRATIX_DRY_RUN" not in env
+    # The uid is the work-writer's alone: user containers have no use for it.
+    steps = containers(pod_of())
+    assert all("KRATIX_OBJECT_UID" not in env_of(c) for name, c in steps.items() if name != "work-writer")
     dry = containers(pod_of(make_run(dry_run=True)))
-    assert dry["work-writer"]["env"] == [{"name": "KRATIX_DRY_RUN", "value": "true"}]
+    assert env_of(dry["work-writer"])["KRATIX_DRY_RUN"] == "true"
     for step in ("reader", "render", "status-writer"):
         assert env_of(dry[step])["KRATIX_DRY_RUN"] == "true"
     assert "KRATIX_DRY_RUN" not in env_of(containers(pod_of())["reader"])

@@ -95,3 +95,45 @@ def test_different_keys_run_concurrently():
     queue.add(("thing", "b"))
     run_queue(queue, lambda: len(done) == 2)
     assert sorted(done) == ["a", "b"]
+
+
+def test_reconciles_are_counted_under_controller_runtime_names():
+    from prometheus_client import REGISTRY
+
+    def value(metric: str, /, **labels: str) -> float:
+        return REGISTRY.get_sample_value(metric, labels) or 0.0
+
+    calls: list[int] = []
+
+    def reconcile(key):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return timedelta(seconds=30) if len(calls) == 2 else None
+
+    before = {
+        "errors": value("controller_runtime_reconcile_errors_total", controller="metered"),
+        "error": value("controller_runtime_reconcile_total", controller="metered", result="error"),
+        "after": value("controller_runtime_reconcile_total", controller="metered", result="requeue_after"),
+        "retries": value("workqueue_retries_total", name="kratix-py"),
+        "time": value("controller_runtime_reconcile_time_seconds_count", controller="metered"),
+        "old": value("kratix_py_reconciles_total", kind="Metered", result="error"),
+    }
+    queue = WorkQueue({"Metered": reconcile}, base_backoff=0.01)
+    queue.add(("Metered", "a"))
+    run_queue(queue, lambda: len(calls) >= 2, timeout=2)
+    assert value("controller_runtime_reconcile_errors_total", controller="metered") == before["errors"] + 1
+    assert (
+        value("controller_runtime_reconcile_total", controller="metered", result="error")
+        == before["error"] + 1
+    )
+    assert (
+        value("controller_runtime_reconcile_total", controller="metered", result="requeue_after")
+        == before["after"] + 1
+    )
+    assert value("workqueue_retries_total", name="kratix-py") == before["retries"] + 1
+    assert (
+        value("controller_runtime_reconcile_time_seconds_count", controller="metered") == before["time"] + 2
+    )
+    assert value("kratix_py_reconciles_total", kind="Metered", result="error") == before["old"] + 1
+    assert REGISTRY.get_sample_value("workqueue_depth", {"name": "kratix-py"}) is not None

@@ -126,9 +126,12 @@ def test_tls_options() -> None:
     with_ca = GitAccess(remote, GitCredentials("none"), ca_bundle="-----BEGIN CERTIFICATE-----\n")
     try:
         assert config_of(insecure.env)["http.sslVerify"] == "false"
-        ca_file = Path(with_ca.env["GIT_SSL_CAINFO"])
-        assert ca_file.read_text().startswith("-----BEGIN CERTIFICATE-----")
-        assert "http.sslVerify" not in config_of(with_ca.env)
+        assert with_ca.files_on_disk is None, "the CA file exists only inside a session"
+        with with_ca.session():
+            ca_file = Path(with_ca.env["GIT_SSL_CAINFO"])
+            assert ca_file.read_text().startswith("-----BEGIN CERTIFICATE-----")
+            assert "http.sslVerify" not in config_of(with_ca.env)
+        assert not ca_file.exists(), "and goes when the session ends"
     finally:
         insecure.close()
         with_ca.close()
@@ -140,16 +143,18 @@ def test_ssh_key_file_is_private_and_host_keys_are_strict() -> None:
     creds = GitCredentials("ssh", ssh_private_key="KEY-TEXT", known_hosts="[h]:2222 ssh-ed25519 AAAA")
     access = GitAccess(remote, creds)
     try:
-        command = access.env["GIT_SSH_COMMAND"]
-        assert "StrictHostKeyChecking=yes" in command
-        assert "BatchMode=yes" in command
-        key_file = Path(command.split("-i ", 1)[1].split()[0])
-        assert key_file.read_text() == "KEY-TEXT\n"  # OpenSSH needs the final newline
-        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+        assert "GIT_SSH_COMMAND" not in access.env, "no key on disk outside a session"
+        with access.session():
+            command = access.env["GIT_SSH_COMMAND"]
+            assert "StrictHostKeyChecking=yes" in command
+            assert "BatchMode=yes" in command
+            key_file = Path(command.split("-i ", 1)[1].split()[0])
+            assert key_file.read_text() == "KEY-TEXT\n"  # OpenSSH needs the final newline
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+            assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+        assert not key_file.exists() and not key_file.parent.exists()
     finally:
         access.close()
-    assert not key_file.exists()
 
 
 @pytest.mark.parametrize(

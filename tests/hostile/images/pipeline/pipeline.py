@@ -49,12 +49,23 @@ def api(method: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read() or b"{}")
 
 
-def work(name: str, namespace: str, resource: str, filepath: str, content: str, labels: dict) -> dict:
+def work(
+    name: str,
+    namespace: str,
+    resource: str,
+    filepath: str,
+    content: str,
+    labels: dict,
+    owners: list | None = None,
+) -> dict:
     encoded = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+    metadata: dict = {"name": name, "namespace": namespace, "labels": labels}
+    if owners:
+        metadata["ownerReferences"] = owners
     return {
         "apiVersion": "platform.kratix.io/v1alpha1",
         "kind": "Work",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": metadata,
         "spec": {
             "promiseName": "hostile",
             "resourceName": resource,
@@ -168,11 +179,23 @@ def main() -> int:
         )
     # the API with the pod's credentials
     elif case == "bad-work-path":
+        # A Work of its own request, owned by it as the work-writer's are (the pipeline can read
+        # its request's uid), so that it is the path the operator refuses, not the identity.
         labels = {"kratix.io/promise-name": "hostile", "kratix.io/work-type": "resource"}
+        me = api("GET", f"/apis/hostile.kratix.io/v1alpha1/namespaces/{namespace}/hostiles/{name}")
+        owner = {
+            "apiVersion": me["apiVersion"],
+            "kind": me["kind"],
+            "name": name,
+            "uid": me["metadata"]["uid"],
+            "controller": True,
+        }
         api(
             "POST",
             f"/apis/platform.kratix.io/v1alpha1/namespaces/{namespace}/works",
-            work(f"evil-{name}", namespace, name, "../../../escape.yaml", config_map("escape"), labels),
+            work(
+                f"evil-{name}", namespace, name, "../../../escape.yaml", config_map("escape"), labels, [owner]
+            ),
         )
     elif case == "forged-work":
         victim = "victim-forged"
