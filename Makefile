@@ -6,12 +6,14 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-system setup-python setup-images setup-backstage setup-components test test-unit lint crds demo bench e2e-kind example-images charts clean
+.PHONY: help setup setup-platform setup-system setup-python setup-images setup-backstage setup-components test test-unit lint crds demo bench e2e-kind example-images charts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-setup: setup-system setup-python setup-images setup-backstage setup-components  ## install everything the tests and the demo need
+setup: setup-platform setup-backstage setup-components  ## install everything the tests need
+
+setup-platform: setup-system setup-python setup-images  ## what the demo and the local platform need
 
 setup-system:  ## Debian packages: podman, runc, git, openssh, debootstrap (needs root)
 	bash scripts/setup-system.sh
@@ -54,10 +56,10 @@ crds: setup-python  ## regenerate crds/ from the API models (and the chart's cop
 charts: setup-python  ## refresh the kratix chart's copy of crds/
 	$(PY) -m kratix_py.local_platform.helm sync
 
-demo: setup  ## the whole flow on the local platform
+demo: setup-platform  ## the whole flow on the local platform (no Go builds: the emulator is its API)
 	$(VENV)/bin/kratix-py demo
 
-bench: setup  ## print the benchmark numbers
+bench: setup-platform  ## print the benchmark numbers
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 e2e-kind: setup-python  ## on a laptop with Docker: kind cluster + chart + the suites against it
