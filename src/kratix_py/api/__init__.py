@@ -58,6 +58,15 @@ from kratix_py.api.release import (
     PromiseReleaseStatus,
     SourceRef,
 )
+from kratix_py.api.revision import (
+    BoundResource,
+    PromiseRevision,
+    PromiseRevisionSpec,
+    PromiseRevisionStatus,
+    ResourceBinding,
+    ResourceBindingSpec,
+    ResourceBindingStatus,
+)
 from kratix_py.api.statestore import (
     BucketStateStore,
     BucketStateStoreSpec,
@@ -91,6 +100,8 @@ KINDS: tuple[type[KubeObject], ...] = (
     WorkPlacement,
     PromiseRelease,
     HealthRecord,
+    PromiseRevision,
+    ResourceBinding,
 )
 """Every kind kratix-py defines a CRD for."""
 
@@ -98,6 +109,7 @@ __all__ = [
     "KINDS",
     "RBAC",
     "ApiCrd",
+    "BoundResource",
     "BucketStateStore",
     "BucketStateStoreSpec",
     "Condition",
@@ -129,10 +141,16 @@ __all__ = [
     "PromiseRelease",
     "PromiseReleaseSpec",
     "PromiseReleaseStatus",
+    "PromiseRevision",
+    "PromiseRevisionSpec",
+    "PromiseRevisionStatus",
     "PromiseSpec",
     "PromiseStatus",
     "RequestGVK",
     "RequiredPromise",
+    "ResourceBinding",
+    "ResourceBindingSpec",
+    "ResourceBindingStatus",
     "SecretReference",
     "SourceRef",
     "StateStoreRef",

@@ -32,6 +32,7 @@ from kratix_py.api.destination import Destination
 from kratix_py.api.meta import KubeObject
 from kratix_py.api.promise import Promise
 from kratix_py.api.release import HealthRecord, PromiseRelease
+from kratix_py.api.revision import PromiseRevision, ResourceBinding
 from kratix_py.api.statestore import BucketStateStore, GitStateStore
 from kratix_py.api.work import Work, WorkPlacement
 from kratix_py.contract import CATEGORY, GROUP, VERSION
@@ -123,6 +124,20 @@ PRINTER_COLUMNS: dict[type[KubeObject], tuple[PrinterColumn, ...]] = {
     PromiseRelease: (
         PrinterColumn("Status", ".status.status", description="Installed or Error installing"),
         PrinterColumn("Version", ".spec.version"),
+        AGE,
+    ),
+    PromiseRevision: (
+        PrinterColumn("Promise", ".spec.promiseRef.name"),
+        PrinterColumn("Version", ".spec.version"),
+        PrinterColumn("Latest", ".status.latest", "boolean", description="The Promise's current version"),
+        AGE,
+    ),
+    ResourceBinding: (
+        PrinterColumn("Version", ".spec.version", description="latest or a pinned revision version"),
+        PrinterColumn("Applied", ".status.lastAppliedVersion", description="Version the request last ran"),
+        PrinterColumn(
+            "Upgraded", _condition("UpgradeSucceeded", "status"), description="Condition UpgradeSucceeded"
+        ),
         AGE,
     ),
     HealthRecord: (

@@ -47,6 +47,7 @@ from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
 from kratix_py.operator.request_kinds import RequestKinds, ServedKind
 from kratix_py.operator.requests import RequestReconciler, request_key
+from kratix_py.operator.revisions import RevisionReconciler, revisions_key
 from kratix_py.operator.settings import OperatorSettings, catalog_selector
 from kratix_py.operator.statestores import (
     STATE_STORE_KINDS,
@@ -78,6 +79,13 @@ class Watched:
     """Serve reconcilers' reads from it (False: only its events matter, e.g. Secrets' metadata)."""
 
 
+def _spec_changed(change: Change) -> bool:
+    """Whether an object came, went or got a new spec (not only a status or label change)."""
+    if change.old is None or change.new is None:
+        return True
+    return bool(change.old.get("spec") != change.new.get("spec"))
+
+
 def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
     """What the workflows read of a Job: metadata, ``spec.suspend`` and status (not the pod template,
     which is most of a Job and would cost memory for every Job kept)."""
@@ -102,6 +110,12 @@ WATCHED: tuple[Watched, ...] = (
     Watched(r.DESTINATIONS, transform=strip_managed_fields),
     Watched(r.PROMISE_RELEASES, transform=strip_managed_fields),
     Watched(r.HEALTH_RECORDS, transform=strip_managed_fields),
+    Watched(r.PROMISE_REVISIONS, index_labels=_BY_PROMISE, transform=strip_managed_fields),
+    Watched(
+        r.RESOURCE_BINDINGS,
+        index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
+        transform=strip_managed_fields,
+    ),
     Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
     Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
     Watched(
@@ -172,7 +186,12 @@ class Operator:
         )
         self.catalog = CatalogWriter(self.kube, catalog_selector(settings.backstage_catalog_selector))
         self.requests = RequestReconciler(
-            self.kube, workflows, kinds=self.kinds, catalog=self.catalog, model=self.cache.model
+            self.kube,
+            workflows,
+            kinds=self.kinds,
+            catalog=self.catalog,
+            model=self.cache.model,
+            binding_strategy=settings.binding_version_strategy,
         )
         self.queue = WorkQueue(
             {
@@ -198,6 +217,7 @@ class Operator:
                 "statestore": StateStoreReconciler(self.kube, self.stores, enqueue=self.enqueue),
                 "promiserelease": PromiseReleaseReconciler(self.kube, model=self.cache.model),
                 "health": HealthReconciler(self.kube, kinds=self.kinds),
+                "revisions": RevisionReconciler(self.kube),
             },
             workers=settings.workers,
             describe=self.describe_key,
@@ -269,6 +289,7 @@ class Operator:
         rid = resource_id(resource)
         if rid == resource_id(r.PROMISES):
             self.enqueue(("promise", name))
+            self.enqueue(revisions_key(name))
             # Promises that require this one re-check their requirements at once (Kratix watches
             # the Promises in status.requiredBy for the same reason).
             for requirer in self.promises_requiring(name):
@@ -279,6 +300,22 @@ class Operator:
             release = (meta.get("labels") or {}).get(c.LABEL_PROMISE_RELEASE_NAME)
             if release:  # a released Promise that changed or went is the release's business too
                 self.enqueue(release_key(str(release)))
+        elif rid == resource_id(r.PROMISE_REVISIONS):
+            promise = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME)
+            if promise:
+                self.enqueue(revisions_key(str(promise)))
+                if _spec_changed(change):
+                    # Requests pinned to this version run its new spec (one pass per revision
+                    # change, not per request reconcile).
+                    self.enqueue_requests(str(promise))
+        elif rid == resource_id(r.RESOURCE_BINDINGS):
+            spec = obj.get("spec") or {}
+            served = self.kinds.of_promise(str((spec.get("promiseRef") or {}).get("name") or ""))
+            request = (spec.get("resourceRef") or {}).get("name")
+            if served is not None and request:
+                self.enqueue(
+                    request_key(served.group, served.version, served.plural, namespace, str(request))
+                )
         elif rid == resource_id(r.PROMISE_RELEASES):
             self.enqueue(release_key(name))
         elif rid == resource_id(r.HEALTH_RECORDS):

@@ -71,6 +71,12 @@ def _pull_policy(value: Any) -> str:
     return str(value)
 
 
+def _strategy(value: Any) -> str:
+    if value not in c.BINDING_VERSION_STRATEGIES:
+        raise ValueError(f"expected one of {', '.join(c.BINDING_VERSION_STRATEGIES)}, got {value!r}")
+    return str(value)
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a mapping, got {value!r}")
@@ -89,6 +95,7 @@ _FIELDS: tuple[tuple[tuple[str, ...], str, Callable[[Any], Any]], ...] = (
     (("workflows", "defaultContainerSecurityContext"), "default_container_security_context", _mapping),
     (("workflows", "defaultContainerResources"), "default_container_resources", _mapping),
     (("workflows", "jobOptions", "defaultBackoffLimit"), "default_backoff_limit", _count(0)),
+    (("resourceBindingVersionStrategy",), "binding_version_strategy", _strategy),
 )
 
 _UNUSED: tuple[tuple[str, ...], ...] = (
@@ -98,7 +105,6 @@ _UNUSED: tuple[tuple[str, ...], ...] = (
     ("telemetry",),
     ("logging",),
     ("featureFlags",),
-    ("resourceBindingVersionStrategy",),
     ("git",),
 )
 

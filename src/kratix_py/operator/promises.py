@@ -419,6 +419,11 @@ class PromiseReconciler(Reconciler[Promise]):
                 return timedelta(seconds=1) if not blocked else c.DEFAULT_REQUEUE
             return self.release(obj, c.FINALIZER_RESOURCE_REQUEST_CLEANUP)
         if c.FINALIZER_REVISION_CLEANUP in finalizers:
+            # The revision reconciler deletes them now that the requests are gone.
+            if self.kube.list(r.PROMISE_REVISIONS, labels={c.LABEL_PROMISE_NAME: name}):
+                message = "waiting for the Promise's revisions to be deleted"
+                self._deleting(obj, old_status, cond.UNKNOWN, "DeletingRevisions", message, now)
+                return timedelta(seconds=1)
             return self.release(obj, c.FINALIZER_REVISION_CLEANUP)
         if c.FINALIZER_DYNAMIC_CONTROLLER_DEPENDANT_RESOURCES_CLEANUP in finalizers:
             for resource in r.PIPELINE_RBAC_AND_CONFIG:

@@ -33,7 +33,14 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.queue import Key
 from kratix_py.operator.reconciler import Clock, Reconciler, deleting, label_on
 from kratix_py.operator.request_kinds import RequestKinds
-from kratix_py.operator.status import failing_work_details, reconciled, works_summary
+from kratix_py.operator.revisions import find_binding, new_binding, promise_version, revision_name
+from kratix_py.operator.status import (
+    failing_work_details,
+    reconciled,
+    transition_events,
+    works_summary,
+    write_status,
+)
 from kratix_py.operator.workflows import Subject, WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         *,
         kinds: RequestKinds | None = None,
         catalog: CatalogWriter | None = None,
+        binding_strategy: str = "floating",
         model: ModelReader = parse_model,
         clock: Clock | None = None,
     ) -> None:
@@ -68,6 +76,7 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         self.workflows = workflows
         self.kinds = kinds
         self.catalog = catalog
+        self.binding_strategy = binding_strategy
         self._promise_hashes: dict[tuple[str, str], str] = {}
 
     def locate(self, key: Key) -> tuple[k.Resource, str | None, str]:
@@ -111,6 +120,15 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             return timedelta(seconds=2)
 
         obj = self._ensure_metadata(resource, obj, promise.name)
+        binding = self._binding(promise.name, obj, promise_obj)
+        if label_on(binding, c.LABEL_MANUAL_RECONCILIATION):
+            obj, binding = self._rerun_from_binding(resource, obj, binding)
+        bound = self._bound(binding, promise_obj)
+        if isinstance(bound, str):
+            self._version_missing(resource, obj, binding, bound, now)
+            return None  # an edit of the binding (or a new revision) enqueues the request again
+        version, promise_obj = bound
+        promise = self.model(Promise, promise_obj)
         if promise.pipelines(WorkflowType.RESOURCE, WorkflowAction.CONFIGURE):
             obj = self._after_unpause(resource, obj)
         old_status = copy.deepcopy(obj.get("status") or {})
@@ -133,7 +151,13 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             obj,
             resource,
             spec_hash,
-            change_reason="the request's specification changed" if own_change else "the Promise changed",
+            change_reason=(
+                "the request's specification changed"
+                if own_change
+                else f"the request moved to version {version}"
+                if old_status.get("promiseVersion", c.UNVERSIONED_PROMISE) != version
+                else "the Promise changed"
+            ),
         )
         outcome = self.workflows.configure(subject, now)
         status = outcome.status
@@ -162,9 +186,11 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             now,
         )
         status["observedGeneration"] = obj["metadata"].get("generation")
-        if promise.promise_version:
-            status["promiseVersion"] = promise.promise_version
+        if version != c.UNVERSIONED_PROMISE:
+            status["promiseVersion"] = version
+        status["resourceBindingVersion"] = binding["spec"]["version"]
         self.write_status(obj, old_status, status, outcome.events, resource=resource)
+        self._upgrade(binding, version, outcome.completed, outcome.failed, failure, now)
         if self.catalog is not None:
             self.catalog.request(promise_obj, {**obj, "status": status}, works)
         if outcome.completed and works_condition.status == cond.UNKNOWN:
@@ -181,6 +207,12 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         own_promise = (meta.get("labels") or {}).get(c.LABEL_PROMISE_NAME)
         promise_name = str(own_promise) if own_promise else self._promise_name(resource)
         promise_obj = self.kube.get(r.PROMISES, promise_name) if promise_name else None
+        if promise_obj is not None and own_promise:
+            # A request pinned to a version runs that version's delete pipelines.
+            binding = find_binding(self.kube, str(own_promise), meta["namespace"], meta["name"])
+            bound = self._bound(binding, promise_obj) if binding is not None else None
+            if isinstance(bound, tuple):
+                promise_obj = bound[1]
         promise = self._promise(promise_obj)
         if c.FINALIZER_DELETE_WORKFLOWS in finalizers:
             if promise is not None and promise.delete_pipeline(WorkflowType.RESOURCE) is not None:
@@ -247,6 +279,10 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
                         self.kube.delete(k.JOBS, job["metadata"]["name"], job["metadata"]["namespace"])
             return self.release(obj, c.FINALIZER_WORKFLOWS_CLEANUP, resource=resource)
         if c.FINALIZER_RESOURCE_BINDING_CLEANUP in finalizers:
+            if own_promise:
+                binding = find_binding(self.kube, str(own_promise), meta["namespace"], meta["name"])
+                if binding is not None:
+                    self.kube.delete(r.RESOURCE_BINDINGS, binding["metadata"]["name"], meta["namespace"])
             return self.release(obj, c.FINALIZER_RESOURCE_BINDING_CLEANUP, resource=resource)
         return None
 
@@ -316,6 +352,151 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             c.LABEL_WORK_TYPE: str(WorkType.RESOURCE),
         }
         return [work for work in self.kube.list(r.WORKS, namespace, labels=labels) if _work_of(work, meta)]
+
+    def _binding(
+        self, promise_name: str, obj: Mapping[str, Any], promise_obj: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The request's ResourceBinding, created (following ``latest``) when it has none."""
+        meta = obj["metadata"]
+        found = find_binding(self.kube, promise_name, meta["namespace"], meta["name"])
+        if found is not None:
+            return found
+        # A binding deleted by hand comes back with the version the request was bound to; a new
+        # one follows latest, or pins the Promise's current version with the pinned strategy.
+        version = (obj.get("status") or {}).get("resourceBindingVersion") or (
+            promise_version(promise_obj) if self.binding_strategy == "pinned" else c.LATEST_VERSION
+        )
+        body = new_binding(promise_name, meta["namespace"], meta["name"], str(version))
+        # A 409 (made meanwhile, not yet in the cache) goes to the queue, which reconciles again.
+        return self.kube.create(r.RESOURCE_BINDINGS, body)
+
+    def _rerun_from_binding(
+        self, resource: k.Resource, obj: dict[str, Any], binding: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Kratix's manual-reconciliation label on a binding goes to its request (which reruns)."""
+        meta = obj["metadata"]
+        label = {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: c.TRUE_LABEL_VALUE}}}
+        obj = self.kube.patch(resource, meta["name"], label, meta["namespace"])
+        unlabel = {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: None}}}
+        binding_meta = binding["metadata"]
+        binding = self.kube.patch(
+            r.RESOURCE_BINDINGS, binding_meta["name"], unlabel, binding_meta["namespace"]
+        )
+        return obj, binding
+
+    def _bound(
+        self, binding: Mapping[str, Any], promise_obj: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]] | str:
+        """(version, Promise to run) for the binding, or why its version cannot be run.
+
+        ``latest`` runs the live Promise (its latest revision holds the same spec); a pinned
+        version runs its revision's spec, found by name (one cache read however many exist).
+        """
+        wanted = str((binding.get("spec") or {}).get("version") or c.LATEST_VERSION)
+        current = promise_version(promise_obj)
+        if wanted == c.LATEST_VERSION:
+            return current, dict(promise_obj)
+        promise_name = str(promise_obj["metadata"]["name"])
+        revision = self.kube.get(r.PROMISE_REVISIONS, revision_name(promise_name, wanted))
+        if revision is None or (revision.get("spec") or {}).get("version") != wanted:
+            if wanted == current:
+                return current, dict(promise_obj)  # its revision is being recorded right now
+            known = sorted(
+                str((rev.get("spec") or {}).get("version"))
+                for rev in self.kube.list(r.PROMISE_REVISIONS, labels={c.LABEL_PROMISE_NAME: promise_name})
+            )
+            return (
+                f"ResourceBinding {binding['metadata']['name']} spec.version {wanted!r} is not a version "
+                f"of Promise {promise_name} (it has: {', '.join(known) or 'none'}): set spec.version "
+                f"to one of them or to {c.LATEST_VERSION}"
+            )
+        meta = promise_obj["metadata"]
+        # The Promise as it was at that version: its spec from the revision, and a resourceVersion
+        # of both objects so a parsed model or spec hash is never mixed up with the live Promise's.
+        pinned = {
+            **promise_obj,
+            "metadata": {
+                **meta,
+                "resourceVersion": f"{meta.get('resourceVersion')}@{revision['metadata'].get('resourceVersion')}",
+            },
+            "spec": revision["spec"].get("promiseSpec") or {},
+        }
+        return wanted, pinned
+
+    def _version_missing(
+        self,
+        resource: k.Resource,
+        obj: dict[str, Any],
+        binding: dict[str, Any],
+        message: str,
+        now: datetime,
+    ) -> None:
+        """A binding to a version that does not exist: said on the request and the binding."""
+        old = obj.get("status") or {}
+        conditions = cond.set_condition(
+            old.get("conditions"),
+            cond.Condition(c.CONDITION_RECONCILED, cond.FALSE, "VersionNotFound", message),
+            now,
+        )
+        self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+        old_binding = binding.get("status") or {}
+        conditions = cond.set_condition(
+            old_binding.get("conditions"),
+            cond.Condition(c.CONDITION_UPGRADE_SUCCEEDED, cond.FALSE, "VersionNotFound", message),
+            now,
+        )
+        self._write_binding(binding, old_binding, {**old_binding, "conditions": conditions})
+
+    def _upgrade(
+        self,
+        binding: dict[str, Any],
+        version: str,
+        completed: bool,
+        failed: bool,
+        failure: str,
+        now: datetime,
+    ) -> None:
+        """The binding's UpgradeSucceeded and versions after a run of ``version``.
+
+        A version that failed stays ``False`` while it is retried (no flapping through Unknown on
+        every retry); it turns True when a run of it, or of another version, succeeds.
+        """
+        old = binding.get("status") or {}
+        new = copy.deepcopy(old)
+        if completed and not failed:
+            new["lastAppliedVersion"] = version
+            new.pop("failedVersion", None)
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED, cond.TRUE, "UpgradeComplete", f"running version {version}"
+            )
+        elif failed:
+            new["failedVersion"] = version
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED,
+                cond.FALSE,
+                "UpgradeFailed",
+                f"version {version} failed: {failure}" if failure else f"version {version} failed",
+            )
+        elif old.get("failedVersion") == version or old.get("lastAppliedVersion") == version:
+            return  # a retry of a failed version, or a rerun of the applied one: not an upgrade
+        else:
+            condition = cond.Condition(
+                c.CONDITION_UPGRADE_SUCCEEDED,
+                cond.UNKNOWN,
+                "UpgradeInProgress",
+                f"moving to version {version}",
+            )
+        new["conditions"] = cond.set_condition(old.get("conditions"), condition, now)
+        self._write_binding(binding, old, new)
+
+    def _write_binding(
+        self, binding: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> None:
+        """The binding's status, and an Event per changed condition (as the skeleton does for the
+        request itself)."""
+        if write_status(self.kube, r.RESOURCE_BINDINGS, binding, old, new):
+            for event_type, reason, message in transition_events(old, new):
+                self.kube.emit_event(binding, reason, message, type=event_type)
 
     def _wait_for_promise(
         self,

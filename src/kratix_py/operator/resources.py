@@ -12,6 +12,8 @@ from kratix_py.api import (
     KubeObject,
     Promise,
     PromiseRelease,
+    PromiseRevision,
+    ResourceBinding,
     Work,
     WorkPlacement,
 )
@@ -42,3 +44,5 @@ PIPELINE_RBAC_AND_CONFIG = (
 
 PROMISE_RELEASES = resource_of(PromiseRelease)
 HEALTH_RECORDS = resource_of(HealthRecord)
+PROMISE_REVISIONS = resource_of(PromiseRevision)
+RESOURCE_BINDINGS = resource_of(ResourceBinding)

@@ -16,6 +16,8 @@ from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
+from kratix_py import contract as c
+
 
 def _duration(text: str) -> timedelta:
     from kratix_py.api.duration import parse_duration
@@ -54,6 +56,13 @@ class OperatorSettings:
         metadata={
             "help": "start a failed workflow again each reconcile interval once its retries are spent, "
             "as Kratix's workflows.reconcileAfterFailure (true/false)"
+        },
+    )
+    binding_version_strategy: str = field(
+        default="floating",
+        metadata={
+            "help": "version a new request's ResourceBinding gets, as Kratix's "
+            "resourceBindingVersionStrategy: floating (latest) or pinned (the Promise's current version)"
         },
     )
     jobs_to_keep: int = field(default=5, metadata={"help": "finished pipeline Jobs kept per pipeline"})
@@ -178,6 +187,10 @@ class OperatorSettings:
             )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
+        if self.binding_version_strategy not in c.BINDING_VERSION_STRATEGIES:
+            raise ValueError(
+                f"binding version strategy must be floating or pinned, not {self.binding_version_strategy!r}"
+            )
         for port in (self.health_port, self.metrics_port):
             if not 0 <= port <= 65535:
                 raise ValueError(f"port {port} is not a TCP port (0 disables the endpoint)")

@@ -126,6 +126,8 @@ def test_scopes_and_short_names_follow_kratix() -> None:
         "WorkPlacement": "Namespaced",
         "PromiseRelease": "Cluster",
         "HealthRecord": "Namespaced",
+        "PromiseRevision": "Cluster",
+        "ResourceBinding": "Namespaced",
     }
     short = {kind.KIND: load_crd(kind)["spec"]["names"].get("shortNames", []) for kind in KINDS}
     assert short["Destination"] == ["dest", "dests"]

@@ -103,3 +103,16 @@ def test_a_config_that_is_not_a_mapping_or_not_yaml_sets_nothing_and_says_so():
     assert "must be a mapping" in kratix_config.parse("- a\n- b\n").problems[0]
     assert "is not YAML" in kratix_config.parse("a: [\n").problems[0]
     assert kratix_config.parse("") == kratix_config.KratixConfig()
+
+
+def test_the_binding_version_strategy_is_read_and_a_wrong_one_named():
+    assert kratix_config.parse("resourceBindingVersionStrategy: pinned\n").settings == {
+        "binding_version_strategy": "pinned"
+    }
+    config = kratix_config.parse("resourceBindingVersionStrategy: sticky\n")
+    assert config.settings == {}
+    assert "resourceBindingVersionStrategy" in config.problems[0] and "floating, pinned" in config.problems[0]
+    settings = OperatorSettings.from_sources(
+        environ={"KRATIX_PY_BINDING_VERSION_STRATEGY": "pinned"}, config={}
+    )
+    assert settings.binding_version_strategy == "pinned"
