@@ -308,7 +308,7 @@ def test_the_promise_work_is_a_valid_work_that_changes_only_with_the_promise(pro
             "kind": "Promise",
             "name": "postgresql",
             "uid": "promise-uid",
-            "controller": False,
+            "controller": True,
             "blockOwnerDeletion": False,
         }
     ]

@@ -24,6 +24,7 @@ import pytest
 from kubernetes.client import ApiClient, ApiException
 
 from kratix_py.local_platform.emulator import Emulator
+from kratix_py.testing.fixtures import wait_for
 
 T = TypeVar("T")
 
@@ -248,6 +249,16 @@ def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
         api = kubernetes.config.new_client_from_config(config_file=str(real))
         k = Kube(api=api, namespace=namespace, kubeconfig=real, emulator=None)
         k.core.create_namespace({"metadata": {"name": namespace}})
+        # A real cluster's root-CA publisher adds this ConfigMap to every new namespace a moment
+        # later; wait for it so no test's watch or list sees it arrive mid-test.
+        wait_for(
+            lambda: any(
+                item.metadata.name == "kube-root-ca.crt"
+                for item in k.core.list_namespaced_config_map(namespace).items
+            ),
+            timeout=60,
+            what=f"kube-root-ca.crt in {namespace}",
+        )
         try:
             yield k
         finally:

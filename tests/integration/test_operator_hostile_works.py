@@ -168,7 +168,7 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
         lambda: (
             (kube.get(r.WORKS, name, "default") or {}).get("metadata", {}).get("generation", 0) > generation
         ),
-        timeout=60,
+        timeout=120,
         what="the victim's rerun to update its own Work next to the forged one",
     )
     wait_for(

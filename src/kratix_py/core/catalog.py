@@ -34,7 +34,8 @@ Wiring, for the operator (nothing here reads or writes the API):
   destinations=..., state_stores=..., options=options))`` with the request's own Works (labels
   ``kratix.io/work-type: resource``) and their WorkPlacements. The Work changes only when what
   Backstage shows changes (no timestamps in it), so a quiet request writes nothing.
-* Removal: each Work has the Promise or the request as its (non-controller) owner, so garbage
+* Removal: each Work has the Promise or the request as its controller owner (the uid the
+  operator's ownership check asks of every Work that names a Promise or request), so garbage
   collection deletes it when the owner goes, and the Work's own finalizer removes the files. An
   operator that wants the files gone before the owner's finalizers finish deletes
   ``catalog_work_name_for_request(...)`` in ``namespace`` (and the Promise's in
@@ -491,7 +492,7 @@ def _owner(obj: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any
         "kind": kind,
         "name": meta["name"],
         "uid": meta["uid"],
-        "controller": False,
+        "controller": True,
         "blockOwnerDeletion": False,
     }
 
