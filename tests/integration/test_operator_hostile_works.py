@@ -155,13 +155,30 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
     )
     assert placements(kube, "forged") == []
 
-    # The victim is untouched: its file and its status. (Its rerun next to the forged Work is left
-    # out here: run after tests/integration/test_operator_health.py that rerun never updated its
-    # Work; to investigate.)
+    # The victim is untouched: its file, its status, and its reruns (one Work of its own, not two).
     assert tree(git_server, repo)[REQUEST_FILE] == original
     victim = kube.get(REDIS, "my-redis", "default")
     assert condition(victim, "WorksSucceeded")["status"] == "True"
     assert condition(victim, "Reconciled")["status"] == "True"
+    kube.patch(
+        REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default"
+    )
+    name, generation = real[0]["metadata"]["name"], real[0]["metadata"]["generation"]
+    wait_for(
+        lambda: (
+            (kube.get(r.WORKS, name, "default") or {}).get("metadata", {}).get("generation", 0) > generation
+        ),
+        timeout=120,
+        what="the victim's rerun to update its own Work next to the forged one",
+    )
+    wait_for(
+        lambda: (
+            (o := kube.get(REDIS, "my-redis", "default"))
+            and condition(o, "Reconciled").get("status") == "True"
+            and condition(o, "ConfigureWorkflowCompleted").get("status") == "True"
+        ),
+        what="the victim to be reconciled after its rerun",
+    )
 
     # Deleting the forged Work removes nothing of the victim's.
     kube.delete(r.WORKS, "forged", "default")
