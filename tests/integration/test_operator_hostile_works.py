@@ -163,22 +163,29 @@ def test_a_work_claiming_another_request_is_refused_and_never_touches_its_files(
     kube.patch(
         REDIS, "my-redis", {"metadata": {"labels": {c.LABEL_MANUAL_RECONCILIATION: "true"}}}, "default"
     )
-    name, generation = real[0]["metadata"]["name"], real[0]["metadata"]["generation"]
-    wait_for(
-        lambda: (
-            (kube.get(r.WORKS, name, "default") or {}).get("metadata", {}).get("generation", 0) > generation
-        ),
-        timeout=120,
-        what="the victim's rerun to update its own Work next to the forged one",
-    )
+    forged_generation = kube.get(r.WORKS, "forged", "default")["metadata"]["generation"]
+
+    def succeeded_runs() -> int:
+        jobs = kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+        return sum(1 for job in jobs if (job.get("status") or {}).get("succeeded"))
+
+    # The rerun's output is the same, so its Work may keep its generation (the run can fall in the
+    # same second as the first, and lastExecutionTimestamp has seconds): count the runs instead.
+    wait_for(lambda: succeeded_runs() == 2, timeout=120, what="the victim's rerun to succeed")
     wait_for(
         lambda: (
             (o := kube.get(REDIS, "my-redis", "default"))
+            and c.LABEL_MANUAL_RECONCILIATION not in (o["metadata"].get("labels") or {})
             and condition(o, "Reconciled").get("status") == "True"
             and condition(o, "ConfigureWorkflowCompleted").get("status") == "True"
         ),
         what="the victim to be reconciled after its rerun",
     )
+    # The rerun wrote its own Work, never the forged one next to it.
+    mine = kube.list(r.WORKS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"})
+    assert sorted(w["metadata"]["name"] for w in mine) == sorted([real[0]["metadata"]["name"], "forged"])
+    assert kube.get(r.WORKS, "forged", "default")["metadata"]["generation"] == forged_generation
+    assert placements(kube, "forged") == []
 
     # Deleting the forged Work removes nothing of the victim's.
     kube.delete(r.WORKS, "forged", "default")

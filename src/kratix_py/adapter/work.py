@@ -22,6 +22,7 @@ from kratix_py.contract import (
     ANNOTATION_TRACE_PARENT,
     ANNOTATION_TRACE_STATE,
     API_VERSION,
+    FINALIZER_WORK_CLEANUP,
     LABEL_DRY_RUN,
     LABEL_PIPELINE_NAME,
     LABEL_PROMISE_NAME,
@@ -170,6 +171,9 @@ def new_work(
         "name": identity.name(force_hash=force_hash),
         "namespace": identity.namespace,
         "labels": identity.labels(dry_run=dry_run),
+        # Born with the operator's finalizer: one write fewer than adding it on the first reconcile
+        # (the operator still adds it to a Work made without, and drops it from a forged one).
+        "finalizers": [FINALIZER_WORK_CLEANUP],
     }
     if annotations:
         metadata["annotations"] = dict(annotations)

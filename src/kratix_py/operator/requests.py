@@ -459,7 +459,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
         """The binding's UpgradeSucceeded and versions after a run of ``version``.
 
         A version that failed stays ``False`` while it is retried (no flapping through Unknown on
-        every retry); it turns True when a run of it, or of another version, succeeds.
+        every retry); it turns True when a run of it, or of another version, succeeds. Only a move
+        from one version to another shows Unknown/UpgradeInProgress while it runs.
         """
         old = binding.get("status") or {}
         new = copy.deepcopy(old)
@@ -479,6 +480,8 @@ class RequestReconciler(Reconciler[dict[str, Any]]):
             )
         elif old.get("failedVersion") == version or old.get("lastAppliedVersion") == version:
             return  # a retry of a failed version, or a rerun of the applied one: not an upgrade
+        elif not old.get("lastAppliedVersion") and not old.get("failedVersion"):
+            return  # the first run is an install, not an upgrade: its outcome is the first word
         else:
             condition = cond.Condition(
                 c.CONDITION_UPGRADE_SUCCEEDED,

@@ -106,16 +106,18 @@ def works_summary(
         return cond.Condition(
             c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow is suspended"
         )
-    if not works and not workflow_completed:
-        return cond.Condition(
-            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
-        )
     # Each Work's name stays paired with its own message.
     by_name: dict[str, str] = {}
     for work in works:
         ready = cond.find((work.get("status") or {}).get("conditions"), c.CONDITION_READY)
         by_name[str(work["metadata"]["name"])] = str((ready or {}).get("message") or "Pending")
     messages = list(by_name.values())
+    if not workflow_completed and all(message == "Pending" for message in messages):
+        # A Work written while its workflow still runs is no news (and one status write fewer per
+        # request); a Work that fails or lands early is, below.
+        return cond.Condition(
+            c.CONDITION_WORKS_SUCCEEDED, cond.UNKNOWN, "WorksPending", "The workflow has not finished"
+        )
     if "Failing" in messages:
         failing = [
             f"{name} ({details[name]})" if details and details.get(name) else name

@@ -89,6 +89,7 @@ def test_new_work_body() -> None:
         "name": "redis-cache-configure",
         "namespace": "team-a",
         "labels": REQUEST.labels(),
+        "finalizers": ["kratix.io/work-cleanup"],  # the operator's, so it need not add it
         "annotations": {"kratix.io/trace-parent": "00-abc-01"},
     }
     spec = work["spec"]

@@ -28,3 +28,13 @@ def test_a_suspended_workflow_is_neither_written_nor_reconciled() -> None:
     assert summary.status == cond.UNKNOWN and summary.message != "All Works have been written"
     result = reconciled(False, False, summary, suspended_message="pipeline p suspended the workflow")
     assert (result.status, result.reason) == (cond.UNKNOWN, "WorkflowSuspended")
+
+
+def test_while_the_workflow_runs_pending_works_are_no_news_but_a_failing_one_is() -> None:
+    running = works_summary([work("a-work", "Pending")], workflow_completed=False)
+    assert (running.status, running.message) == (cond.UNKNOWN, "The workflow has not finished")
+    assert works_summary([], workflow_completed=False) == running  # the same words: no status write
+    early = works_summary([work("a-work", "Pending"), work("b-work", "Failing")], workflow_completed=False)
+    assert (early.status, early.message) == (cond.FALSE, "Works failing: b-work")
+    done = works_summary([work("a-work", "Pending")], workflow_completed=True)
+    assert done.message == "Some Works are not written yet"
