@@ -71,6 +71,9 @@ class GitHubAppAPI:
         self.refusals: list[str] = []
         """Why each refused request was refused, in order (for assertions)."""
         self.seen_jwts: list[str] = []
+        self.redirect_to: str | None = None
+        """When set, every request is answered with a 302 to this URL plus its path (a proxy or a
+        misplaced apiURL); a client that follows it would re-send its Authorization header."""
         self._want_https = https
         self._parent_dir = parent_dir
         self._tmp: Path | None = None
@@ -174,6 +177,8 @@ class GitHubAppAPI:
 
     # ----------------------------------------------------------------- the endpoint
     def _issue(self, path: str, headers: Any) -> tuple[int, dict[str, Any]]:
+        if self.redirect_to is not None:
+            return 302, {"location": self.redirect_to + path}
         found = _TOKEN_PATH.match(path)
         if found is None:
             return self._refuse(404, "no such endpoint", "Not Found")
@@ -284,6 +289,9 @@ class _APIHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def do_GET(self) -> None:
+        self.do_POST()  # urllib turns a redirected POST into a GET: still record what it carries
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -291,6 +299,8 @@ class _APIHandler(BaseHTTPRequestHandler):
         status, body = self.server.api._issue(self.path, self.headers)
         payload = json.dumps(body).encode()
         self.send_response(status)
+        if "location" in body:
+            self.send_header("Location", body["location"])
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()

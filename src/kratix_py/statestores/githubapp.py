@@ -168,8 +168,7 @@ def app_jwt(app: GitHubApp, now: float | None = None) -> str:
 class InstallationTokens:
     """Fetches the installation token and keeps it until :data:`REFRESH_MARGIN` before expiry.
 
-    Thread-safe; one instance per writer. ``on_new_token`` is told about every token fetched, so
-    the writer can scrub it from git's messages.
+    Thread-safe; one instance per writer.
     """
 
     def __init__(
@@ -181,13 +180,11 @@ class InstallationTokens:
         timeout: float = 20.0,
         refresh_margin: float = REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
-        on_new_token: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.refresh_margin = refresh_margin
         self._timeout = timeout
         self._clock = clock
-        self._on_new_token = on_new_token
         self._lock = threading.Lock()
         self._current: InstallationToken | None = None
         self._tls = _tls_context(ca_bundle, insecure_skip_tls_verify)
@@ -199,8 +196,6 @@ class InstallationTokens:
             if current is None or self._clock() >= current.expires_at - self.refresh_margin:
                 current = self._fetch()
                 self._current = current
-                if self._on_new_token is not None:
-                    self._on_new_token(current.token)
             return current.token
 
     def forget(self) -> None:
@@ -223,7 +218,7 @@ class InstallationTokens:
             },
         )
         what = f"cannot get an installation token from {url}"
-        handlers: list[urllib.request.BaseHandler] = []
+        handlers: list[urllib.request.BaseHandler] = [_RefuseRedirects()]
         if url.startswith("https://"):
             handlers.append(urllib.request.HTTPSHandler(context=self._tls))
         opener = urllib.request.build_opener(*handlers)
@@ -247,6 +242,14 @@ class InstallationTokens:
         if not isinstance(token, str) or not token:
             raise StateStoreError(f"{what}: the answer's token is empty")
         return InstallationToken(token, _expiry(answer.get("expires_at"), self._clock()))
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: urllib would send the Authorization header (the app's JWT) on to
+    wherever it points. GitHub does not redirect this endpoint; a proxy or a wrong apiURL might."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _load_rsa_key(text: str) -> Any:
@@ -302,6 +305,12 @@ def _http_error(what: str, error: urllib.error.HTTPError, app: GitHubApp, jwt: s
         return NotFoundError(
             f"{said}; check installationID (installation {app.installation_id} of app {app.app_id} "
             f"was not found) and, for GitHub Enterprise, {API_URL_KEY}"
+        )
+    if 300 <= error.code < 400:
+        return ConfigurationError(
+            f"{what}: HTTP {error.code}, a redirect to {error.headers.get('Location', 'elsewhere')!s:.200}, "
+            f"which is not followed (it would carry the app's JWT); set {API_URL_KEY} in the state store "
+            "Secret to the GitHub API's own URL"
         )
     if error.code == 403:
         return PermissionDeniedError(

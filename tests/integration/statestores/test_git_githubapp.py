@@ -149,3 +149,17 @@ def test_bad_app_credentials_fail_when_the_writer_is_made_naming_what_to_fix(
     without = {k: v for k, v in app_secret(git_server, github).items() if k != "installationID"}
     with pytest.raises(ConfigurationError, match="missing installationID"):
         make(writers, git_server, repo, without)
+
+
+def test_a_redirect_is_not_followed_so_the_jwt_stays_with_the_api(
+    git_server: GitServer, repo: str, github: GitHubAppAPI, writers: list[GitStateStoreWriter]
+) -> None:
+    with GitHubAppAPI(git_server=git_server) as elsewhere:
+        secret = app_secret(git_server, github)
+        secret["ca.crt"] += elsewhere.ca_cert_pem.encode()  # trusted, so only the redirect rule stops it
+        github.redirect_to = elsewhere.url
+        with pytest.raises(
+            ConfigurationError, match=r"HTTP 302, a redirect to https://127\.0\.0\.1.*not followed"
+        ):
+            make(writers, git_server, repo, secret)
+        assert elsewhere.seen_jwts == [] and elsewhere.refusals == [] and elsewhere.issued == []
