@@ -186,12 +186,9 @@ class GitStateStoreWriter:
         """
         touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())  # and the contents' types
-        with self._lock, self._access.session():
+        with self._lock, self._access.session(), self._noting_rejected_credentials():
             try:
                 return self._write_locked(changes, before_push)
-            except AuthenticationError:
-                self._access.credentials_rejected()
-                raise
             except StateStoreError as exc:
                 if type(exc) is not StateStoreError:
                     raise  # a named cause (credentials, TLS, conflict...): a new clone won't help
@@ -249,6 +246,7 @@ class GitStateStoreWriter:
 
     @contextlib.contextmanager
     def _noting_rejected_credentials(self) -> Iterator[None]:
+        """A refused GitHub App token is dropped, so the next try fetches a new one."""
         try:
             yield
         except AuthenticationError:
