@@ -293,6 +293,24 @@ def test_state_stores_and_destinations() -> None:
     assert destination["spec"]["stateStoreRef"] == {"kind": "GitStateStore", "name": "default"}
 
 
+def test_a_github_app_store_gets_the_apps_keys_and_an_optional_api_url() -> None:
+    values = {"appID": "1", "installationID": "2", "privateKey": "-----BEGIN RSA PRIVATE KEY-----\n"}
+    store = {
+        "kind": "GitStateStore",
+        "name": "github",
+        "url": "https://github.example.com/platform/state.git",
+        "authMethod": "githubApp",
+        "secretRef": {"name": "app", "values": {**values, "apiURL": "https://ghe-api.example.com"}},
+    }
+    rendered = render_kratix({"stateStores": [store]})
+    assert rendered.one("GitStateStore", "github")["spec"]["authMethod"] == "githubApp"
+    assert rendered.one("Secret", "app")["stringData"] == store["secretRef"]["values"]
+    render_kratix({"stateStores": [{**store, "secretRef": {"name": "app", "values": values}}]})
+    without_key = {k: v for k, v in values.items() if k != "privateKey"}
+    with pytest.raises(HelmError, match=r"secretRef.values.privateKey: missing; authMethod githubApp"):
+        render_kratix({"stateStores": [{**store, "secretRef": {"name": "app", "values": without_key}}]})
+
+
 def test_rbac_objects_follow_the_request_kind_values() -> None:
     default = render_kratix({})
     assert {r["metadata"]["name"] for r in default.find("ClusterRole")} == {

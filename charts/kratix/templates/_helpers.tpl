@@ -50,7 +50,7 @@ start-up, which would be a crash loop instead of an install error.
 {{- $keys := dict
   "basicAuth" (list "username" "password")
   "ssh" (list "sshPrivateKey" "knownHosts")
-  "githubApp" (list "appID" "installationID" "privateKey")
+  "githubApp" (list "appID" "installationID" "privateKey" "apiURL")
   "accessKey" (list "accessKeyID" "secretAccessKey")
   "IAM" (list) -}}
 {{- get $keys . | toJson -}}

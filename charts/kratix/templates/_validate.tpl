@@ -35,7 +35,7 @@ operator or leaving a state store that can never become Ready.
 {{- end -}}
 {{- end -}}
 {{- range $name := $allowed -}}
-{{- $optional := and (eq $method "basicAuth") (eq $name "username") -}}
+{{- $optional := or (and (eq $method "basicAuth") (eq $name "username")) (and (eq $method "githubApp") (eq $name "apiURL")) -}}
 {{- if and (not $optional) (not (get $secretRef.values $name)) -}}
 {{- fail (printf "%s.secretRef.values.%s: missing; authMethod %s needs %s" $where $name $method (join ", " $allowed)) -}}
 {{- end -}}

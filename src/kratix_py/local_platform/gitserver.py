@@ -80,6 +80,8 @@ class GitServer:
         # {username: password} of HTTP users who may fetch but not push (403 on receive-pack),
         # to test permission checks that must ask the remote.
         self.read_only_users = dict(read_only_users or {})
+        # (username, password) pairs that may also push: tokens handed out by a test's API server.
+        self._extra_writers: set[tuple[str, str]] = set()
         self._want_https = https
         self._want_ssh = ssh
         self.host = host
@@ -162,12 +164,27 @@ class GitServer:
     def rotate_password(self, password: str) -> None:
         """Accept only ``password`` for the writing user from now on (a credential rotation)."""
         self.password = password
-        for server in (self._http, self._https):
+        self._apply_users()
+
+    def allow_password(self, username: str, password: str) -> None:
+        """Also let ``username``/``password`` fetch and push (e.g. an installation token)."""
+        self._extra_writers.add((username, password))
+        self._apply_users()
+
+    def revoke_password(self, username: str, password: str) -> None:
+        """Stop accepting a pair given to :meth:`allow_password` (the token expired)."""
+        self._extra_writers.discard((username, password))
+        self._apply_users()
+
+    def _apply_users(self, *servers: _GitHTTPServer | None) -> None:
+        writers = {_basic_auth_value(self.username, self.password)} | {
+            _basic_auth_value(u, p) for u, p in self._extra_writers
+        }
+        readers = writers | {_basic_auth_value(u, p) for u, p in self.read_only_users.items()}
+        for server in servers or (self._http, self._https):
             if server is not None:
-                server.writers = {_basic_auth_value(self.username, password)}
-                server.readers = server.writers | {
-                    _basic_auth_value(u, p) for u, p in self.read_only_users.items()
-                }
+                # Replaced whole, so a request being checked sees the old or the new set.
+                server.writers, server.readers = writers, readers
 
     def repo_path(self, name: str) -> Path:
         """Path of the bare repository ``name`` on disk."""
@@ -372,8 +389,7 @@ class GitServer:
     def _serve(self, tls: ssl.SSLContext | None, port: int) -> _GitHTTPServer:
         server = _GitHTTPServer((self.host, port), _GitHTTPHandler)
         server.repos_dir = self.repos_dir
-        server.writers = {_basic_auth_value(self.username, self.password)}
-        server.readers = server.writers | {_basic_auth_value(u, p) for u, p in self.read_only_users.items()}
+        self._apply_users(server)
         server.tls = tls
         server.git_home = self.tmp_dir
         # A short poll interval makes stop() quick (shutdown waits for the next poll).

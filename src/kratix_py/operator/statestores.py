@@ -608,6 +608,13 @@ class StateStoreReconciler(Reconciler[dict[str, Any]]):
         status["observedGeneration"] = generation
         self.write_status(obj, old_status, status, resource=resource)
         was_ready = cond.is_true(old_status.get("conditions"), c.CONDITION_READY)
+        before = cond.find(old_status.get("conditions"), c.CONDITION_READY) or {}
+        if (before.get("reason"), before.get("message")) != (condition.reason, condition.message):
+            # Once per change, not per retry. Messages are the writers' scrubbed ones (no secrets).
+            if condition.status == cond.TRUE:
+                log.info("%s %s is ready", kind, name)
+            else:
+                log.warning("%s %s is not ready: %s: %s", kind, name, condition.reason, condition.message)
         changed = self._seen.get(key) != fingerprint or was_ready != (condition.status == cond.TRUE)
         self._seen[key] = fingerprint
         if changed:

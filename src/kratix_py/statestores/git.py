@@ -28,6 +28,7 @@ Readiness (:meth:`GitStateStoreWriter.check_ready`) asks the remote, not the clo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
@@ -37,7 +38,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -47,7 +48,13 @@ import git
 from kratix_py.contract import is_within, normalise_prefix
 
 from .base import Change, WriteResult
-from .errors import ConfigurationError, StateStoreError, UnreachableError, WriteConflictError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    StateStoreError,
+    UnreachableError,
+    WriteConflictError,
+)
 from .gitauth import (
     GitAccess,
     TransportWarning,
@@ -147,6 +154,7 @@ class GitStateStoreWriter:
         self._lock = _lock_for(self.clone_dir.resolve())
         self._repo: git.Repo | None = None
         self._remote_ref = f"refs/remotes/origin/{branch}"
+        self._access.authenticate()  # a GitHub App's first token, so bad credentials fail here
 
     @classmethod
     def from_spec(
@@ -178,7 +186,7 @@ class GitStateStoreWriter:
         """
         touched_roots(changes, self.prefix)  # validates every path before any I/O
         plan_ops(changes, self.prefix, ())  # and the contents' types
-        with self._lock, self._access.session():
+        with self._lock, self._access.session(), self._noting_rejected_credentials():
             try:
                 return self._write_locked(changes, before_push)
             except StateStoreError as exc:
@@ -219,7 +227,7 @@ class GitStateStoreWriter:
 
     def check_ready(self) -> None:
         """Fetch the branch and dry-run a push to it with the configured credentials."""
-        with self._lock, self._access.session():
+        with self._lock, self._access.session(), self._noting_rejected_credentials():
             self._open()
             parent = self._fetch()
             # An absent branch is fine (the first write creates it); dry-run pushing a commit
@@ -235,6 +243,15 @@ class GitStateStoreWriter:
                 f"{commit}:refs/heads/{self.branch}",
                 network=f"cannot push to branch {self.branch!r}",
             )
+
+    @contextlib.contextmanager
+    def _noting_rejected_credentials(self) -> Iterator[None]:
+        """A refused GitHub App token is dropped, so the next try fetches a new one."""
+        try:
+            yield
+        except AuthenticationError:
+            self._access.credentials_rejected()
+            raise
 
     def close(self) -> None:
         """Stop GitPython's helper processes and delete credential files (and an own cache)."""
@@ -429,6 +446,8 @@ class GitStateStoreWriter:
             # git's own wording ("could not read Username") blames a prompt we disabled on purpose.
             details = "the server rejected the credentials (HTTP 401)"
         hint = _HINTS.get(error_type.cause, "")
+        if error_type.cause == "AuthenticationFailed" and self._access.method == "githubApp":
+            hint = _GITHUB_APP_REFUSED
         message = f"{what} of {self.remote.url}: {details}" + (f" ({hint})" if hint else "")
         return error_type(self._access.scrub(message))
 
@@ -461,3 +480,7 @@ _HINTS = {
     "or, for a test server only, set insecureSkipTLSVerify",
     "HostKeyVerificationFailed": "add the server's host key to knownHosts in the state store Secret",
 }
+_GITHUB_APP_REFUSED = (
+    "the GitHub App's installation token was refused; a new one is fetched on the next try. If this "
+    "persists, check that the app is installed on this repository with Contents read and write permission"
+)

@@ -2,7 +2,9 @@
 
 * Credentials come from the GitStateStore Secret's key names (kratix-behaviour §1.3):
   basicAuth ``username`` (default ``x-access-token``) and ``password``; ssh ``sshPrivateKey``
-  and ``knownHosts``.
+  and ``knownHosts``; githubApp ``appID``, ``installationID`` and ``privateKey``, turned into an
+  installation token that is the basic-auth password (:mod:`.githubapp`), fetched again as each
+  token nears its expiry.
 * Nothing secret is ever put in a URL, in ``.git/config`` or on a command line. HTTP(S)
   credentials travel as an ``Authorization`` header scoped to the remote's URL, handed to git
   through ``GIT_CONFIG_*`` environment variables; SSH uses a private key file (0600) in a
@@ -43,6 +45,7 @@ from .errors import (
     TLSVerificationError,
     UnreachableError,
 )
+from .githubapp import GitHubApp, InstallationTokens, github_app_from_secret
 
 __all__ = [
     "CA_BUNDLE_KEYS",
@@ -63,7 +66,7 @@ CA_BUNDLE_KEYS = ("ca.crt", "caFile")
 """Secret keys holding the CA bundle to trust for https remotes, as Flux's GitRepository reads
 them: ``ca.crt``, and ``caFile``, which older Flux versions used and still accept. The same
 Secret can then serve a store and the Flux source that syncs from it."""
-AuthMethod = Literal["basicAuth", "ssh"]
+AuthMethod = Literal["basicAuth", "ssh", "githubApp"]
 
 # Inherited variables that would change what git does behind our back.
 # GIT_SSL_CAINFO/CAPATH are kept: a CA bundle the pod's environment points at only adds trust.
@@ -104,11 +107,13 @@ class RemoteURL:
 class GitCredentials:
     """Credentials resolved from the Secret (and, as a fallback, from the URL)."""
 
-    method: Literal["none", "basicAuth", "ssh"]
+    method: Literal["none", "basicAuth", "ssh", "githubApp"]
     username: str = ""
     password: str = field(default="", repr=False)
     ssh_private_key: str = field(default="", repr=False)
     known_hosts: str = ""
+    github_app: GitHubApp | None = None
+    """For githubApp: the app installation whose tokens are the password of ``username``."""
 
 
 _SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:(?!//)")
@@ -160,12 +165,21 @@ def transport_warnings(
 ) -> list[TransportWarning]:
     """What is unsafe about reaching ``remote`` this way (never quoting a credential)."""
     warnings: list[TransportWarning] = []
-    if remote.scheme == "http" and credentials.method == "basicAuth":
+    if remote.scheme == "http" and credentials.method in ("basicAuth", "githubApp"):
         warnings.append(
             TransportWarning(
                 "CredentialsOverPlainHTTP",
                 f"the basic-auth credentials for {remote.url} are sent in clear text over http://, "
                 "readable by anyone on the network path; use an https:// url",
+            )
+        )
+    app = credentials.github_app
+    if app is not None and app.api_url.startswith("http://"):
+        warnings.append(
+            TransportWarning(
+                "CredentialsOverPlainHTTP",
+                f"the GitHub App's signed token requests to {app.api_url} are sent in clear text over "
+                "http://, and the installation tokens come back the same way; use an https:// apiURL",
             )
         )
     if insecure_skip_tls_verify and remote.scheme == "https":
@@ -197,7 +211,7 @@ def ca_bundle_from_secret(secret: Mapping[str, str | bytes] | None) -> bytes | N
 def credentials_from_secret(
     auth_method: str, secret: Mapping[str, str | bytes] | None, remote: RemoteURL
 ) -> GitCredentials:
-    """Read the Secret's keys for ``auth_method`` (``basicAuth`` or ``ssh``)."""
+    """Read the Secret's keys for ``auth_method`` (``basicAuth``, ``ssh`` or ``githubApp``)."""
     data = {key: _text(value) for key, value in (secret or {}).items()}
     if auth_method == "basicAuth":
         if remote.scheme == "ssh":
@@ -226,10 +240,16 @@ def credentials_from_secret(
             method="ssh", ssh_private_key=data["sshPrivateKey"], known_hosts=data["knownHosts"]
         )
     if auth_method == "githubApp":
-        raise ConfigurationError(
-            "authMethod githubApp is not supported by kratix-py yet; use basicAuth with a token"
+        if remote.scheme not in ("http", "https"):
+            raise ConfigurationError(
+                "authMethod githubApp needs an https url (https://github.com/org/repo.git): "
+                "installation tokens are HTTPS passwords"
+            )
+        host = urllib.parse.urlsplit(remote.url).netloc
+        return GitCredentials(
+            method="githubApp", username=DEFAULT_USERNAME, github_app=github_app_from_secret(data, host)
         )
-    raise ConfigurationError(f"unknown authMethod {auth_method!r}; use basicAuth or ssh")
+    raise ConfigurationError(f"unknown authMethod {auth_method!r}; use basicAuth, ssh or githubApp")
 
 
 class GitAccess:
@@ -279,15 +299,26 @@ class GitAccess:
             config["http.sslVerify"] = "false"
         if ca_bundle:
             self._files["ca.pem"] = ca_bundle.encode() if isinstance(ca_bundle, str) else ca_bundle
+        self.method = credentials.method
+        self._username = credentials.username
+        self._tokens: InstallationTokens | None = None
+        self._recent_tokens: list[str] = []
         if credentials.method == "basicAuth":
-            token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
             # Scoped to the remote URL so the header is never sent to another host.
-            config[f"http.{remote.url}.extraHeader"] = f"Authorization: Basic {token}"
+            config[self._header_key] = self._basic_auth_header(credentials.password)
             self._secrets += [
                 credentials.password,
                 urllib.parse.quote(credentials.password, safe=""),
-                token,
+                self._encoded(credentials.password),
             ]
+        elif credentials.method == "githubApp" and credentials.github_app is not None:
+            # The header is set per session (see session()), from a token fresh enough for it.
+            self._tokens = InstallationTokens(
+                credentials.github_app,
+                ca_bundle=self._files.get("ca.pem"),
+                insecure_skip_tls_verify=insecure_skip_tls_verify,
+                timeout=min(timeout, 20.0),
+            )
         elif credentials.method == "ssh":
             key_text = credentials.ssh_private_key.replace("\r\n", "\n")
             # OpenSSH rejects a key without its final newline ("invalid format").
@@ -301,9 +332,47 @@ class GitAccess:
             env[f"GIT_CONFIG_VALUE_{index}"] = value
         self._base_env = env
         self.env: dict[str, str] = dict(env)
-        """git's environment; inside a session it also points at the key, known_hosts and CA files."""
+        """git's environment; inside a session it also points at the key, known_hosts and CA files
+        (and, for githubApp, carries the current installation token)."""
+        self._sort_secrets()
+
+    @property
+    def _header_key(self) -> str:
+        return f"http.{self.remote.url}.extraHeader"
+
+    def _basic_auth_header(self, password: str) -> str:
+        return f"Authorization: Basic {self._encoded(password)}"
+
+    def _encoded(self, password: str) -> str:
+        return base64.b64encode(f"{self._username}:{password}".encode()).decode()
+
+    def _remember_token(self, token: str) -> None:
+        # A long-lived writer gets a token an hour: scrub the last two (git's message may be
+        # about the one before), not every token it ever used.
+        if token not in self._recent_tokens:
+            self._recent_tokens = [*self._recent_tokens[-1:], token]
+            self._sort_secrets()
+
+    def _sort_secrets(self) -> None:
+        tokens = [
+            form
+            for token in self._recent_tokens
+            for form in (token, urllib.parse.quote(token, safe=""), self._encoded(token))
+        ]
         # Longest first, so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in self._secrets if s}, key=len, reverse=True)
+        self._scrubbed = sorted({s for s in [*self._secrets, *tokens] if s}, key=len, reverse=True)
+
+    def authenticate(self) -> None:
+        """Get what the credentials need from elsewhere now (a GitHub App's installation token),
+        so a writer that cannot authenticate fails when it is made, as Kratix's does."""
+        if self._tokens is not None:
+            self._tokens.token()
+
+    def credentials_rejected(self) -> None:
+        """The remote refused the credentials: fetch a new installation token next time (it may
+        have been revoked early, e.g. by re-installing the app)."""
+        if self._tokens is not None:
+            self._tokens.forget()
 
     @property
     def files_on_disk(self) -> Path | None:
@@ -313,12 +382,18 @@ class GitAccess:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Write the credential files for the commands run inside; remove them at the end."""
+        if self._depth == 0 and self._tokens is not None:
+            # Before any file is written: a failed token request leaves nothing behind.
+            token = self._tokens.token()
+            self._remember_token(token)
+            header = self._basic_auth_header(token)
+            self.env = _with_git_config(self._base_env, self._header_key, header)
         if self._depth == 0 and self._files:
             directory = Path(tempfile.mkdtemp(prefix="kratix-git-auth-", dir=self._temp_root))  # 0700
             # Even if close() is forgotten or a command raises, the files go with the session.
             self._cleanup = weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
             self._session_dir = directory
-            env = dict(self._base_env)
+            env = dict(self.env)
             for name, content in self._files.items():
                 path = directory / name
                 path.write_bytes(content)
@@ -357,7 +432,7 @@ class GitAccess:
 
     def scrub(self, text: str) -> str:
         """``text`` without any credential and without user:password@ parts of URLs."""
-        for secret in self._secrets:
+        for secret in self._scrubbed:
             text = text.replace(secret, "***")
         text = re.sub(r"(?i)(authorization:\s*\S+\s+)\S+", r"\1***", text)
         return _redact(text)
@@ -435,6 +510,17 @@ def classify_git_failure(stderr: str) -> type[StateStoreError]:
         if any(needle in text for needle in needles):
             return error_type
     return StateStoreError
+
+
+def _with_git_config(env: Mapping[str, str], key: str, value: str) -> dict[str, str]:
+    """``env`` with one more ``GIT_CONFIG_*`` entry."""
+    count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    return {
+        **env,
+        "GIT_CONFIG_COUNT": str(count + 1),
+        f"GIT_CONFIG_KEY_{count}": key,
+        f"GIT_CONFIG_VALUE_{count}": value,
+    }
 
 
 def _redact(text: str) -> str:

@@ -77,7 +77,7 @@ def test_basic_auth_username_defaults_like_kratix() -> None:
         ("basicAuth", "ssh://git@h/r.git", {"password": "p"}, "needs an http"),
         ("ssh", "https://h/r.git", {"sshPrivateKey": "k", "knownHosts": "h"}, "ssh url"),
         ("ssh", "ssh://git@h/r.git", {"sshPrivateKey": "k"}, "knownHosts"),
-        ("githubApp", "https://github.com/o/r.git", {}, "not supported"),
+        ("githubApp", "https://github.com/o/r.git", {}, "missing appID, installationID, privateKey"),
         ("token", "https://h/r.git", {}, "unknown authMethod"),
     ],
 )
