@@ -31,6 +31,15 @@ JSON_PATCH = "application/json-patch+json"
 
 
 @dataclass(frozen=True)
+class Index:
+    """A lookup by a value computed from each object (client-go's Indexers), e.g. the request a
+    HealthRecord names: a cached kind keeps it up to date; otherwise the kind is listed and filtered."""
+
+    name: str
+    value_of: Callable[[Mapping[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
 class Resource:
     """A kind of object the API serves: group (``""`` for core), version, plural, scope, kind."""
 
@@ -287,6 +296,12 @@ class Kube:
             if error.not_found:
                 return None
             raise
+
+    def list_by(
+        self, resource: Resource, index: Index, value: str, namespace: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Objects whose ``index`` value is ``value`` (a list and a filter here; a cache keeps it)."""
+        return [obj for obj in self.list(resource, namespace) if index.value_of(obj) == value]
 
     def list(
         self,

@@ -265,6 +265,29 @@ def test_lookups_cost_what_they_find():
     assert "p7" in [o["metadata"]["name"] for o in store.list("n", {"work": "w8"})]
 
 
+def test_a_computed_index_follows_changes_and_deletions():
+    """HealthRecords by the request they name: found without reading the others, moved on change."""
+    from kratix_py.operator.health import BY_REQUEST
+
+    def record(name: str, request: str, version: int) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "team", "resourceVersion": str(version)},
+            "data": {"promiseRef": {"name": "redis"}, "resourceRef": {"name": request}},
+        }
+
+    store = Store(indexes=(BY_REQUEST,))
+    for i in range(1000):
+        store.upsert(record(f"h{i}", f"r{i % 100}", i + 1), authoritative=True)
+    names = [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r7")]
+    assert names == sorted(f"h{i}" for i in range(7, 1000, 100))
+    assert store.list_by(BY_REQUEST.name, "redis/other/r7") == []
+    store.upsert(record("h7", "r8", 5000))
+    assert "h7" not in [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r7")]
+    assert "h7" in [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r8")]
+    store.remove(record("h8", "r8", 6000))
+    assert "h8" not in [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r8")]
+
+
 def test_cached_objects_share_the_strings_they_repeat():
     """A WorkPlacement copies its Work's files: the cache holds each distinct content once."""
     import json

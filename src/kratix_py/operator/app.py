@@ -37,7 +37,7 @@ from kratix_py.operator import resources as r
 from kratix_py.operator.cache import CachedKube, ClusterCache, resource_id
 from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
-from kratix_py.operator.health import HealthReconciler, health_key
+from kratix_py.operator.health import BY_REQUEST, HealthReconciler, health_key, records_for
 from kratix_py.operator.informers import ApiSession, Informer
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.logs import ObjectRef, ref_for_key
@@ -77,6 +77,8 @@ class Watched:
     transform: Transform | None = None
     reads: bool = True
     """Serve reconcilers' reads from it (False: only its events matter, e.g. Secrets' metadata)."""
+    indexes: tuple[k.Index, ...] = ()
+    """Computed lookups kept beside the label indexes (see :meth:`kratix_py.kube.Kube.list_by`)."""
 
 
 def _spec_changed(change: Change) -> bool:
@@ -109,7 +111,7 @@ WATCHED: tuple[Watched, ...] = (
     Watched(r.PROMISES, transform=strip_managed_fields),
     Watched(r.DESTINATIONS, transform=strip_managed_fields),
     Watched(r.PROMISE_RELEASES, transform=strip_managed_fields),
-    Watched(r.HEALTH_RECORDS, transform=strip_managed_fields),
+    Watched(r.HEALTH_RECORDS, indexes=(BY_REQUEST,), transform=strip_managed_fields),
     Watched(r.PROMISE_REVISIONS, index_labels=_BY_PROMISE, transform=strip_managed_fields),
     Watched(
         r.RESOURCE_BINDINGS,
@@ -365,7 +367,7 @@ class Operator:
                 self.enqueue(request_key(served.group, served.version, served.plural, namespace, name))
                 # A request that (re)appears after its HealthRecords shows them; one that goes
                 # lets records that still carry Kratix's finalizer go.
-                if self.kube.list(r.HEALTH_RECORDS, namespace):
+                if records_for(self.kube, served.promise, str(namespace), name):
                     self.enqueue(("health", served.promise, namespace, name))
 
     def describe_key(self, key: Key) -> ObjectRef:
@@ -467,6 +469,7 @@ class Operator:
             store
             or Store(
                 index_labels=watched.index_labels,
+                indexes=watched.indexes,
                 transform=watched.transform,
                 check_mutations=self.settings.check_cache_mutations,
             ),

@@ -154,6 +154,14 @@ class CachedKube(k.Kube):
             resource, namespace, labels=labels, label_selector=label_selector, field_selector=field_selector
         )
 
+    def list_by(
+        self, resource: k.Resource, index: k.Index, value: str, namespace: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        informer = self.cache.informer(resource, namespace)
+        if informer is not None and informer.label_selector is None and informer.store.has_index(index.name):
+            return informer.store.list_by(index.name, value, namespace if resource.namespaced else None)
+        return super().list_by(resource, index, value, namespace)
+
     @staticmethod
     def _covers(informer: Informer, labels: Mapping[str, str] | None) -> bool:
         """Whether the informer's label filter is implied by the query's labels."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +40,22 @@ def health_key(record: dict[str, Any]) -> HealthKey | None:
     if not promise or not ref.get("name") or not namespace:
         return None
     return ("health", str(promise), str(namespace), str(ref["name"]))
+
+
+def _request_of(record: Mapping[str, Any]) -> str | None:
+    key = health_key(dict(record))
+    return None if key is None else "/".join(key[1:])
+
+
+BY_REQUEST = k.Index("request", _request_of)
+"""HealthRecords by the request they name (``promise/namespace/name``): a request's events look
+its records up in the cache without reading every record of the namespace."""
+
+
+def records_for(kube: k.Kube, promise: str, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The HealthRecords that name this request."""
+    found = kube.list_by(r.HEALTH_RECORDS, BY_REQUEST, f"{promise}/{namespace}/{name}", namespace)
+    return [rec for rec in found if is_for(rec, promise, namespace, name)]
 
 
 class HealthReconciler(Reconciler[dict[str, Any]]):
@@ -67,11 +84,7 @@ class HealthReconciler(Reconciler[dict[str, Any]]):
 
     def _records(self, key: Key) -> list[dict[str, Any]]:
         _, promise, namespace, name = (str(part) for part in key)
-        return [
-            rec
-            for rec in self.kube.list(r.HEALTH_RECORDS, namespace)
-            if is_for(rec, promise, namespace, name)
-        ]
+        return records_for(self.kube, promise, namespace, name)
 
     def gone(self, key: Key) -> timedelta | None:
         self._orphaned(self._records(key), key)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kratix_py.kube import Index
+
 log = logging.getLogger(__name__)
 
 ObjectKey = tuple[str, str]
@@ -91,12 +93,14 @@ def compact(value: Any) -> Any:
 
 
 class Store:
-    """Objects by (namespace, name), indexed by namespace and by the label keys given."""
+    """Objects by (namespace, name), indexed by namespace, by the label keys and by the computed
+    indexes given (:class:`~kratix_py.kube.Index`)."""
 
     def __init__(
         self,
         *,
         index_labels: Sequence[str] = (),
+        indexes: Sequence[Index] = (),
         transform: Transform | None = None,
         check_mutations: bool = False,
     ) -> None:
@@ -109,6 +113,8 @@ class Store:
         self._check = check_mutations
         self._digests: dict[ObjectKey, str] = {}
         self.index_labels = tuple(index_labels)
+        self._indexes = {index.name: index for index in indexes}
+        self._by_index: dict[str, dict[str, set[ObjectKey]]] = {index.name: {} for index in indexes}
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -150,6 +156,15 @@ class Store:
                 found.append((key, obj))
         found.sort(key=lambda pair: pair[0])
         return [obj for _, obj in found]
+
+    def has_index(self, name: str) -> bool:
+        return name in self._indexes
+
+    def list_by(self, name: str, value: str, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Objects whose index ``name`` gives ``value`` (in ``namespace`` if given), sorted by key."""
+        with self._lock:
+            keys = sorted(self._by_index[name].get(value, ()))
+            return [self._objects[key] for key in keys if not namespace or key[0] == namespace]
 
     def keys(self) -> builtins.list[ObjectKey]:
         with self._lock:
@@ -253,6 +268,10 @@ class Store:
             value = labels.get(label)
             if value is not None:
                 index.setdefault(str(value), set()).add(key)
+        for name, computed in self._indexes.items():
+            indexed = computed.value_of(obj)
+            if indexed is not None:
+                self._by_index[name].setdefault(indexed, set()).add(key)
         if self._check:
             self._digests[key] = _digest(obj)
 
@@ -277,6 +296,15 @@ class Store:
                 keys.discard(key)
                 if not keys:
                     del index[str(value)]
+        for name, computed in self._indexes.items():
+            indexed = computed.value_of(old)
+            if indexed is None:
+                continue
+            held = self._by_index[name].get(indexed)
+            if held is not None:
+                held.discard(key)
+                if not held:
+                    del self._by_index[name][indexed]
 
     def _verify(self, key: ObjectKey, old: dict[str, Any] | None) -> None:
         if not self._check or old is None:
