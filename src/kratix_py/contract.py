@@ -165,6 +165,11 @@ ANNOTATION_TRACE_GENERATION: Final = "kratix.io/trace-generation"
 ANNOTATION_ABANDON_CLEANUP: Final = "kratix.io/abandon-cleanup"
 """kratix-py: ``"true"`` on a request, Work or WorkPlacement being deleted whose files cannot be
 removed (its state store or Secret is missing): finish the deletion and leave the files."""
+ANNOTATION_PODS_REMOVED_AT: Final = "internal.workflows.kratix.io/pods-removed-at"
+"""kratix-py, on a finished pipeline Job: when its pods were deleted for Kratix's
+``workflows.jobOptions.podTTLSecondsAfterFinished`` (so logs are known to be gone, not lost)."""
+POD_TTL_FIELD: Final = "workflows.jobOptions.podTTLSecondsAfterFinished"
+"""Where the pod TTL is set in Kratix's config: named in messages about pods it removed."""
 
 # --- Finalizers (kratix-behaviour.md §0.3) ---------------------------------------------------------
 
