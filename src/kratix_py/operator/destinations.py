@@ -27,13 +27,15 @@ from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import Destination
+from kratix_py.api import Destination, WorkPlacement
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
-from kratix_py.core.layout import canary_changes
-from kratix_py.core.scheduling import directory_of, path_conflicts
+from kratix_py.core.changes import Change
+from kratix_py.core.layout import PlacementFiles, canary_changes, path_move_removals
+from kratix_py.core.scheduling import directory_of, path_conflicts, written_directory, written_to
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.placements import written_files
 from kratix_py.operator.reconciler import Clock, Reconciler
 from kratix_py.operator.statestores import (
     Enqueue,
@@ -133,7 +135,8 @@ class DestinationReconciler(Reconciler[Destination]):
 
         enabled = destination.spec.init_workloads.enabled
         try:
-            changes = canary_changes(destination, present=enabled)
+            # Moving: the old path's files go in the same commit as the canaries at the new one.
+            changes = canary_changes(destination, present=enabled) + self._moved_out(destination)
         except UnsafePathError as error:
             self._ready(
                 obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreWriteFailed", str(error))
@@ -148,12 +151,65 @@ class DestinationReconciler(Reconciler[Destination]):
             return WAIT_FOR_BATCH
         self._ready(obj, _written(outcome, enabled))
         if outcome.ok:
+            self._record_directory(obj, destination)
             return None
         wait = backoff(outcome.failures, *WRITE_BACKOFF)
         if self._age(outcome) < wait:
             return timedelta(seconds=wait - self._age(outcome))
         self.stores.submit(handle, key, digest, changes)
         return WAIT_FOR_BATCH
+
+    # -- moving ----------------------------------------------------------------------------------------
+    def _moved_out(self, destination: Destination) -> tuple[Change, ...]:
+        """What to remove under the old path when ``spec.path`` changed (same store); else nothing."""
+        recorded = written_directory(destination)
+        current = directory_of(destination)
+        if recorded is None or recorded == current or recorded[:2] != current[:2]:
+            return ()
+        placements = []
+        for item in self._placements(destination.name):
+            try:
+                placement = WorkPlacement.model_validate(item)
+                files = PlacementFiles.from_placement(
+                    placement, with_files=destination.spec.filepath.mode == "none"
+                )
+            except (ValidationError, ValueError) as error:
+                log.warning("Destination %s: leaving WorkPlacement %s out of the move: %s",
+                            destination.name, item["metadata"]["name"], error)  # fmt: skip
+                continue
+            placements.append((files, written_files(item)))
+        return path_move_removals(destination, recorded[2] or ".", placements)
+
+    def _record_directory(self, obj: dict[str, Any], destination: Destination) -> None:
+        """After a write: remember where the files now are; say so if that is a move."""
+        recorded = written_directory(destination)
+        current = directory_of(destination)
+        if recorded == current:
+            return
+        meta = obj["metadata"]
+        self.kube.patch(
+            r.DESTINATIONS,
+            meta["name"],
+            {"metadata": {"annotations": {c.ANNOTATION_DESTINATION_WRITTEN_TO: written_to(destination)}}},
+        )
+        if recorded is None:
+            return
+        old, new = recorded[2] or ".", current[2] or "."
+        if recorded[:2] == current[:2]:
+            self.kube.emit_event(
+                obj,
+                "PathMoved",
+                f"path moved from {old!r} to {new!r}: the files are written under {new!r}, "
+                f"and those under {old!r} were removed",
+            )
+        else:
+            self.kube.emit_event(
+                obj,
+                "StateStoreChanged",
+                f"now writing to {current[0]} {current[1]} path {new!r}; the files in {recorded[0]} "
+                f"{recorded[1]} under {old!r} are left there (remove them by hand if nothing reads them)",
+                type="Warning",
+            )
 
     # -- helpers -------------------------------------------------------------------------------------
     def _finalizer(self, obj: dict[str, Any], destination: Destination) -> dict[str, Any]:
