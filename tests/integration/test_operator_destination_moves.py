@@ -208,3 +208,43 @@ def test_moving_into_another_destinations_path_is_refused_and_leaves_both_as_the
             what="the move to a free path",
         )
         assert ready(kube, r.DESTINATIONS, "first")
+
+
+def test_two_destinations_swapping_paths_keep_each_others_files(cluster, git_server, repo):
+    kube, operator = cluster
+    git_store(kube, git_server, repo)
+    destination(kube, "a", {"env": "a", "shared": "yes"}, path="one")
+    destination(kube, "b", {"env": "b", "shared": "yes"}, path="two")
+    with operator():
+        work(kube, "only-a", group({"a.yaml": "a: 1"}, {"env": "a"}), resource="only-a")
+        work(kube, "only-b", group({"b.yaml": "b: 1"}, {"env": "b"}), resource="only-b")
+        # Promise output (no request) goes to every matching Destination: the same directory on both.
+        work(kube, "both", group({"s.yaml": "s: 1"}, {"shared": "yes"}))
+        _written_everywhere(kube, "only-a", "only-b", "both")
+        wait_for(lambda: len(placements(kube, "both")) == 2, what="the shared Work on both Destinations")
+        _move(kube, "a", "two")  # refused until b has moved out
+        wait_for(
+            lambda: condition(kube.get(r.DESTINATIONS, "a"), "Ready").get("reason") == "PathConflict",
+            what="a's move to be refused while b is there",
+        )
+        _move(kube, "b", "one")
+        prefix = "resources/default/db"
+        swapped = wait_for(
+            lambda: (
+                (t := tree(git_server, repo))
+                and f"one/{prefix}/only-b/configure/5058f/b.yaml" in t
+                and f"two/{prefix}/only-a/configure/5058f/a.yaml" in t
+                and not _under(t, f"one/{prefix}/only-a")
+                and not _under(t, f"two/{prefix}/only-b")
+                and t
+            ),
+            timeout=40,
+            what="each Destination's own files under its new path, the other's gone",
+        )
+        # The Promise's Work is under both paths still: neither move removed what the other writes.
+        assert "one/dependencies/db/configure/5058f/s.yaml" in swapped
+        assert "two/dependencies/db/configure/5058f/s.yaml" in swapped
+        assert "one/dependencies/kratix-canary-namespace.yaml" in swapped
+        assert "two/dependencies/kratix-canary-namespace.yaml" in swapped
+        ready(kube, r.DESTINATIONS, "a")
+        ready(kube, r.DESTINATIONS, "b")

@@ -310,13 +310,15 @@ def path_move_removals(
     destination: Destination,
     old_path: str,
     placements: Sequence[tuple[PlacementFiles, Sequence[str]]],
+    *,
+    keep: Iterable[str] = (),
 ) -> tuple[Change, ...]:
     """The changes that remove what kratix-py wrote under ``old_path`` for ``destination``, whose
     ``spec.path`` has changed: the canaries and each placement's files there.
 
     ``placements`` pairs each placement's files with the store paths its written-files record
     holds (mode none). A path the Destination now writes to (possible when one path is inside
-    the other) is never removed. Raises UnsafePathError for an old path that would leave the store.
+    the other), or one in ``keep`` (what another Destination now writes there), is never removed. Raises UnsafePathError for an old path that would leave the store.
     """
     spec = destination.spec.model_copy(update={"path": old_path})
     old = destination.model_copy(update={"spec": spec})
@@ -328,9 +330,9 @@ def path_move_removals(
         previously = [path for path in recorded if is_within(path, old_root)]
         for change in placement_removal(old, files, previously_owned=previously).changes:
             removals[_changed_path(change)] = change
-    kept = set(canary_paths(destination))
+    kept = set(canary_paths(destination)) | set(keep)
     for files, _ in placements:
-        kept |= _claimed_paths(destination, files)
+        kept |= placement_paths(destination, files)
     return tuple(
         change
         for path, change in sorted(removals.items())
@@ -342,7 +344,7 @@ def _changed_path(change: Change) -> str:
     return change.directory if isinstance(change, DirChange) else change.path
 
 
-def _claimed_paths(destination: Destination, placement: PlacementFiles) -> set[str]:
+def placement_paths(destination: Destination, placement: PlacementFiles) -> set[str]:
     """The store paths a placement's files take on ``destination``."""
     mode = destination.spec.filepath.mode
     if mode == "aggregatedYAML":

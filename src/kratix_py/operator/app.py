@@ -32,6 +32,7 @@ import kopf
 
 from kratix_py import contract as c
 from kratix_py import kube as k
+from kratix_py.core import conditions as cond
 from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
@@ -415,6 +416,11 @@ class Operator:
         for placement in self.kube.list(r.WORKPLACEMENTS, labels={c.LABEL_TARGET_DESTINATION_NAME: name}):
             meta = placement["metadata"]
             self.enqueue(placement_key(meta["namespace"], meta["name"]))
+        # A Destination refused for a path another one had may have its directory now.
+        for other in self.kube.list(r.DESTINATIONS):
+            ready = cond.find((other.get("status") or {}).get("conditions"), c.CONDITION_READY) or {}
+            if ready.get("reason") == "PathConflict":
+                self.enqueue(destination_key(str(other["metadata"]["name"])))
 
     def promises_requiring(self, name: str) -> list[str]:
         """Names of the Promises whose ``requiredPromises`` name ``name``."""
