@@ -202,6 +202,19 @@ def test_moving_into_another_destinations_path_is_refused_and_leaves_both_as_the
             p: before[p] for p in _under(before, "second")
         }
 
+        _move(kube, "first", "../outside")  # out of the store: refused the same way, nothing moves
+        unsafe = wait_for(
+            lambda: (
+                (found := condition(kube.get(r.DESTINATIONS, "first"), "Ready")).get("status") == "False"
+                and "outside" in found.get("message", "")
+                and found
+            ),
+            what="the unsafe path to be refused",
+        )
+        assert "'../outside' contains '..'" in unsafe["message"], unsafe
+        time.sleep(1.0)
+        assert _under(tree(git_server, repo), "first") == _under(before, "first")
+
         _move(kube, "first", "elsewhere")  # a free path: the move goes ahead
         wait_for(
             lambda: (t := tree(git_server, repo)) and not _under(t, "first") and _under(t, "elsewhere"),
