@@ -165,6 +165,14 @@ ANNOTATION_TRACE_GENERATION: Final = "kratix.io/trace-generation"
 ANNOTATION_ABANDON_CLEANUP: Final = "kratix.io/abandon-cleanup"
 """kratix-py: ``"true"`` on a request, Work or WorkPlacement being deleted whose files cannot be
 removed (its state store or Secret is missing): finish the deletion and leave the files."""
+ANNOTATION_PODS_REMOVED_AT: Final = "internal.workflows.kratix.io/pods-removed-at"
+"""kratix-py, on a finished pipeline Job: when its pods were deleted for Kratix's
+``workflows.jobOptions.podTTLSecondsAfterFinished`` (so logs are known to be gone, not lost)."""
+ANNOTATION_DESTINATION_WRITTEN_TO: Final = "internal.destination.kratix.io/written-to"
+"""kratix-py, on a Destination: JSON ``{"stateStoreRef": {"kind", "name"}, "path"}`` of the directory
+its files were last written to, so that a changed ``spec.path`` moves them (old path cleaned)."""
+POD_TTL_FIELD: Final = "workflows.jobOptions.podTTLSecondsAfterFinished"
+"""Where the pod TTL is set in Kratix's config: named in messages about pods it removed."""
 
 # --- Finalizers (kratix-behaviour.md §0.3) ---------------------------------------------------------
 

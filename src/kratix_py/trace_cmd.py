@@ -277,6 +277,7 @@ def _request_namespace(obj: Mapping[str, Any]) -> str:
 
 def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, JobLog], list[str], bool]:
     """The failing container's log of each failed Job, the Secret values to mask, whether hidden."""
+    from kratix_py.core.jobs import removed_note
     from kratix_py.operator.workflows import pod_secret_values
 
     logs: dict[str, JobLog] = {}
@@ -290,6 +291,11 @@ def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, J
         try:
             pods = kube.list(k.PODS, namespace, labels={"job-name": job["metadata"]["name"]})
         except k.KubeError:
+            continue
+        note = removed_note(job)
+        if not pods and note:
+            # Not an error: the operator deleted them after the pod TTL, and says so.
+            logs[str(job["metadata"]["name"])] = JobLog("", "", f"(log not available: {note})")
             continue
         pods.sort(key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""))
         for pod in reversed(pods):

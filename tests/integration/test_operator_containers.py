@@ -4,6 +4,7 @@ pipeline image built here (with kratix_py.sdk) runs the user's part, all through
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,31 @@ def test_the_delete_pipeline_runs_in_a_container_before_the_request_goes(system)
     wait_for(lambda: kube.get(REDIS, "my-redis", "default") is None, timeout=90, what="the request to go")
     events = kube.list(k.EVENTS, "default")
     assert any(e["reason"] == "DeletePipelineStarted" for e in events)
+
+
+def test_with_a_pod_ttl_the_container_pods_go_after_the_job_finished_and_the_job_stays(
+    platform_factory, kratix_image, pipeline_image
+):
+    platform = platform_factory(pods="podman")
+    kube = k.Kube(platform.api_client())
+    settings = settings_for(
+        str(platform.kubeconfig),
+        pipeline_adapter_image=ADAPTER_IMAGE,
+        pod_ttl_seconds_after_finished=timedelta(seconds=2),
+    )
+    with RunningOperator(settings):
+        install(kube, with_image(promise_body("first")))
+        kube.create(REDIS, request_body())
+        workflow_done(kube)
+        (job,) = kube.list(k.JOBS, "default", labels={c.LABEL_PIPELINE_NAME: "first"})
+        wait_for(
+            lambda: not kube.list(k.PODS, "default", labels={"job-name": job["metadata"]["name"]}),
+            timeout=30,
+            what="the pipeline pod to be deleted",
+        )
+        (kept,) = kube.list(k.JOBS, "default", labels={c.LABEL_PIPELINE_NAME: "first"})
+        assert kept["metadata"]["uid"] == job["metadata"]["uid"]
+        assert (
+            condition(kube.get(REDIS, "my-redis", "default"), "ConfigureWorkflowCompleted")["status"]
+            == "True"
+        )

@@ -14,12 +14,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.local_platform.controlplane import ControlPlane, free_port
 from kratix_py.local_platform.defaults import (
@@ -152,21 +154,52 @@ def test_the_operator_with_the_charts_service_account_takes_a_request_to_git(
     token = platform.plane.token_kubeconfig(tmp_path / "operator.kubeconfig", NAMESPACE, SERVICE_ACCOUNT)
     settings = settings_for(str(token), pipeline_adapter_image=platform.image)
     with RunningOperator(settings):
-        wait_for(lambda: _true(platform.admin.get(r.DESTINATIONS, "worker-1"), "Ready"), timeout=60,
-                 what="worker-1 Ready")  # fmt: skip
-        promise = yaml.safe_load((GREETING / "promise.yaml").read_text())
-        platform.admin.apply(r.PROMISES, promise)
-        wait_for(
-            lambda: (
-                ((platform.admin.get(r.PROMISES, promise["metadata"]["name"]) or {}).get("status") or {}).get(
-                    "status"
-                )
-                == "Available"
-            ),
-            timeout=120,
-            what="the Promise to be Available",
-        )
+        _promise_available(platform)
         assert _reconciled(platform, "from-test-process", tmp_path), "the request's manifests are not in Git"
+
+
+def _promise_available(platform: Platform) -> None:
+    wait_for(lambda: _true(platform.admin.get(r.DESTINATIONS, "worker-1"), "Ready"), timeout=60,
+             what="worker-1 Ready")  # fmt: skip
+    promise = yaml.safe_load((GREETING / "promise.yaml").read_text())
+    platform.admin.apply(r.PROMISES, promise)
+    wait_for(
+        lambda: (
+            ((platform.admin.get(r.PROMISES, promise["metadata"]["name"]) or {}).get("status") or {}).get(
+                "status"
+            )
+            == "Available"
+        ),
+        timeout=120,
+        what="the Promise to be Available",
+    )
+
+
+def test_with_the_charts_permissions_a_pod_ttl_removes_the_pods_of_finished_pipeline_jobs(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The real Job controller's pods, deleted by the operator under the chart's ClusterRole."""
+    token = platform.plane.token_kubeconfig(tmp_path / "operator.kubeconfig", NAMESPACE, SERVICE_ACCOUNT)
+    settings = settings_for(
+        str(token), pipeline_adapter_image=platform.image, pod_ttl_seconds_after_finished=timedelta(seconds=2)
+    )
+    with RunningOperator(settings):
+        _promise_available(platform)
+        assert _reconciled(platform, "pods-go", tmp_path)
+        jobs = platform.admin.list(k.JOBS, labels={c.LABEL_RESOURCE_NAME: "pods-go"})
+        assert jobs
+        for job in jobs:
+            namespace, uid = job["metadata"]["namespace"], job["metadata"]["uid"]
+            wait_for(
+                lambda namespace=namespace, uid=uid: (
+                    not platform.admin.list(k.PODS, namespace, labels={"controller-uid": uid})
+                ),
+                timeout=60,
+                what=f"the pods of Job {job['metadata']['name']} to be deleted",
+            )
+        kept = platform.admin.list(k.JOBS, labels={c.LABEL_RESOURCE_NAME: "pods-go"})
+        assert {j["metadata"]["uid"] for j in kept} == {j["metadata"]["uid"] for j in jobs}
+        assert all(c.ANNOTATION_PODS_REMOVED_AT in j["metadata"]["annotations"] for j in kept)
 
 
 def test_helm_upgrade_runs_the_operator_pod_in_cluster(platform: Platform, tmp_path: Path) -> None:

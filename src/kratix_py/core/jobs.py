@@ -15,6 +15,7 @@ from typing import Any, Final
 from kratix_py.api.meta import parse_timestamp
 from kratix_py.api.promise import Promise
 from kratix_py.contract import (
+    ANNOTATION_PODS_REMOVED_AT,
     LABEL_HASH,
     LABEL_PIPELINE_NAME,
     LABEL_PROMISE_NAME,
@@ -22,6 +23,7 @@ from kratix_py.contract import (
     LABEL_RESOURCE_NAMESPACE,
     LABEL_WORKFLOW_ACTION,
     LABEL_WORKFLOW_TYPE,
+    POD_TTL_FIELD,
     WorkflowAction,
     WorkflowType,
 )
@@ -148,6 +150,38 @@ def _outcome(job: Mapping[str, Any], phase: JobPhase) -> tuple[datetime | None, 
         message = str(suspended.get("message") or "the pipeline Job was suspended before it finished")
         return parse_timestamp(suspended.get("lastTransitionTime")), message
     return None, ""
+
+
+def finished_at(job: Mapping[str, Any]) -> datetime | None:
+    """When the Job controller declared ``job`` finished (its ``Complete`` or ``Failed`` condition
+    turned True), or ``None`` while it runs.
+
+    Only the Job controller's own verdict counts here, not :func:`job_phase`'s early reading of
+    ``succeeded``: the pod TTL starts when Kubernetes says the Job is done, as Kratix's does.
+    """
+    status = job.get("status") or {}
+    conditions = status.get("conditions") or []
+    for condition_type in ("Complete", "Failed"):
+        found = _condition(conditions, condition_type)
+        if found is not None and found.get("status") == _TRUE:
+            when = found.get("lastTransitionTime") or (
+                status.get("completionTime") if condition_type == "Complete" else None
+            )
+            return parse_timestamp(when)
+    return None
+
+
+def pods_removed(job: Mapping[str, Any]) -> bool:
+    """Whether kratix-py deleted this Job's pods for the pod TTL."""
+    annotations = (job.get("metadata") or {}).get("annotations") or {}
+    return ANNOTATION_PODS_REMOVED_AT in annotations
+
+
+def removed_note(job: Mapping[str, Any] | None) -> str:
+    """Why a finished Job has no pod to read a log from, or ``""`` if kratix-py did not remove them."""
+    if job is None or not pods_removed(job):
+        return ""
+    return f"pod removed after {POD_TTL_FIELD}"
 
 
 def _condition(conditions: Iterable[Mapping[str, Any]], condition_type: str) -> Mapping[str, Any] | None:

@@ -303,6 +303,58 @@ def state_file_content(owned: Sequence[str]) -> bytes:
     return yaml.safe_dump({"files": list(owned)}, default_flow_style=False).encode()
 
 
+# -- moving a Destination -------------------------------------------------------------------------
+
+
+def path_move_removals(
+    destination: Destination,
+    old_path: str,
+    placements: Sequence[tuple[PlacementFiles, Sequence[str]]],
+    *,
+    keep: Iterable[str] = (),
+) -> tuple[Change, ...]:
+    """The changes that remove what kratix-py wrote under ``old_path`` for ``destination``, whose
+    ``spec.path`` has changed: the canaries and each placement's files there.
+
+    ``placements`` pairs each placement's files with the store paths its written-files record
+    holds (mode none). A path the Destination now writes to (possible when one path is inside
+    the other), or one in ``keep`` (what another Destination now writes there), is never removed. Raises UnsafePathError for an old path that would leave the store.
+    """
+    spec = destination.spec.model_copy(update={"path": old_path})
+    old = destination.model_copy(update={"spec": spec})
+    old_root = destination_root(old)
+    removals: dict[str, Change] = {
+        _changed_path(change): change for change in canary_changes(old, present=False)
+    }
+    for files, recorded in placements:
+        previously = [path for path in recorded if is_within(path, old_root)]
+        for change in placement_removal(old, files, previously_owned=previously).changes:
+            removals[_changed_path(change)] = change
+    kept = set(canary_paths(destination)) | set(keep)
+    for files, _ in placements:
+        kept |= placement_paths(destination, files)
+    return tuple(
+        change
+        for path, change in sorted(removals.items())
+        if not any(is_within(path, other) or is_within(other, path) for other in kept)
+    )
+
+
+def _changed_path(change: Change) -> str:
+    return change.directory if isinstance(change, DirChange) else change.path
+
+
+def placement_paths(destination: Destination, placement: PlacementFiles) -> set[str]:
+    """The store paths a placement's files take on ``destination``."""
+    mode = destination.spec.filepath.mode
+    if mode == "aggregatedYAML":
+        return {aggregated_file(destination)}
+    if mode == "none":
+        claimed = flat_claims(destination, placement.name, [filepath for filepath, _ in placement.files])
+        return claimed | {state_file(destination, placement.namespace, placement.name)}
+    return {group_directory(destination, placement)}
+
+
 # -- canaries --------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ the groups that now hash highest to it, instead of reshuffling every later choic
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,47 @@ def directory_of(destination: Destination) -> tuple[str, str, str]:
     return (ref.kind, ref.name, posixpath.normpath("/" + (destination.spec.path or "").strip()).strip("/"))
 
 
+def written_directory(destination: Destination) -> tuple[str, str, str] | None:
+    """Where the Destination's files were last written, as :func:`directory_of` says it; ``None``
+    when nothing was recorded yet (a new Destination, or one from before kratix-py recorded it).
+
+    Kept in an annotation rather than in ``status``: it survives a CRD whose status schema does not
+    know the field (Kratix's own CRDs prune unknown status fields), and it is kratix-py's
+    bookkeeping about the store, like the written-files annotation on WorkPlacements.
+    """
+    raw = destination.metadata.annotations.get(c.ANNOTATION_DESTINATION_WRITTEN_TO)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        ref = value["stateStoreRef"]
+        recorded = Destination.model_validate(
+            {
+                "metadata": {"name": destination.name},
+                "spec": {
+                    "path": str(value["path"]),
+                    "stateStoreRef": {"kind": ref["kind"], "name": ref["name"]},
+                },
+            }
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # edited by hand into something else: treated as never recorded
+    return directory_of(recorded)
+
+
+def written_to(destination: Destination) -> str:
+    """The annotation value recording that the Destination's files are where its spec says."""
+    ref = destination.spec.state_store_ref
+    record = {"path": destination.spec.path, "stateStoreRef": {"kind": ref.kind, "name": ref.name}}
+    return json.dumps(record, sort_keys=True)
+
+
+def is_moving(destination: Destination) -> bool:
+    """Whether the Destination's spec names another directory than the one its files are in."""
+    recorded = written_directory(destination)
+    return recorded is not None and recorded != directory_of(destination)
+
+
 def path_conflicts(destinations: Sequence[Destination]) -> dict[str, str]:
     """Destinations whose directory another one already owns: name -> the owner's name.
 
@@ -99,9 +141,16 @@ def path_conflicts(destinations: Sequence[Destination]) -> dict[str, str]:
     conflicts: dict[str, str] = {}
     # Oldest first; creation times have one-second resolution, so within a second a Destination
     # that is already Ready (it has written its canaries there) keeps the directory, then the name.
+    # A Destination whose path just changed comes last: it moves into a directory another one
+    # already has, so it is the one refused, however old it is.
     ordered = sorted(
         destinations,
-        key=lambda d: (str(d.metadata.creation_timestamp or ""), not d.status.is_true("Ready"), d.name),
+        key=lambda d: (
+            is_moving(d),
+            str(d.metadata.creation_timestamp or ""),
+            not d.status.is_true("Ready"),
+            d.name,
+        ),
     )
     for destination in ordered:
         if destination.metadata.deletion_timestamp is not None:

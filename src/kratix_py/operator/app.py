@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from kratix_py import contract as c
 from kratix_py import kube as k
+from kratix_py.core import conditions as cond
 from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
@@ -39,6 +41,7 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.health import BY_REQUEST, HealthReconciler, health_key, records_for
 from kratix_py.operator.informers import ApiSession, Informer
+from kratix_py.operator.job_pods import JobPodReaper, job_pods_key, waits_for_ttl
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
@@ -195,6 +198,9 @@ class Operator:
             model=self.cache.model,
             binding_strategy=settings.binding_version_strategy,
         )
+        ttl = settings.pod_ttl_seconds_after_finished
+        self.job_pods = JobPodReaper(self.kube, ttl) if ttl else None
+        """Deletes finished pipeline Jobs' pods (Kratix's podTTLSecondsAfterFinished); None: pods stay."""
         self.queue = WorkQueue(
             {
                 "promise": PromiseReconciler(
@@ -220,6 +226,7 @@ class Operator:
                 "promiserelease": PromiseReleaseReconciler(self.kube, model=self.cache.model),
                 "health": HealthReconciler(self.kube, kinds=self.kinds),
                 "revisions": RevisionReconciler(self.kube),
+                **({"jobpods": self.job_pods} if self.job_pods is not None else {}),
             },
             workers=settings.workers,
             describe=self.describe_key,
@@ -338,6 +345,10 @@ class Operator:
             owner = self.key_for_job(obj)
             if owner is not None:
                 self.enqueue(owner)
+            if self.job_pods is not None and change.type != DELETED and waits_for_ttl(obj):
+                # Looked at again when the TTL is due: a delay in the queue, not a timer per Job.
+                due = self.job_pods.due(obj) - datetime.now(UTC)
+                self.enqueue(job_pods_key(namespace, name), max(due.total_seconds(), 0.0))
         elif rid == resource_id(r.DESTINATIONS):
             self.enqueue(destination_key(name))
             if self.destination_changed(change):
@@ -407,6 +418,11 @@ class Operator:
         for placement in self.kube.list(r.WORKPLACEMENTS, labels={c.LABEL_TARGET_DESTINATION_NAME: name}):
             meta = placement["metadata"]
             self.enqueue(placement_key(meta["namespace"], meta["name"]))
+        # A Destination refused for a path another one had may have its directory now.
+        for other in self.kube.list(r.DESTINATIONS):
+            ready = cond.find((other.get("status") or {}).get("conditions"), c.CONDITION_READY) or {}
+            if ready.get("reason") == "PathConflict":
+                self.enqueue(destination_key(str(other["metadata"]["name"])))
 
     def promises_requiring(self, name: str) -> list[str]:
         """Names of the Promises whose ``requiredPromises`` name ``name``."""

@@ -27,13 +27,21 @@ from pydantic import ValidationError
 
 from kratix_py import contract as c
 from kratix_py import kube as k
-from kratix_py.api import Destination
+from kratix_py.api import Destination, WorkPlacement
 from kratix_py.contract import UnsafePathError
 from kratix_py.core import conditions as cond
-from kratix_py.core.layout import canary_changes
-from kratix_py.core.scheduling import directory_of, path_conflicts
+from kratix_py.core.changes import Change
+from kratix_py.core.layout import (
+    PlacementFiles,
+    canary_changes,
+    canary_paths,
+    path_move_removals,
+    placement_paths,
+)
+from kratix_py.core.scheduling import directory_of, path_conflicts, written_directory, written_to
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
+from kratix_py.operator.placements import written_files
 from kratix_py.operator.reconciler import Clock, Reconciler
 from kratix_py.operator.statestores import (
     Enqueue,
@@ -133,7 +141,8 @@ class DestinationReconciler(Reconciler[Destination]):
 
         enabled = destination.spec.init_workloads.enabled
         try:
-            changes = canary_changes(destination, present=enabled)
+            # Moving: the old path's files go in the same commit as the canaries at the new one.
+            changes = canary_changes(destination, present=enabled) + self._moved_out(destination, others)
         except UnsafePathError as error:
             self._ready(
                 obj, cond.Condition(c.CONDITION_READY, cond.FALSE, "StateStoreWriteFailed", str(error))
@@ -148,12 +157,85 @@ class DestinationReconciler(Reconciler[Destination]):
             return WAIT_FOR_BATCH
         self._ready(obj, _written(outcome, enabled))
         if outcome.ok:
+            self._record_directory(obj, destination, others)
             return None
         wait = backoff(outcome.failures, *WRITE_BACKOFF)
         if self._age(outcome) < wait:
             return timedelta(seconds=wait - self._age(outcome))
         self.stores.submit(handle, key, digest, changes)
         return WAIT_FOR_BATCH
+
+    # -- moving ----------------------------------------------------------------------------------------
+    def _moved_out(self, destination: Destination, others: list[Destination]) -> tuple[Change, ...]:
+        """What to remove under the old path when ``spec.path`` changed (same store); else nothing."""
+        recorded = written_directory(destination)
+        current = directory_of(destination)
+        if recorded is None or recorded == current or recorded[:2] != current[:2]:
+            return ()
+        keep: set[str] = set()
+        successor = _successor(destination, recorded, others)
+        if successor is not None:
+            # Another Destination writes there now (say two swapped their paths): what it writes
+            # stays, whatever this one wrote there before.
+            keep |= set(canary_paths(successor))
+            for files, _ in self._placement_files(successor):
+                keep |= placement_paths(successor, files)
+        placements = self._placement_files(destination)
+        return path_move_removals(destination, recorded[2] or ".", placements, keep=keep)
+
+    def _placement_files(self, destination: Destination) -> list[tuple[PlacementFiles, list[str]]]:
+        """Each placement on ``destination``: its files (contents for mode none) and written-files record."""
+        placements = []
+        for item in self._placements(destination.name):
+            try:
+                placement = WorkPlacement.model_validate(item)
+                files = PlacementFiles.from_placement(
+                    placement, with_files=destination.spec.filepath.mode == "none"
+                )
+            except (ValidationError, ValueError) as error:
+                log.warning("Destination %s: leaving WorkPlacement %s out of the move: %s",
+                            destination.name, item["metadata"]["name"], error)  # fmt: skip
+                continue
+            placements.append((files, written_files(item)))
+        return placements
+
+    def _record_directory(
+        self, obj: dict[str, Any], destination: Destination, others: list[Destination]
+    ) -> None:
+        """After a write: remember where the files now are; say so if that is a move."""
+        recorded = written_directory(destination)
+        current = directory_of(destination)
+        if recorded == current:
+            return
+        meta = obj["metadata"]
+        self.kube.patch(
+            r.DESTINATIONS,
+            meta["name"],
+            {"metadata": {"annotations": {c.ANNOTATION_DESTINATION_WRITTEN_TO: written_to(destination)}}},
+        )
+        if recorded is None:
+            return
+        old, new = recorded[2] or ".", current[2] or "."
+        successor = _successor(destination, recorded, others)
+        if recorded[:2] == current[:2]:
+            left = (
+                f"those under {old!r} were removed but for Destination {successor.name}'s, which writes there now"
+                if successor is not None
+                else f"those under {old!r} were removed"
+            )
+            self.kube.emit_event(
+                obj,
+                "PathMoved",
+                f"path moved from {old!r} to {new!r}: the files are written under {new!r}, and {left}",
+            )
+        else:
+            self.kube.emit_event(
+                obj,
+                "StateStoreChanged",
+                f"now writing to {current[0]} {current[1]} path {new!r}; the files in {recorded[0]} "
+                f"{recorded[1]} under {old!r} are left there (remove them by hand if nothing reads them)",
+                type="Warning",
+            )
 
     # -- helpers -------------------------------------------------------------------------------------
     def _finalizer(self, obj: dict[str, Any], destination: Destination) -> dict[str, Any]:
@@ -248,6 +330,22 @@ def _written(outcome: Outcome, enabled: bool) -> cond.Condition:
             c.CONDITION_READY, cond.TRUE, "TestDocumentsWritten", "Test documents written to State Store"
         )
     return cond.Condition(c.CONDITION_READY, cond.TRUE, "DestinationReady", "Destination ready")
+
+
+def _successor(
+    destination: Destination, recorded: tuple[str, str, str], others: list[Destination]
+) -> Destination | None:
+    """Another Destination that now writes to the directory ``destination`` moved out of."""
+    return next(
+        (
+            other
+            for other in others
+            if other.name != destination.name
+            and other.metadata.deletion_timestamp is None
+            and directory_of(other) == recorded
+        ),
+        None,
+    )
 
 
 def _parsed(obj: Mapping[str, Any]) -> Destination | None:

@@ -77,6 +77,17 @@ def _strategy(value: Any) -> str:
     return str(value)
 
 
+def _pod_ttl(value: Any) -> timedelta | None:
+    # Kratix reads a Go duration ("1h"); its own sample writes whole seconds (3600), as the name
+    # says. Both are taken. Zero means no TTL, as in Kratix.
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f'expected seconds (3600) or a Go duration in quotes such as "1h", got {value!r}')
+    ttl = timedelta(seconds=value) if isinstance(value, int) else parse_duration(value)
+    if ttl < timedelta(0):
+        raise ValueError(f"must not be negative, got {value!r} (0 or leaving it out keeps the pods)")
+    return ttl or None
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a mapping, got {value!r}")
@@ -95,11 +106,11 @@ _FIELDS: tuple[tuple[tuple[str, ...], str, Callable[[Any], Any]], ...] = (
     (("workflows", "defaultContainerSecurityContext"), "default_container_security_context", _mapping),
     (("workflows", "defaultContainerResources"), "default_container_resources", _mapping),
     (("workflows", "jobOptions", "defaultBackoffLimit"), "default_backoff_limit", _count(0)),
+    (("workflows", "jobOptions", "podTTLSecondsAfterFinished"), "pod_ttl_seconds_after_finished", _pod_ttl),
     (("resourceBindingVersionStrategy",), "binding_version_strategy", _strategy),
 )
 
 _UNUSED: tuple[tuple[str, ...], ...] = (
-    ("workflows", "jobOptions", "podTTLSecondsAfterFinished"),
     ("controllerLeaderElection",),
     ("selectiveCache",),
     ("telemetry",),

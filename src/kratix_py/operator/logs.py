@@ -36,6 +36,7 @@ _KINDS = {
     "work": "Work",
     "workplacement": "WorkPlacement",
     "destination": "Destination",
+    "jobpods": "Job",
 }
 
 

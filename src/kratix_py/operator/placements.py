@@ -48,6 +48,7 @@ from kratix_py.core.layout import (
     placement_removal,
     placement_write,
 )
+from kratix_py.core.scheduling import path_conflicts
 from kratix_py.operator import metrics
 from kratix_py.operator import resources as r
 from kratix_py.operator.cache import ModelReader, parse_model
@@ -170,7 +171,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         destination: Destination,
         handle: StoreHandle,
     ) -> timedelta | None:
-        previously_owned = _written_files(obj)
+        previously_owned = written_files(obj)
         others: dict[str, set[str]] = {}
         try:
             files = PlacementFiles.from_placement(placement)
@@ -201,7 +202,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
     def _report(
         self, obj: dict[str, Any], placement: WorkPlacement, outcome: Outcome, write: PlacementWrite
     ) -> None:
-        if outcome.ok and write.owned and list(write.owned) != _written_files(obj):
+        if outcome.ok and write.owned and list(write.owned) != written_files(obj):
             obj = self.kube.patch(
                 r.WORKPLACEMENTS,
                 obj["metadata"]["name"],
@@ -282,7 +283,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
                 for workload in (item.get("spec") or {}).get("workloads") or []
                 if isinstance(workload, Mapping) and workload.get("filepath")
             ]
-            claimed = flat_claims(destination, meta["name"], filepaths, _written_files(item))
+            claimed = flat_claims(destination, meta["name"], filepaths, written_files(item))
             if claimed:
                 claims[f"{meta.get('namespace')}/{meta['name']}"] = claimed
         return claims
@@ -362,7 +363,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         if destination.spec.filepath.mode == "none":
             keep = set().union(*self._flat_claims(destination, obj).values())
         try:
-            removal = placement_removal(destination, files, previously_owned=_written_files(obj), keep=keep)
+            removal = placement_removal(destination, files, previously_owned=written_files(obj), keep=keep)
         except UnsafePathError as error:
             self._status(obj, placement, written=False, message=f"cannot remove the files: {error}")
             return None
@@ -453,6 +454,15 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         except ValidationError as error:
             return _Target(problem=f"Destination {destination_name} is invalid: {validation_message(error)}")
         ref = destination.spec.state_store_ref
+        owner = self._path_owner(destination)
+        if owner is not None:
+            # Its Destination moved (or was set) to a directory another Destination writes to:
+            # writing there would overwrite that one's files. The Destination's Ready says the same.
+            return _Target(
+                destination,
+                problem=f"Destination {destination_name} has path {destination.spec.path!r} of {ref.kind} "
+                f"{ref.name}, which Destination {owner} already writes to: nothing is written until it has its own",
+            )
         store = self.kube.get(r.STATE_STORES[ref.kind], ref.name)
         if store is None:
             return _Target(destination, problem=store_not_found(ref.kind, ref.name))
@@ -464,6 +474,24 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
         if not_ready is not None:
             return _Target(destination, problem=store_not_ready(ref.kind, ref.name, not_ready))
         return _Target(destination, handle)
+
+    def _path_owner(self, destination: Destination) -> str | None:
+        """The Destination that owns this one's directory, if not this one (see path_conflicts).
+
+        Only the Destinations on the same store can clash; they come from the cache, parsed once
+        per version, so this costs nothing per request.
+        """
+        ref = destination.spec.state_store_ref
+        same_store = []
+        for item in self.kube.list(r.DESTINATIONS):
+            store_ref = (item.get("spec") or {}).get("stateStoreRef") or {}
+            if (store_ref.get("kind"), store_ref.get("name")) != (ref.kind, ref.name):
+                continue
+            try:
+                same_store.append(self.model(Destination, item))
+            except ValidationError:
+                continue
+        return path_conflicts(same_store).get(destination.name)
 
     # -- status ----------------------------------------------------------------------------------------
     def _misplaced_status(self, obj: Mapping[str, Any]) -> None:
@@ -537,7 +565,7 @@ def _annotation_on(obj: Mapping[str, Any], key: str) -> bool:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(key) == c.TRUE_LABEL_VALUE
 
 
-def _written_files(obj: Mapping[str, Any]) -> list[str]:
+def written_files(obj: Mapping[str, Any]) -> list[str]:
     raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_WRITTEN_FILES)
     if not raw:
         return []

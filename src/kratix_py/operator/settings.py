@@ -107,6 +107,15 @@ class OperatorSettings:
             "chart": False,
         },
     )
+    pod_ttl_seconds_after_finished: timedelta | None = field(
+        default=None,
+        metadata={
+            "help": "delete the pods of a finished pipeline Job this long after it finished, keeping the Job "
+            "(Kratix's workflows.jobOptions.podTTLSecondsAfterFinished; Go duration, e.g. 1h; 0 keeps them)",
+            "default": "pods are kept",
+            "chart": False,
+        },
+    )
     default_image_pull_policy: str | None = field(
         default=None,
         metadata={
@@ -197,6 +206,11 @@ class OperatorSettings:
         catalog_selector(self.backstage_catalog_selector)  # raises for a malformed selector
         if self.jobs_to_keep < 1 or self.workers < 1 or self.default_backoff_limit < 0:
             raise ValueError("jobs to keep and workers must be at least 1, backoff limit at least 0")
+        ttl = self.pod_ttl_seconds_after_finished
+        if ttl is not None and ttl < timedelta(0):
+            raise ValueError(
+                "pod TTL seconds after finished must not be negative (0 or unset keeps the pods)"
+            )
         if self.default_active_deadline_seconds < 1:
             raise ValueError("the default activeDeadlineSeconds of pipeline Jobs must be at least 1")
 

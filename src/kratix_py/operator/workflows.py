@@ -22,7 +22,7 @@ from kratix_py.api.meta import parse_timestamp
 from kratix_py.contract import WorkflowAction, WorkflowType
 from kratix_py.core import conditions as cond
 from kratix_py.core import redact
-from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector
+from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector, removed_note
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
 from kratix_py.core.rbac import permission_labels, stale_permission_objects
@@ -279,7 +279,7 @@ class WorkflowRunner:
                     c.CONDITION_DELETE_WORKFLOW_COMPLETED,
                     cond.FALSE,
                     "DeleteWorkflowFailed",
-                    f"{detail}. Deletion waits until the delete pipeline succeeds: fix it and add the label "
+                    f"{detail}{_DELETION_WAITS}: fix it and add the label "
                     f"{c.LABEL_MANUAL_RECONCILIATION}=true to rerun it, or remove the finalizer "
                     f"{c.FINALIZER_DELETE_WORKFLOWS} to abandon it.",
                 ),
@@ -479,6 +479,14 @@ class WorkflowRunner:
                     return f"{detail}: container {container['name']}: {reason}" + (
                         f": {message}" if message else ""
                     )
+        if not pods:
+            note = removed_note(self.kube.get(k.JOBS, failed.job, namespace))
+            if note:
+                # The pods went after the TTL: what was read from them while they were there
+                # stays, rather than the status losing its detail (and changing) once they go.
+                earlier = _earlier_detail(subject.obj, detail)
+                said = earlier or (f"{detail}: {failed.message}" if failed.message else detail)
+                return said if earlier else f"{said} ({note}: its log is gone)"
         return f"{detail}: {failed.message}" if failed.message else detail
 
     def _log_tail(
@@ -493,6 +501,18 @@ class WorkflowRunner:
         # Masked before it is cut, so a value split by the cut cannot leave its first half behind.
         text = redact.mask(text, secrets)
         return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())[:800]
+
+
+_DELETION_WAITS = ". Deletion waits until the delete pipeline succeeds"
+
+
+def _earlier_detail(obj: Mapping[str, Any], detail: str) -> str:
+    """A failure message about the same Job that was read from its pods, from the object's status."""
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        message = str(condition.get("message") or "").partition(_DELETION_WAITS)[0]
+        if message.startswith(f"{detail}: container "):
+            return message
+    return ""
 
 
 def _configure_status(

@@ -10,7 +10,7 @@ import pytest
 
 from kratix_py.api.promise import Promise
 from kratix_py.contract import WorkflowAction, WorkflowType
-from kratix_py.core.jobs import job_phase, job_record, job_records, job_selector
+from kratix_py.core.jobs import finished_at, job_phase, job_record, job_records, job_selector, removed_note
 from kratix_py.core.pipelines import PipelineRun, PipelineSettings, build_pipeline_resources
 from kratix_py.core.workflow import JobPhase
 
@@ -213,3 +213,31 @@ def test_selector_without_action_covers_configure_and_delete():
 def test_resource_selector_needs_the_request():
     with pytest.raises(ValueError, match="request"):
         job_selector(promise(), WorkflowType.RESOURCE, WorkflowAction.CONFIGURE)
+
+
+def test_a_job_is_finished_when_its_complete_or_failed_condition_turned_true():
+    running = {"status": {"active": 1, "conditions": [{"type": "Complete", "status": "False"}]}}
+    assert finished_at(running) is None
+    # succeeded without the Job controller's verdict yet: the pod TTL has not started
+    assert finished_at({"status": {"succeeded": 1}}) is None
+    done = {
+        "status": {
+            "conditions": [
+                {"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-02T03:04:05Z"}
+            ]
+        }
+    }
+    assert finished_at(done) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    failed = {"status": {"conditions": [
+        {"type": "FailureTarget", "status": "True", "lastTransitionTime": "2026-01-02T03:04:00Z"},
+        {"type": "Failed", "status": "True", "lastTransitionTime": "2026-01-02T03:04:09Z"},
+    ]}}  # fmt: skip
+    assert finished_at(failed) == datetime(2026, 1, 2, 3, 4, 9, tzinfo=UTC)
+
+
+def test_only_a_job_whose_pods_the_operator_removed_explains_their_absence():
+    assert removed_note(None) == removed_note({"metadata": {}}) == ""
+    marked = {
+        "metadata": {"annotations": {"internal.workflows.kratix.io/pods-removed-at": "2026-01-02T03:04:05Z"}}
+    }
+    assert removed_note(marked) == "pod removed after workflows.jobOptions.podTTLSecondsAfterFinished"

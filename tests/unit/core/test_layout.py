@@ -16,6 +16,7 @@ from kratix_py.core.layout import (
     flat_claims,
     flat_clashes,
     group_directory,
+    path_move_removals,
     placement_removal,
     placement_write,
     state_file,
@@ -250,3 +251,44 @@ def test_placement_files_come_from_the_workplacement():
     with pytest.raises(ValueError, match=r"a\.yaml"):
         PlacementFiles.from_placement(wp)
     assert PlacementFiles.from_placement(wp, with_files=False).files == ()
+
+
+def _removed(changes) -> list[str]:
+    assert all((ch.files if isinstance(ch, DirChange) else ch.content) is None for ch in changes)
+    return [ch.directory if isinstance(ch, DirChange) else ch.path for ch in changes]
+
+
+def test_a_moved_destination_removes_its_placements_and_canaries_under_the_old_path():
+    nested = destination("new")
+    assert _removed(path_move_removals(nested, "old", [(files(resource="r1"), [])])) == [
+        "old/dependencies/kratix-canary-namespace.yaml",
+        "old/resources/kratix-canary-configmap.yaml",
+        "old/resources/team-a/db/r1/configure/5058f",
+    ]
+    aggregated = destination("new", "aggregatedYAML")
+    assert "old/aggregated.yaml" in _removed(
+        path_move_removals(aggregated, "old", [(files("a"), []), (files("b"), [])])
+    )
+    flat = destination("new", "none")
+    placement = files(content={"cm.yaml": "x", "deep/y.yaml": "y"})
+    removed = _removed(path_move_removals(flat, ".", [(placement, ["gone-since.yaml", "new/cm.yaml"])]))
+    # the store root was the old path: the workloads, the record, what was recorded there
+    assert removed == [
+        ".kratix/team-a-wp.yaml",
+        "cm.yaml",
+        "deep/y.yaml",
+        "gone-since.yaml",
+        "kratix-canary-configmap.yaml",
+        "kratix-canary-namespace.yaml",
+    ]
+
+
+def test_a_move_never_removes_what_the_new_path_holds():
+    # From the store root to "deep": the old file deep/y.yaml is where the new path puts y.yaml.
+    flat = destination("deep", "none")
+    placement = files(content={"y.yaml": "y", "deep/y.yaml": "z"})
+    removed = _removed(path_move_removals(flat, ".", [(placement, [])]))
+    assert "deep/y.yaml" not in removed, "deep/y.yaml is where the new path puts y.yaml"
+    assert "y.yaml" in removed
+    with pytest.raises(UnsafePathError):
+        path_move_removals(destination("new"), "../outside", [])

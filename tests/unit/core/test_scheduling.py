@@ -279,3 +279,25 @@ def test_two_destinations_on_one_directory_the_first_keeps_it_and_the_other_gets
     )
     assert path_conflicts([second, first, other_store]) == {"second": "first"}
     assert candidates({"env": "dev"}, [first, second, other_store]) == ["elsewhere", "first"]
+
+
+def test_a_destination_moving_into_a_taken_directory_is_the_one_refused_however_old():
+    from kratix_py import contract as c
+    from kratix_py.core.scheduling import is_moving, path_conflicts, written_directory, written_to
+
+    mover = destination("mover", {}, path="taken")
+    mover.metadata.creation_timestamp = "2026-01-01T00:00:00Z"
+    assert written_directory(mover) is None and not is_moving(mover)
+    settled = destination("settled", {}, path="./taken/")
+    settled.metadata.creation_timestamp = "2026-01-02T00:00:00Z"
+    settled.metadata.annotations[c.ANNOTATION_DESTINATION_WRITTEN_TO] = written_to(settled)
+    assert written_directory(settled) == ("GitStateStore", "store", "taken") and not is_moving(settled)
+    assert path_conflicts([mover, settled]) == {"settled": "mover"}  # neither moved: the older keeps it
+
+    mover.metadata.annotations[c.ANNOTATION_DESTINATION_WRITTEN_TO] = (
+        '{"path": "before", "stateStoreRef": {"kind": "GitStateStore", "name": "store"}}'
+    )
+    assert written_directory(mover) == ("GitStateStore", "store", "before") and is_moving(mover)
+    assert path_conflicts([mover, settled]) == {"mover": "settled"}
+    mover.metadata.annotations[c.ANNOTATION_DESTINATION_WRITTEN_TO] = "not json"
+    assert written_directory(mover) is None, "a record edited into nonsense counts as none"

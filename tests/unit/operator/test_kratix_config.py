@@ -41,8 +41,9 @@ def test_every_setting_kratix_reads_becomes_an_operator_setting():
         "default_container_security_context": {"runAsNonRoot": False},
         "default_container_resources": {"requests": {"cpu": "50m"}},
         "default_backoff_limit": 4,
+        "pod_ttl_seconds_after_finished": timedelta(seconds=60),
     }
-    assert config.unused == ("workflows.jobOptions.podTTLSecondsAfterFinished", "selectiveCache")
+    assert config.unused == ("selectiveCache",)
     settings = OperatorSettings.from_sources(environ={}, config=config.settings)
     pipelines = pipeline_settings(settings)
     assert pipelines.default_container_security_context == {"runAsNonRoot": False}
@@ -85,6 +86,16 @@ def test_flags_then_environment_then_configmap_then_defaults():
             "at least 0",
         ),
         (
+            "workflows: {jobOptions: {podTTLSecondsAfterFinished: [60]}}\n",
+            "workflows.jobOptions.podTTLSecondsAfterFinished",
+            'expected seconds (3600) or a Go duration in quotes such as "1h"',
+        ),
+        (
+            "workflows: {jobOptions: {podTTLSecondsAfterFinished: -5}}\n",
+            "workflows.jobOptions.podTTLSecondsAfterFinished",
+            "must not be negative",
+        ),
+        (
             "workflows: {defaultContainerResources: [cpu]}\n",
             "workflows.defaultContainerResources",
             "a mapping",
@@ -116,3 +127,28 @@ def test_the_binding_version_strategy_is_read_and_a_wrong_one_named():
         environ={"KRATIX_PY_BINDING_VERSION_STRATEGY": "pinned"}, config={}
     )
     assert settings.binding_version_strategy == "pinned"
+
+
+@pytest.mark.parametrize(
+    ("value", "ttl"),
+    [("3600", timedelta(hours=1)), ('"90s"', timedelta(seconds=90)), ("0", None), ('"0s"', None)],
+)
+def test_the_pod_ttl_is_seconds_or_a_go_duration_and_zero_keeps_the_pods(value, ttl):
+    # Kratix's type is a Go duration; its sample config writes whole seconds. Both work here.
+    config = kratix_config.parse(f"workflows: {{jobOptions: {{podTTLSecondsAfterFinished: {value}}}}}\n")
+    assert config.problems == ()
+    assert config.settings == {"pod_ttl_seconds_after_finished": ttl}
+    assert (
+        OperatorSettings.from_sources(environ={}, config=config.settings).pod_ttl_seconds_after_finished
+        == ttl
+    )
+
+
+def test_the_pod_ttl_has_a_variable_that_wins_over_the_configmap():
+    environ = {"KRATIX_PY_POD_TTL_SECONDS_AFTER_FINISHED": "5m"}
+    config = {"pod_ttl_seconds_after_finished": timedelta(hours=1)}
+    settings = OperatorSettings.from_sources(environ=environ, config=config)
+    assert settings.pod_ttl_seconds_after_finished == timedelta(minutes=5)
+    assert OperatorSettings.from_sources(environ={}).pod_ttl_seconds_after_finished is None
+    with pytest.raises(ValueError, match="must not be negative"):
+        OperatorSettings.from_sources(environ={"KRATIX_PY_POD_TTL_SECONDS_AFTER_FINISHED": "-1s"})
