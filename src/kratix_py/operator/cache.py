@@ -38,7 +38,7 @@ def parse_model(model: type[M], obj: Mapping[str, Any]) -> M:
 ResourceId = tuple[str, str, str]
 """(group, version, plural)."""
 
-_MODELS = 1024
+_MODELS = 256
 """Parsed models kept (a Promise is parsed once per change, not once per request reconcile).
 
 Bounded for memory: with thousands of requests in flight the small objects (Works, placements)
