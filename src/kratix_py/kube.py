@@ -100,6 +100,19 @@ class KubeError(Exception):
     def conflict(self) -> bool:
         return self.status == 409
 
+    @property
+    def too_large(self) -> bool:
+        """The object (or the request) is bigger than the API server or etcd takes.
+
+        kube-apiserver answers 413 for a body over 3 MiB, and passes etcd's refusal of an object
+        over 1.5 MiB (2 MiB for its gRPC limit) on as a 500 with etcd's words.
+        """
+        if self.status == 413:
+            return True
+        return self.status == 500 and (
+            "request is too large" in self.message or "ResourceExhausted" in self.message
+        )
+
     @classmethod
     def from_answer(cls, status: int, reason: str | None, body: bytes) -> KubeError:
         """From an error answer: the API's Status message and reason when the body is one."""
