@@ -12,6 +12,7 @@ import builtins
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -478,6 +479,9 @@ class Kube:
             "type": type,
             "source": {"component": component},
             "reportingComponent": component,
+            # An Event with eventTime must name its reporter's instance too: a real API server
+            # refuses it otherwise (422 reportingInstance: Required value).
+            "reportingInstance": f"{component}-{socket.gethostname()}"[:128],
             "firstTimestamp": now[:19] + "Z",
             "lastTimestamp": now[:19] + "Z",
             "eventTime": now,

@@ -366,6 +366,26 @@ def _decoded_length(value: Any) -> int:
         return len(str(value))
 
 
+class CoreEventHooks(Hooks):
+    """core/v1 Events: one with an ``eventTime`` (a new-style Event) must say who reported it."""
+
+    _REQUIRED = (  # (JSON field, the path kube-apiserver names in its message)
+        ("reportingComponent", "reportingController"),
+        ("reportingInstance", "reportingInstance"),
+        ("action", "action"),
+        ("reason", "reason"),
+    )
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, rt: ResourceType) -> list[Cause]:
+        if not obj.get("eventTime"):
+            return []
+        return [
+            Cause("FieldValueRequired", "Required value", path)
+            for field, path in self._REQUIRED
+            if not obj.get(field)
+        ]
+
+
 class ConfigMapHooks(Hooks):
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, rt: ResourceType) -> list[Cause]:
         causes = _config_key_causes(obj, ("data", "binaryData")) + _immutable_data_causes(
@@ -571,7 +591,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=("ev",),
             fields=_EVENT_SELECTABLE,
             name_validator=objectmeta.path_segment_name,
-            hooks=plain,
+            hooks=CoreEventHooks(),
         ),
         ResourceType(
             "",
