@@ -238,6 +238,8 @@ CONDITION_PIPELINE_PERMISSIONS: Final = "PipelinePermissionsNarrow"
 """On a Promise: ``rbac.permissions`` grant ``*`` or Secrets in every namespace."""
 CONDITION_TRANSPORT_SECURE: Final = "TransportSecure"
 """On a GitStateStore: credentials over plain http://, or TLS verification switched off."""
+CONDITION_OPERATOR_PERMITTED: Final = "OperatorPermitted"
+"""On any object: the API server refused the operator a call reconciling it (a 403); names the permission."""
 REASON_PAUSED_RECONCILIATION: Final = "PausedReconciliation"
 """Reason of ``Reconciled=Unknown`` (message ``Paused``) on a paused Promise or request; seeing it
 once the pause is gone is how an unpause is recognised."""

@@ -12,6 +12,7 @@ import builtins
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -108,6 +109,19 @@ class KubeError(Exception):
     @property
     def conflict(self) -> bool:
         return self.status == 409
+
+    @property
+    def too_large(self) -> bool:
+        """The object (or the request) is bigger than the API server or etcd takes.
+
+        kube-apiserver answers 413 for a body over 3 MiB, and passes etcd's refusal of an object
+        over 1.5 MiB (2 MiB for its gRPC limit) on as a 500 with etcd's words.
+        """
+        if self.status == 413:
+            return True
+        return self.status == 500 and (
+            "request is too large" in self.message or "ResourceExhausted" in self.message
+        )
 
     @classmethod
     def from_answer(cls, status: int, reason: str | None, body: bytes) -> KubeError:
@@ -480,6 +494,9 @@ class Kube:
             "type": type,
             "source": {"component": component},
             "reportingComponent": component,
+            # An Event with eventTime must name its reporter's instance too: a real API server
+            # refuses it otherwise (422 reportingInstance: Required value).
+            "reportingInstance": f"{component}-{socket.gethostname()}"[:128],
             "firstTimestamp": now[:19] + "Z",
             "lastTimestamp": now[:19] + "Z",
             "eventTime": now,

@@ -196,3 +196,44 @@ def test_unknown_fields_are_dropped_with_a_warning_or_refused_when_strict(kube: 
     )
     assert strict.status == 400
     assert 'unknown field "dataa"' in strict.body["message"]
+
+
+def test_a_core_event_with_event_time_must_name_its_reporter(kube: Kube) -> None:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {
+        "metadata": {"name": "new-style"},
+        "involvedObject": {
+            "kind": "ConfigMap",
+            "name": "cm",
+            "namespace": kube.namespace,
+            "apiVersion": "v1",
+        },
+        "reason": "Testing",
+        "message": "hello",
+        "type": "Normal",
+        "eventTime": now,
+        "reportingComponent": "kratix-py",
+        "action": "Testing",
+    }
+    answer = kube.raw("POST", f"/api/v1/namespaces/{kube.namespace}/events", body)
+    assert answer.status == 422
+    assert answer.body["message"] == 'Event "new-style" is invalid: reportingInstance: Required value'
+    body["reportingInstance"] = "kratix-py-1"
+    assert kube.raw("POST", f"/api/v1/namespaces/{kube.namespace}/events", body).status == 201
+
+
+def test_the_operators_events_are_accepted(kube: Kube) -> None:
+    from kratix_py import kube as k
+
+    client = k.Kube(kube.api)
+    cm = kube.core.create_namespaced_config_map(kube.namespace, {"metadata": {"name": "watched"}})
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": kube.api.sanitize_for_serialization(cm.metadata),
+    }
+    client.emit_event(obj, "Checked", "an Event the real API server must take")
+    events = kube.core.list_namespaced_event(
+        kube.namespace, field_selector="involvedObject.name=watched"
+    ).items
+    assert [e.reason for e in events] == ["Checked"]

@@ -6,6 +6,7 @@ fast pod runner runs them, and talks to the emulator through the real ``kubernet
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -426,3 +427,24 @@ def test_the_fast_pod_runner_context_runs_the_adapter_image(
     assert run_container(ctx) == 0
     assert yaml.safe_load((tmp_path / "input" / "object.yaml").read_text())["metadata"]["name"] == "cache"
     assert ctx.log_text().startswith("reader: wrote Redis team-a/cache to /kratix/input/object.yaml")
+
+
+def test_a_work_the_api_server_refuses_as_too_large_is_named_with_its_size(
+    kube: Kube, api_client: kubernetes.client.ApiClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the work-writer's own limit raised past etcd's, the API server is the one to refuse (as
+    # the emulator does, like kube-apiserver with etcd: 500 "etcdserver: request is too large").
+    assert _run_pipeline(Pod(tmp_path / "run-1", api_client), monkeypatch, _configure_redis) == [0, 0, 0]
+    [before] = _works(kube)
+    pod = Pod(tmp_path / "run-2", api_client)
+    assert run_step(pod.context(), ["reader"]) == 0
+    blob = base64.b64encode(os.urandom(1_300_000)).decode()
+    (pod.root / "output" / "big.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: {blob}\n"
+    )
+    ctx = pod.context(KRATIX_PY_MAX_WORK_BYTES="8Mi")
+    assert run_step(ctx, WORK_WRITER) == 1
+    assert ctx.lines[-1].startswith("work-writer failed: the API server refused the Work of "), ctx.lines[-1]
+    assert "as too large (etcdserver: request is too large)" in ctx.lines[-1]
+    [after] = _works(kube)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]

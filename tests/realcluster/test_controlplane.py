@@ -140,6 +140,9 @@ def test_the_job_controller_drives_a_job_the_node_runs(
         assert pod.spec.node_name == control_plane.node_name
         assert pod.status.phase == "Succeeded"
         assert pod.status.container_statuses[0].state.terminated.exit_code == 0
+        # ``kubectl logs``: the API server proxies pods/log to the stand-in's kubelet log endpoint.
+        log = kubernetes.client.CoreV1Api(admin).read_namespaced_pod_log(pod.metadata.name, namespace)
+        assert log == "hello from the node\n"
 
 
 # The pipeline's view: in-cluster configuration (service host/port env, the projected token and CA).
@@ -191,8 +194,9 @@ def test_a_pod_has_exactly_its_service_accounts_permissions(
         outcome = eventually(
             lambda: _finished(batch, namespace, "probe"), 120, "the probe Job did not finish"
         )
-        logs = sorted((control_plane.workdir or Path()).glob(f"pods/logs/{namespace}_probe-*_main.log"))
-        printed = json.loads(logs[-1].read_text().strip().splitlines()[-1]) if logs else None
+        pod = core.list_namespaced_pod(namespace, label_selector="job-name=probe").items[0]
+        log = core.read_namespaced_pod_log(pod.metadata.name, namespace, container="main", tail_lines=1)
+        printed = json.loads(log)
         assert printed == {"configmaps": 200, "secrets": 403}
         assert outcome == "Complete"
 

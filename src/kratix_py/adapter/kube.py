@@ -72,6 +72,8 @@ def explain(error: KubeError, action: str) -> AdapterError:
         hint = " (the pipeline's ServiceAccount is not allowed to do this; check the Promise's RBAC)"
     elif error.status == 0:
         hint = " (is the API server reachable from the pipeline pod?)"
+    elif error.too_large:
+        hint = " (over the API server's size limit for one object: write less)"
     code = f"HTTP {error.status}: " if error.status else ""
     return AdapterError(f"could not {action}: {code}{error.message}{hint}")
 
@@ -123,19 +125,19 @@ class PipelineApi:
             raise explain(error, f"list Works in namespace {namespace}") from None
 
     def create_work(self, work: Mapping[str, Any]) -> dict[str, Any]:
-        """Create; raises :class:`KubeError` on AlreadyExists so the caller can retry as an update."""
+        """Create; raises :class:`KubeError` on AlreadyExists (retry as an update) or when too large."""
         try:
             return self.kube.create(WORKS, work)
         except KubeError as error:
-            if error.conflict:
+            if error.conflict or error.too_large:  # the caller knows the Work's size and says it
                 raise
             raise explain(error, f"create Work {work['metadata']['name']}") from None
 
     def replace_work(self, work: Mapping[str, Any]) -> dict[str, Any]:
-        """Replace; raises :class:`KubeError` on a conflict so the caller can re-read and retry."""
+        """Replace; raises :class:`KubeError` on a conflict (re-read and retry) or when too large."""
         try:
             return self.kube.replace(WORKS, work)
         except KubeError as error:
-            if error.conflict:
+            if error.conflict or error.too_large:
                 raise
             raise explain(error, f"update Work {work['metadata']['name']}") from None

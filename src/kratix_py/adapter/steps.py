@@ -47,6 +47,7 @@ from kratix_py.core.limited_yaml import format_size
 from kratix_py.core.limits import (
     ENV_MAX_METADATA_FILE_BYTES,
     ENV_MAX_STATUS_BYTES,
+    ENV_MAX_WORK_BYTES,
     LimitsError,
     NonKubernetesYaml,
     PipelineLimits,
@@ -291,9 +292,8 @@ def _upsert_work(
                 owner=owner,
             )
             verb = "created"
-        problem = work_size_problem(
-            groups, len(json.dumps(body, separators=(",", ":"), default=str)), max_work_bytes
-        )
+        size = len(json.dumps(body, separators=(",", ":"), default=str))
+        problem = work_size_problem(groups, size, max_work_bytes)
         if problem is not None:
             raise PipelineOutputError(problem)
         try:
@@ -302,6 +302,12 @@ def _upsert_work(
             else:
                 api.create_work(body)
         except KubeError as error:
+            if error.too_large:
+                # Only with a raised limit: the size is known here, the API's words alone name none.
+                raise PipelineOutputError(
+                    f"the API server refused the Work of {format_size(size)} as too large "
+                    f"({error.message}); lower {ENV_MAX_WORK_BYTES} to at most 1 MiB, or write less output"
+                ) from None
             if not error.conflict:
                 raise
             if not found:

@@ -12,7 +12,8 @@ real`` and the test fixtures use it like the emulator's :class:`LocalPlatform`:
 - kube-controller-manager runs every default controller (Job, garbage collector, namespace,
   service-account, token...) with the same signing key;
 - with ``pods="podman"`` the kubelet stand-in (:class:`~kratix_py.local_platform.podrunner_node.NodeAgent`)
-  registers a Node and runs the pods the Job controller creates.
+  registers a Node, runs the pods the Job controller creates and serves their logs to
+  ``kubectl logs``.
 
 ``kubeconfig`` is an admin kubeconfig (client certificate in ``system:masters``); tests that
 must not be admin ask :meth:`ControlPlane.token_kubeconfig` for a ServiceAccount's.
@@ -178,6 +179,7 @@ class ControlPlane:
                     node_name=self.node_name,
                     use_podman=self.pods == "podman",
                     workdir=self.workdir / "pods",
+                    log_tls=(pki.serving.cert, pki.serving.key, pki.ca.cert),
                 )
                 self.pod_runner.start()
         except BaseException:
@@ -314,6 +316,13 @@ class ControlPlane:
             # The advertise address is loopback, which the ``kubernetes`` Endpoints may not hold;
             # pods reach the API through KUBERNETES_SERVICE_HOST set by the kubelet stand-in.
             "--endpoint-reconciler-type=none",
+            # ``kubectl logs`` goes through the API server to the kubelet stand-in's log endpoint:
+            # by the Node's InternalIP (its Hostname does not resolve), both sides showing
+            # certificates of this run's CA.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-certificate-authority={pki.ca.cert}",
+            f"--kubelet-client-certificate={pki.kubelet_client.cert}",
+            f"--kubelet-client-key={pki.kubelet_client.key}",
             "--profiling=false",
             "--v=1",
         ]

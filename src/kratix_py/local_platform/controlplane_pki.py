@@ -36,6 +36,8 @@ class Pki:
     serving: KeyPair
     admin: KeyPair
     controller_manager: KeyPair
+    kubelet_client: KeyPair
+    """What the API server shows the kubelet stand-in when it proxies ``kubectl logs``."""
     service_account_key: Path
     service_account_pub: Path
 
@@ -128,6 +130,12 @@ def generate(directory: Path, *, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Pki
     manager = leaf(
         "controller-manager", _name("system:kube-controller-manager"), ExtendedKeyUsageOID.CLIENT_AUTH, []
     )
+    kubelet_client = leaf(
+        "apiserver-kubelet-client",
+        _name("kube-apiserver-kubelet-client"),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        [],
+    )
     sa_key = _key()
     sa_pub = sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -140,6 +148,7 @@ def generate(directory: Path, *, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Pki
         serving=serving,
         admin=admin,
         controller_manager=manager,
+        kubelet_client=kubelet_client,
         service_account_key=_write(directory / "sa.key", _pem_key(sa_key), 0o600),
         service_account_pub=_write(directory / "sa.pub", sa_pub, 0o644),
     )

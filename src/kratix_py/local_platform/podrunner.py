@@ -806,10 +806,15 @@ class PodRunner:
                 return ContainerOutcome(137, "Error", "killed before it started", "", at, at)
             run.containers.add(name)
         try:
-            return self._podman.run(args, name, spec, cidfile, termination)
+            live_log = self._live_log(prepared, spec.name)
+            return self._podman.run(args, name, spec, cidfile, termination, live_log)
         finally:
             with run.lock:
                 run.containers.discard(name)
+
+    def _live_log(self, prepared: PreparedPod, container: str) -> Path | None:
+        """Where a running container's output is copied as it comes; None: only kept at its end."""
+        return None
 
     def _store_log(self, prepared: PreparedPod, container: str, text: str) -> None:
         try:

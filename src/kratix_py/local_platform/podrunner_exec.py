@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from kratix_py.local_platform.podman import PODMAN, podman_env, remove_containers, run_podman
 from kratix_py.local_platform.podrunner_spec import CONTAINER_KUBECONFIG_PATH, ContainerSpec, Mount
@@ -409,8 +410,15 @@ class PodmanExecutor:
         self._running: dict[str, subprocess.Popen[bytes]] = {}
 
     def run(
-        self, run_args: list[str], name: str, spec: ContainerSpec, cidfile: Path, termination: Path
+        self,
+        run_args: list[str],
+        name: str,
+        spec: ContainerSpec,
+        cidfile: Path,
+        termination: Path,
+        live_log: Path | None = None,
     ) -> ContainerOutcome:
+        """Run one container to its end; with ``live_log`` its output is also written there as it comes."""
         started = now()
         process = subprocess.Popen(
             [PODMAN, *run_args],
@@ -423,7 +431,7 @@ class PodmanExecutor:
             self._running[name] = process
         try:
             assert process.stdout is not None
-            output = process.stdout.read()
+            output = _read_output(process.stdout, live_log)
             code = process.wait()
         finally:
             with self._lock:
@@ -465,6 +473,20 @@ class PodmanExecutor:
     def running_names(self) -> list[str]:
         with self._lock:
             return list(self._running)
+
+
+def _read_output(stream: IO[bytes], live_log: Path | None) -> bytes:
+    """All of a container's output; copied to ``live_log`` as it arrives (a long-running pod's log)."""
+    if live_log is None:
+        return stream.read()
+    chunks: list[bytes] = []
+    live_log.parent.mkdir(parents=True, exist_ok=True)
+    with live_log.open("wb") as sink:
+        for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+            chunks.append(chunk)
+            sink.write(chunk)
+            sink.flush()
+    return b"".join(chunks)
 
 
 def _read(path: Path) -> str:

@@ -16,7 +16,9 @@ no scheduler, the scheduler) does:
 - removes a terminating pod for good (grace period 0) once its containers are killed, as a
   kubelet confirms a deletion.
 
-Container logs are kept in ``<workdir>/logs`` (there is no kubelet server for ``kubectl logs``).
+- serves the kubelet's ``containerLogs`` endpoint (:mod:`~kratix_py.local_platform.kubelet_logs`)
+  when given TLS files, so ``kubectl logs`` works: each container's output is written to
+  ``<workdir>/logs`` as it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 import kubernetes
 
+from kratix_py.local_platform.kubelet_logs import KubeletLogServer
 from kratix_py.local_platform.podrunner import PodRunner, _JobRun
 from kratix_py.local_platform.podrunner_api import ApiError, KubeApi
 from kratix_py.local_platform.podrunner_spec import PreparedPod
@@ -122,7 +125,8 @@ class NodeAgent(PodRunner):
     """Plays the kubelet of Node ``node_name`` for the API at ``api_url``: see the module docs.
 
     ``kubeconfig``: the credentials the agent itself uses (the containers get their pods' own
-    ServiceAccount tokens instead).
+    ServiceAccount tokens instead). ``log_tls``: (serving certificate, its key, the CA whose client
+    certificates may read logs) for the log endpoint; None serves no logs.
     """
 
     def __init__(
@@ -135,6 +139,7 @@ class NodeAgent(PodRunner):
         max_parallel: int = 4,
         workdir: Path | None = None,
         setup_timeout: float = 10.0,
+        log_tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         # No kubeconfig for containers: they get their ServiceAccount's token, never these credentials.
         super().__init__(
@@ -155,6 +160,10 @@ class NodeAgent(PodRunner):
             "KUBERNETES_SERVICE_PORT": str(address.port or 443),
             "KUBERNETES_SERVICE_PORT_HTTPS": str(address.port or 443),
         }
+        self._log_server: KubeletLogServer | None = None
+        if log_tls is not None:
+            cert, key, ca = log_tls
+            self._log_server = KubeletLogServer(self.container_log, cert=cert, key=key, client_ca=ca)
 
     @property
     def node_api(self) -> NodeApi:
@@ -164,10 +173,18 @@ class NodeAgent(PodRunner):
     def start(self) -> NodeAgent:
         if self._started:
             return self
+        if self._log_server is not None:
+            self._log_server.start()  # its port goes into the Node's status
         self._register()
         super().start()
         self._spawn(self._heartbeat, "node-heartbeat")
         return self
+
+    def stop(self) -> None:
+        super().stop()
+        if self._log_server is not None:
+            self._log_server.stop()
+            self._log_server = None
 
     # --- the Node -------------------------------------------------------------------------------
 
@@ -185,7 +202,7 @@ class NodeAgent(PodRunner):
     def _node_status(self) -> Json:
         now = _time()
         resources = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "20Gi"}
-        return {
+        status: Json = {
             "capacity": resources,
             "allocatable": resources,
             "addresses": [
@@ -209,6 +226,9 @@ class NodeAgent(PodRunner):
                 "architecture": "amd64",
             },
         }
+        if self._log_server is not None:
+            status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": self._log_server.port}}
+        return status
 
     def _beat(self) -> None:
         self.node_api.renew_lease(
@@ -301,7 +321,20 @@ class NodeAgent(PodRunner):
     def _prepare_options(self) -> dict[str, Any]:
         return {"kubeconfig": None, "inject_service_account": False, "extra_env": self._service_env}
 
+    def _log_file(self, namespace: str, pod: str, container: str) -> Path:
+        return self.workdir / "logs" / f"{namespace}_{pod}_{container}.log"
+
     def _store_log(self, prepared: PreparedPod, container: str, text: str) -> None:
-        directory = self.workdir / "logs"
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{prepared.namespace}_{prepared.name}_{container}.log").write_text(text)
+        path = self._log_file(prepared.namespace, prepared.name, container)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def _live_log(self, prepared: PreparedPod, container: str) -> Path | None:
+        # The same file the log is kept in at the end: ``kubectl logs`` of a running pod (the
+        # operator's own Deployment) shows its output so far; a restart starts the file afresh.
+        return self._log_file(prepared.namespace, prepared.name, container)
+
+    def container_log(self, namespace: str, pod: str, container: str) -> str | None:
+        """The log of the container's current (or last) run, None when it has not started."""
+        path = self._log_file(namespace, pod, container)
+        return path.read_text(errors="replace") if path.is_file() else None

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ValidationError
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.api import validation_message
+from kratix_py.core import conditions as cond
+from kratix_py.core.denials import REASON_PERMISSION_DENIED, parse_denial
 from kratix_py.operator.cache import ModelReader, parse_model
 from kratix_py.operator.queue import Key
 from kratix_py.operator.status import transition_events, write_status
@@ -41,6 +43,15 @@ def label_on(obj: Mapping[str, Any] | None, key: str) -> bool:
     return (((obj or {}).get("metadata") or {}).get("labels") or {}).get(key) == c.TRUE_LABEL_VALUE
 
 
+PERMISSION_RETRY = timedelta(seconds=30)
+"""How often an object whose reconcile the API server refused (403) is tried again."""
+
+
+def _denied_condition(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    found = cond.find((obj.get("status") or {}).get("conditions"), c.CONDITION_OPERATOR_PERMITTED)
+    return found if found is not None and found.get("status") == cond.FALSE else None
+
+
 def deleting(obj: Mapping[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
@@ -56,12 +67,25 @@ class Reconciler(Generic[M]):
         self.kube = kube
         self.model = model
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._denied: dict[Key, str] = {}
+        """Keys whose last reconcile the API server refused, with what was refused (logged once)."""
 
     def __call__(self, key: Key) -> timedelta | None:
         resource, namespace, name = self.locate(key)
-        obj = self.kube.get(resource, name, namespace)
-        if obj is None:
-            return self.gone(key)
+        try:
+            obj = self.kube.get(resource, name, namespace)
+            if obj is None:
+                return self.gone(key)
+            requeue = self._steps(key, obj)
+        except k.KubeError as error:
+            if error.status != 403:
+                raise
+            return self._permission_denied(key, resource, namespace, name, error)
+        if self._denied.pop(key, None) is not None or _denied_condition(obj) is not None:
+            self._permission_restored(resource, namespace, name)
+        return requeue
+
+    def _steps(self, key: Key, obj: dict[str, Any]) -> timedelta | None:
         parsed: Any = obj
         problem = ""
         if self.model_type is not None:
@@ -95,6 +119,53 @@ class Reconciler(Generic[M]):
 
     def reconcile(self, key: Key, obj: dict[str, Any], parsed: M) -> timedelta | None:
         raise NotImplementedError
+
+    # -- a missing permission ---------------------------------------------------------------------------
+    def _permission_denied(
+        self, key: Key, resource: k.Resource, namespace: str | None, name: str, error: k.KubeError
+    ) -> timedelta:
+        """One log line and a condition naming the missing permission; retried slowly, never a loop.
+
+        RBAC changes send the operator no event, so the key is looked at again every
+        ``PERMISSION_RETRY``: once the ClusterRole is fixed the object carries on by itself.
+        """
+        denial = parse_denial(error.message)
+        message = (
+            denial.message()
+            if denial is not None
+            else f"the API server refused the operator: {error.message}"
+        )
+        ref = f"{resource.kind} {namespace + '/' if namespace else ''}{name}"
+        if self._denied.get(key) != message:
+            log.error("cannot reconcile %s: %s", ref, message)
+        else:
+            log.debug("still cannot reconcile %s: %s", ref, message)
+        self._denied[key] = message
+        try:
+            obj = self.kube.get(resource, name, namespace)
+            if obj is not None:
+                old = obj.get("status") or {}
+                conditions = cond.set_condition(
+                    old.get("conditions"),
+                    cond.Condition(
+                        c.CONDITION_OPERATOR_PERMITTED, cond.FALSE, REASON_PERMISSION_DENIED, message
+                    ),
+                    self.clock(),
+                )
+                self.write_status(obj, old, {**old, "conditions": conditions}, resource=resource)
+        except k.KubeError as status_error:  # even status may be refused: the log line has said it all
+            log.debug("cannot record the denial on %s: %s", ref, status_error.message)
+        return PERMISSION_RETRY
+
+    def _permission_restored(self, resource: k.Resource, namespace: str | None, name: str) -> None:
+        """The call goes through again: drop the condition (present only while there is something to fix)."""
+        obj = self.kube.get(resource, name, namespace)
+        if obj is None or _denied_condition(obj) is None:
+            return
+        old = obj.get("status") or {}
+        kept = [x for x in old.get("conditions") or [] if x.get("type") != c.CONDITION_OPERATOR_PERMITTED]
+        self.write_status(obj, old, {**old, "conditions": kept}, resource=resource)
+        log.info("%s %s: the operator's permissions suffice again", resource.kind, name)
 
     # -- shared helpers -----------------------------------------------------------------------------------
     def write_status(

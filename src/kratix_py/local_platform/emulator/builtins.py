@@ -351,11 +351,52 @@ def _immutable_data_causes(
     return causes
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A ConfigMap's (or Secret's) keys and values together: more is refused at validation."""
+
+
+def _too_long(field: str) -> Cause:
+    return Cause("FieldValueTooLong", f"Too long: may not be more than {MAX_CONFIG_BYTES} bytes", field)
+
+
+def _decoded_length(value: Any) -> int:
+    try:
+        return len(base64.b64decode(str(value)))
+    except (binascii.Error, ValueError):
+        return len(str(value))
+
+
+class CoreEventHooks(Hooks):
+    """core/v1 Events: one with an ``eventTime`` (a new-style Event) must say who reported it."""
+
+    _REQUIRED = (  # (JSON field, the path kube-apiserver names in its message)
+        ("reportingComponent", "reportingController"),
+        ("reportingInstance", "reportingInstance"),
+        ("action", "action"),
+        ("reason", "reason"),
+    )
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, rt: ResourceType) -> list[Cause]:
+        if not obj.get("eventTime"):
+            return []
+        return [
+            Cause("FieldValueRequired", "Required value", path)
+            for field, path in self._REQUIRED
+            if not obj.get(field)
+        ]
+
+
 class ConfigMapHooks(Hooks):
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, rt: ResourceType) -> list[Cause]:
-        return _config_key_causes(obj, ("data", "binaryData")) + _immutable_data_causes(
+        causes = _config_key_causes(obj, ("data", "binaryData")) + _immutable_data_causes(
             obj, old, ("data", "binaryData")
         )
+        size = sum(len(key) + len(str(value).encode()) for key, value in (obj.get("data") or {}).items())
+        size += sum(len(key) + _decoded_length(value) for key, value in (obj.get("binaryData") or {}).items())
+        if size > MAX_CONFIG_BYTES:
+            # As kube-apiserver words it: the field path is the whole object's, printed "[]".
+            causes.append(_too_long("[]"))
+        return causes
 
 
 class SecretHooks(Hooks):
@@ -383,6 +424,9 @@ class SecretHooks(Hooks):
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, rt: ResourceType) -> list[Cause]:
         causes = _config_key_causes(obj, ("data",)) + _immutable_data_causes(obj, old, ("data",))
+        size = sum(len(key) + _decoded_length(value) for key, value in (obj.get("data") or {}).items())
+        if size > MAX_CONFIG_BYTES:
+            causes.append(_too_long("data"))
         if old is not None and obj.get("type") != old.get("type"):
             causes.append(_immutable("type", obj.get("type")))
         return causes
@@ -547,7 +591,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=("ev",),
             fields=_EVENT_SELECTABLE,
             name_validator=objectmeta.path_segment_name,
-            hooks=plain,
+            hooks=CoreEventHooks(),
         ),
         ResourceType(
             "",

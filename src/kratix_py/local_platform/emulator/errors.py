@@ -70,6 +70,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # e.g. an etcd failure: a real server sends no reason at all
+            del body["reason"]
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -124,6 +126,16 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiError:
         "Invalid",
         f'{kind}{"." + group if group else ""} "{name}" is invalid: {summary}',
         _details(name, group, kind, causes=[c.as_dict() for c in causes]),
+    )
+
+
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's limit on a write's body (``--max-request-bytes`` is etcd's, this is its own)."""
+
+
+def request_too_large() -> ApiError:
+    return ApiError(
+        413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"
     )
 
 

@@ -269,7 +269,11 @@ class ApiServer:
         raise errors.method_not_allowed()
 
     async def _body(self, request: web.Request, *, allow_yaml: bool) -> Any:
+        if (request.content_length or 0) > errors.MAX_REQUEST_BODY_BYTES:
+            raise errors.request_too_large()
         raw = await request.read()
+        if len(raw) > errors.MAX_REQUEST_BODY_BYTES:
+            raise errors.request_too_large()
         content_type = request.content_type
         if content_type == "application/vnd.kubernetes.protobuf":
             try:

@@ -12,13 +12,33 @@ resourceVersion replays O(events since then) from the resource's own log.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import errors
+
 StorageKey = tuple[str, str]  # (group, plural)
+
+ETCD_MAX_REQUEST_BYTES = 1572864
+"""etcd's default ``--max-request-bytes`` (1.5 MiB): a bigger write fails in etcd, after admission."""
+ETCD_MAX_GRPC_BYTES = 2 * 1024 * 1024
+"""The API server's gRPC limit towards etcd: bigger writes fail before etcd sees them."""
 ObjectKey = tuple[StorageKey, str, str]  # (storage key, namespace or "", name)
+
+
+def check_storage_size(obj: dict[str, Any]) -> None:
+    size = len(json.dumps(obj, separators=(",", ":")).encode())
+    if size > ETCD_MAX_GRPC_BYTES:
+        message = (
+            "rpc error: code = ResourceExhausted desc = trying to send message larger than max "
+            f"({size} vs. {ETCD_MAX_GRPC_BYTES})"
+        )
+        raise errors.ApiError(500, "", message)
+    if size > ETCD_MAX_REQUEST_BYTES:
+        raise errors.ApiError(500, "", "etcdserver: request is too large")
 
 
 @dataclass(slots=True)
@@ -142,7 +162,13 @@ class Store:
             self._dependents.setdefault(uid, set()).add(okey)
 
     def put(self, key: StorageKey, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
-        """Store ``obj`` (ADDED or MODIFIED) with a fresh resourceVersion, and notify watchers."""
+        """Store ``obj`` (ADDED or MODIFIED) with a fresh resourceVersion, and notify watchers.
+
+        An object too big for etcd is refused as a real API server refuses it: 500 with etcd's
+        own words, nothing stored (the size is measured as compact JSON, which is how custom
+        objects are stored; built-ins are stored as protobuf, a little smaller).
+        """
+        check_storage_size(obj)
         rv = self.next_rv()
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
