@@ -288,34 +288,6 @@ def test_a_computed_index_follows_changes_and_deletions():
     assert "h8" not in [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r8")]
 
 
-def test_equal_parts_of_cached_objects_are_held_once_and_released_when_unused():
-    from kratix_py.operator.store import Compactor
-
-    compactor = Compactor()
-
-    def request(i: int, second: int) -> dict[str, Any]:
-        ready = {
-            "type": "Reconciled",
-            "status": "True",
-            "lastTransitionTime": f"2026-12-02T10:00:{second:02d}Z",
-        }
-        return {"metadata": {"name": f"r{i}", "labels": {"team": "a"}}, "status": {"conditions": [ready]}}
-
-    first, second, other = compactor(request(1, 5)), compactor(request(2, 5)), compactor(request(3, 6))
-    assert first["status"] is second["status"]  # the same conditions: one copy
-    assert (
-        first["status"] is not other["status"] and first["metadata"]["labels"] is other["metadata"]["labels"]
-    )
-    assert first == request(1, 5) and other == request(3, 6)  # sharing never changes a value
-    assert compactor({"a": 1})["a"] is not True and compactor({"a": True})["a"] is True  # 1 and True differ
-    # Objects no longer held are swept out: the table is the size of what is cached, not of history.
-    held = [first, second, other]
-    for i in range(100_000):
-        compactor(request(i, i % 60))
-    assert len(compactor) < 20_000
-    assert held[0] == request(1, 5) and held[0]["status"] is held[1]["status"]
-
-
 def test_cached_objects_share_the_strings_they_repeat():
     """A WorkPlacement copies its Work's files: the cache holds each distinct content once."""
     import json

@@ -74,93 +74,22 @@ def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-class Compactor:
-    """Makes cached objects share what they repeat: strings, and whole equal lists and dicts.
+def compact(value: Any) -> Any:
+    """The same JSON value, with every string interned.
 
     Thousands of cached objects repeat the same keys, label values, condition messages and (a
-    WorkPlacement copies its Work's files) workload contents; requests reconciled in the same second
-    carry identical conditions. Decoded JSON gives each its own copy. Here every string is interned
-    and every list or dict equal to one already held is replaced by that one ("hash-consing"), which
-    is safe because cached objects are read-only (``check_mutations`` enforces it in tests).
-
-    The table holds the shared containers; one that no cached object uses any more is dropped by a
-    sweep that runs whenever the table has doubled since the last, so its cost is amortised per
-    object taken in and the table stays the size of what is cached.
+    WorkPlacement copies its Work's files) workload contents; decoded JSON gives each its own copy.
+    Interned, each distinct string is held once, which is most of the cache's memory.
     """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._table: dict[tuple[Any, ...], Any] = {}
-        self._sweep_at = _FIRST_SWEEP
-
-    def __call__(self, value: Any) -> Any:
-        with self._lock:
-            result = self._share(value)
-            if len(self._table) >= self._sweep_at:
-                self._sweep()
-            return result
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-    def _share(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return sys.intern(value)
-        if isinstance(value, dict):
-            shared = {sys.intern(key) if isinstance(key, str) else key: self._share(item)
-                      for key, item in value.items()}  # fmt: skip
-            key: tuple[Any, ...] = ("{", *((name, _identity(item)) for name, item in shared.items()))
-            return self._table.setdefault(key, shared)
-        if isinstance(value, list):
-            items = [self._share(item) for item in value]
-            return self._table.setdefault(("[", *(_identity(item) for item in items)), items)
-        return value
-
-    def _sweep(self) -> None:
-        # Dropping a parent can free its children, so sweep until nothing more goes.
-        while True:
-            unused = _unused(self._table)
-            for key in unused:
-                del self._table[key]
-            if not unused:
-                break
-        self._sweep_at = max(_FIRST_SWEEP, 2 * len(self._table))
-
-
-_FIRST_SWEEP = 4096
-
-
-def _references(table: dict[tuple[Any, ...], Any]) -> list[tuple[tuple[Any, ...], int]]:
-    return [(key, sys.getrefcount(held)) for key, held in table.items()]
-
-
-def _unused(table: dict[tuple[Any, ...], Any]) -> list[tuple[Any, ...]]:
-    """Keys of the containers nothing but ``table`` refers to (by reference count)."""
-    return [key for key, count in _references(table) if count <= _ONLY_THE_TABLE]
-
-
-def _references_of_an_unused_entry() -> int:
-    """What :func:`_references` counts for a container only its table holds: measured by the same
-    code rather than assumed (the interpreter's own references while iterating differ between
-    versions)."""
-    return _references({("probe",): []})[0][1]
-
-
-_ONLY_THE_TABLE = _references_of_an_unused_entry()
-
-
-def _identity(item: Any) -> Any:
-    """How a container's member is told apart in the table's key. Shared members are compared by
-    identity (they are in the table themselves, so they stay alive, and their id stays theirs, as
-    long as the container that holds them does); scalars by type and value, so 1, 1.0 and True
-    stay apart."""
-    if isinstance(item, (dict, list)):
-        return (id(item),)
-    return (type(item), item)
-
-
-compact = Compactor()
-"""The one compactor every store shares (kinds repeat each other's strings and labels too)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {
+            sys.intern(key) if isinstance(key, str) else key: compact(item) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [compact(item) for item in value]
+    return value
 
 
 class Store:
