@@ -224,9 +224,10 @@ with open("/kratix/output/big.yaml", "w") as out:
 
 # Found on the real control plane, not yet fixed: a failed pipeline pod is gone (deleted while the
 # API still shows it Pending) by the time the operator explains the failure, so the request says
-# only "BackoffLimitExceeded" without the container or its log. Strict: passing means it is fixed.
+# only "BackoffLimitExceeded" without the container or its log. It is a race: the pods are sometimes
+# still there (the denied-Secret test passed once in a full run), so not strict until it is fixed.
 _FAILED_POD_GONE = pytest.mark.xfail(
-    strict=True, reason="failed pipeline pods are deleted before the operator reads them (real cluster only)"
+    strict=False, reason="failed pipeline pods are deleted before the operator reads them (real cluster only)"
 )
 
 

@@ -411,7 +411,13 @@ class Operator:
 
     def destination_moved(self, name: str) -> None:
         """A Destination appeared, changed or went away: reschedule every Work, and let its own
-        placements write again (its path or store may be new)."""
+        placements write again (its path or store may be new).
+
+        Before a kind's cache has synced this reads nothing of it: its first list enqueues every
+        object anyway, and asking the API here instead (at start, while it may still answer 429)
+        would only fail inside an event handler."""
+        if not (self.cache.synced(r.WORKS) and self.cache.synced(r.WORKPLACEMENTS)):
+            return
         for work in self.kube.list(r.WORKS):
             meta = work["metadata"]
             self.enqueue(work_key(meta["namespace"], meta["name"]))
