@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 HealthKey = tuple[str, str, str, str]
 
 
-def health_key(record: dict[str, Any]) -> HealthKey | None:
+def health_key(record: Mapping[str, Any]) -> HealthKey | None:
     """The request a HealthRecord is about, as a queue key (None: it names no request)."""
     data = record.get("data") or {}
     promise = (data.get("promiseRef") or {}).get("name")
@@ -43,7 +43,7 @@ def health_key(record: dict[str, Any]) -> HealthKey | None:
 
 
 def _request_of(record: Mapping[str, Any]) -> str | None:
-    key = health_key(dict(record))
+    key = health_key(record)
     return None if key is None else "/".join(key[1:])
 
 
