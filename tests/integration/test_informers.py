@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -211,8 +212,9 @@ def _served(kube: k.Kube, resource: k.Resource) -> bool:
     return False
 
 
-def test_a_write_result_is_read_at_once_and_an_older_event_cannot_undo_it():
-    store = Store()
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "packed"])
+def test_a_write_result_is_read_at_once_and_an_older_event_cannot_undo_it(packed: bool) -> None:
+    store = Store(packed=packed)
     obj = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "5"}, "data": {"v": "old"}}
     newer = {"metadata": {"name": "a", "namespace": "n", "resourceVersion": "9"}, "data": {"v": "new"}}
     assert store.upsert(obj, authoritative=True) is not None
@@ -227,8 +229,9 @@ def test_a_write_result_is_read_at_once_and_an_older_event_cannot_undo_it():
     assert store.upsert(again, authoritative=True) is not None, "a re-created object comes back"
 
 
-def test_a_relist_keeps_objects_written_after_the_list_was_taken():
-    store = Store()
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "packed"])
+def test_a_relist_keeps_objects_written_after_the_list_was_taken(packed: bool) -> None:
+    store = Store(packed=packed)
     store.upsert({"metadata": {"name": "old", "namespace": "n", "resourceVersion": "3"}}, authoritative=True)
     store.upsert({"metadata": {"name": "mine", "namespace": "n", "resourceVersion": "20"}})
     changes = store.replace([{"metadata": {"name": "other", "namespace": "n", "resourceVersion": "4"}}], 15)
@@ -239,9 +242,10 @@ def test_a_relist_keeps_objects_written_after_the_list_was_taken():
     ]
 
 
-def test_lookups_cost_what_they_find():
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "packed"])
+def test_lookups_cost_what_they_find(packed: bool) -> None:
     """With 10,000 objects, a label lookup visits only the matching bucket."""
-    store = Store(index_labels=("work",))
+    store = Store(index_labels=("work",), packed=packed)
     for i in range(10_000):
         store.upsert(
             {
@@ -265,7 +269,8 @@ def test_lookups_cost_what_they_find():
     assert "p7" in [o["metadata"]["name"] for o in store.list("n", {"work": "w8"})]
 
 
-def test_a_computed_index_follows_changes_and_deletions():
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "packed"])
+def test_a_computed_index_follows_changes_and_deletions(packed: bool) -> None:
     """HealthRecords by the request they name: found without reading the others, moved on change."""
     from kratix_py.operator.health import BY_REQUEST
 
@@ -275,7 +280,7 @@ def test_a_computed_index_follows_changes_and_deletions():
             "data": {"promiseRef": {"name": "redis"}, "resourceRef": {"name": request}},
         }
 
-    store = Store(indexes=(BY_REQUEST,))
+    store = Store(indexes=(BY_REQUEST,), packed=packed)
     for i in range(1000):
         store.upsert(record(f"h{i}", f"r{i % 100}", i + 1), authoritative=True)
     names = [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r7")]
@@ -290,8 +295,6 @@ def test_a_computed_index_follows_changes_and_deletions():
 
 def test_cached_objects_share_the_strings_they_repeat():
     """A WorkPlacement copies its Work's files: the cache holds each distinct content once."""
-    import json
-
     store = Store()
     content = "H4sI" + "x" * 5000
     for name in ("work", "placement"):
@@ -303,3 +306,91 @@ def test_cached_objects_share_the_strings_they_repeat():
     assert work["c"][0] == content
     assert work["c"][0] is placement["c"][0]
     assert next(iter(work["metadata"])) is next(iter(placement["metadata"]))
+
+
+def _gzipped(seed: int) -> str:
+    """Work content as Kratix writes it: gzip then base64, so as good as incompressible."""
+    import base64
+    import random
+
+    return base64.b64encode(random.Random(seed).randbytes(450)).decode()
+
+
+def _work(i: int, version: int = 1) -> dict[str, Any]:
+    """A Work-sized object: what one request adds to the packed kinds."""
+    return {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Work",
+        "metadata": {
+            "name": f"w{i}",
+            "namespace": "team",
+            "resourceVersion": str(version),
+            "labels": {"kratix.io/promise-name": "redis", "kratix.io/resource-name": f"r{i}"},
+        },
+        "spec": {
+            "workloadGroups": [
+                {"id": "5058f", "workloads": [{"filepath": "cluster.yaml", "content": _gzipped(i)}]}
+            ]
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "AllWorkplacementsScheduled"}]
+        },
+    }
+
+
+def test_a_packed_store_reads_back_every_object_after_the_decoded_ones_are_evicted():
+    from kratix_py.operator.store import HOT
+
+    store = Store(index_labels=("kratix.io/resource-name",), packed=True)
+    count = HOT * 4
+    for i in range(count):
+        assert store.upsert(_work(i), authoritative=True) is not None
+    assert len(store.keys()) == count
+    assert store.get("team", "w0") == _work(0), "long evicted from the decoded ones, read from its bytes"
+    assert [o["metadata"]["name"] for o in store.list("team", {"kratix.io/resource-name": "r3"})] == ["w3"]
+    assert len(store.list()) == count
+    # An echo of a write already held is recognised by its version alone, for evicted objects too.
+    assert store.upsert(_work(1), authoritative=True) is None
+    change = store.upsert(_work(1, version=2), authoritative=True)
+    assert change is not None and change.old == _work(1) and change.new == _work(1, version=2)
+    removed = store.remove(_work(2, version=3))
+    assert removed is not None and store.get("team", "w2") is None
+    assert store.replace([_work(5, version=7)], list_version=7) and len(store.keys()) == 1
+
+
+def test_a_packed_store_holds_a_fraction_of_the_memory():
+    import tracemalloc
+
+    def held(packed: bool) -> int:
+        tracemalloc.start()
+        store = Store(packed=packed)
+        for i in range(2000):
+            # Each object decoded on its own, as watch events are.
+            store.upsert(json.loads(json.dumps(_work(i))), authoritative=True)
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert len(store.keys()) == 2000
+        return size
+
+    plain, packed = held(False), held(True)
+    # Work content is already gzipped, so what packing saves is the dicts and the metadata around it.
+    assert packed < plain * 0.75, f"packed {packed} bytes, plain {plain} bytes"
+
+
+def test_a_reader_changing_a_packed_object_is_caught():
+    store = Store(packed=True, check_mutations=True)
+    store.upsert(_work(0), authoritative=True)
+    read = store.get("team", "w0")
+    assert read is not None
+    read["spec"]["workloadGroups"][0]["id"] = "changed"
+    with pytest.raises(AssertionError, match="modified by a reader"):
+        store.upsert(_work(0, version=2), authoritative=True)
+
+
+def test_values_json_would_not_hold_are_packed_as_the_api_would_send_them():
+    from kratix_py.operator.store import pack, unpack
+
+    obj = {"metadata": {"name": "plain", "resourceVersion": "1"}, "v": [1, 2.5, None, True, {"k": "é"}]}
+    assert unpack(pack(obj)) == obj
+    odd = {"metadata": {"name": "odd"}, "value": object()}
+    assert isinstance(unpack(pack(odd))["value"], str)

@@ -82,6 +82,8 @@ class Watched:
     """Serve reconcilers' reads from it (False: only its events matter, e.g. Secrets' metadata)."""
     indexes: tuple[k.Index, ...] = ()
     """Computed lookups kept beside the label indexes (see :meth:`kratix_py.kube.Kube.list_by`)."""
+    packed: bool = False
+    """Hold objects compressed (kinds with one object or more per request; see :mod:`.store`)."""
 
 
 def _spec_changed(change: Change) -> bool:
@@ -120,6 +122,7 @@ WATCHED: tuple[Watched, ...] = (
         r.RESOURCE_BINDINGS,
         index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
         transform=strip_managed_fields,
+        packed=True,
     ),
     Watched(r.GIT_STATE_STORES, transform=strip_managed_fields),
     Watched(r.BUCKET_STATE_STORES, transform=strip_managed_fields),
@@ -127,17 +130,20 @@ WATCHED: tuple[Watched, ...] = (
         r.WORKS,
         index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
         transform=strip_managed_fields,
+        packed=True,
     ),
     Watched(
         r.WORKPLACEMENTS,
         index_labels=(c.LABEL_WORK, c.LABEL_TARGET_DESTINATION_NAME),
         transform=strip_managed_fields,
+        packed=True,
     ),
     Watched(
         k.JOBS,
         index_labels=(c.LABEL_PROMISE_NAME, c.LABEL_RESOURCE_NAME),
         label_selector=_PROMISE_LABELLED,
         transform=_job_summary,
+        packed=True,
     ),
     Watched(
         k.CRDS, index_labels=_BY_PROMISE, label_selector=_PROMISE_LABELLED, transform=strip_managed_fields
@@ -494,6 +500,7 @@ class Operator:
                 indexes=watched.indexes,
                 transform=watched.transform,
                 check_mutations=self.settings.check_cache_mutations,
+                packed=watched.packed,
             ),
             self.route,
             namespace=namespace,
@@ -525,9 +532,11 @@ class Operator:
 
     def _watch_requests(self, kind: ServedKind) -> list[Informer]:
         resource = k.Resource(kind.group, kind.version, kind.plural, True, kind.kind)
-        watched = Watched(resource, transform=strip_managed_fields)
+        watched = Watched(resource, transform=strip_managed_fields, packed=True)
         namespaces: tuple[str | None, ...] = self.settings.namespaces or (None,)
-        store = Store(transform=watched.transform, check_mutations=self.settings.check_cache_mutations)
+        store = Store(
+            transform=watched.transform, check_mutations=self.settings.check_cache_mutations, packed=True
+        )
         informers = [self._informer(watched, namespace, store).start() for namespace in namespaces]
         log.info("watching %s requests (%s, Promise %s)", kind.kind, kind.resource.api_version, kind.promise)
         return informers
