@@ -16,7 +16,7 @@ from kratix_py import kube as k
 from kratix_py.operator import resources as r
 
 # Pipelines run as real containers: seconds each on the project's machines, more on a fresh kind.
-pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.real_cluster, pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def wait_for(check, timeout=180.0):

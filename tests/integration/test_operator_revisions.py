@@ -199,7 +199,10 @@ def test_revisions_follow_versions_and_bindings_pin_or_follow_latest(platform):
     assert revision["spec"]["promiseRef"] == {"name": "redis"} and revision["spec"]["version"] == V1
     assert revision["spec"]["promiseSpec"] == kube.get(r.PROMISES, "redis")["spec"]
     assert wait_for(
-        lambda: kube.get(r.PROMISE_REVISIONS, revision["metadata"]["name"])["status"].get("latest")
+        # The status is written after the revision is created: it may not be there yet.
+        lambda: (kube.get(r.PROMISE_REVISIONS, revision["metadata"]["name"]).get("status") or {}).get(
+            "latest"
+        )
     )
     table = kubectl(kubeconfig, "get", "promiserevisions", "-l", f"{c.LABEL_LATEST_REVISION}=true")
     assert "LATEST" in table and V1 in table and "true" in table
@@ -236,7 +239,10 @@ def test_revisions_follow_versions_and_bindings_pin_or_follow_latest(platform):
         lambda: kube.get(r.PROMISE_REVISIONS, old["metadata"]["name"])["status"].get("latest") is False,
         what="status.latest to go false on the old revision",
     )
-    assert kube.get(r.PROMISE_REVISIONS, revision_name("redis", V2))["status"]["latest"] is True
+    wait_for(
+        lambda: (kube.get(r.PROMISE_REVISIONS, revision_name("redis", V2)).get("status") or {}).get("latest"),
+        what="status.latest on the new revision",
+    )
 
     at_version(kube, "one", V2, "latest")
     assert ran(recorder, "after", "one") == 1
