@@ -271,12 +271,33 @@ class _WithClient:
         return getattr(self._ctx, name)
 
 
+class ForbiddenCalls(logging.Handler):
+    """Collects log records that report an API call refused with 403 (``forbidden``).
+
+    The operator logs a failed reconcile as one line and tries again, so a permission the chart
+    lacks would only slow a test down; :meth:`RealPlatform.stop` fails the test with them instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "forbidden" in message.lower():
+            self.found.append(f"{record.name}: {message}")
+
+
 @dataclass
 class RealPlatform:
     """One test's view of the session's :class:`ChartCluster`: see the module docs."""
 
     cluster: ChartCluster
     emulator: None = None
+    forbidden: ForbiddenCalls = field(default_factory=ForbiddenCalls)
+
+    def __post_init__(self) -> None:
+        logging.getLogger().addHandler(self.forbidden)
 
     @property
     def kubeconfig(self) -> Path:
@@ -304,11 +325,16 @@ class RealPlatform:
         self.cluster.plane.steps.update(steps)
 
     def stop(self) -> None:
-        """Back to the baseline for the next test; its steps stop being run."""
+        """Back to the baseline for the next test; its steps stop being run. Raises if anything
+        was refused with 403 meanwhile (see :class:`ForbiddenCalls`)."""
+        logging.getLogger().removeHandler(self.forbidden)
         try:
             self.cluster.clean()
         finally:
             self.cluster.plane.steps.clear()
+        if self.forbidden.found:
+            shown = "\n".join(self.forbidden.found[:10])
+            raise AssertionError(f"API calls were refused (403) under the chart's RBAC:\n{shown}")
 
 
 def started_cluster(
