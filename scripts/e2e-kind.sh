@@ -2,7 +2,7 @@
 # End to end on a real cluster, for people with Docker: a kind cluster, kratix-py's image loaded into
 # it, the kratix chart installed, then the cluster-mode test suites pointed at it through KUBECONFIG.
 # Needs: docker, kind, kubectl, helm on PATH. Cannot run on the project's build machines (no Docker
-# engine there); CI runs the same suites against the local platform instead.
+# engine there); CI runs tests/e2e on the real control plane the project builds (make setup-components) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

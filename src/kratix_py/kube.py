@@ -173,6 +173,13 @@ _AUTH_REFRESH_SECONDS = 60.0
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
+THROTTLE_RETRIES = 5
+"""How often one call is sent again after HTTP 429. A real API server answers 429 before it does
+anything (priority and fairness, or "storage is (re)initializing" while the watch cache of a kind
+- at start-up, or of a CRD just created - is not ready yet), so any verb may be sent again."""
+_THROTTLE_MAX_WAIT = 10.0
+"""The longest wait for one retry, whatever Retry-After asks: a call should fail within a minute."""
+
 
 class Kube:
     """Get, list, create, patch and delete objects of any :class:`Resource` as dicts."""
@@ -184,11 +191,13 @@ class Kube:
         field_manager: str = "kratix-py",
         on_request: RequestHook | None = None,
         fence: WriteFence | None = None,
+        throttle_retries: int = THROTTLE_RETRIES,
     ) -> None:
         self.api_client = api_client
         self.field_manager = field_manager
         self.on_request = on_request
         self.fence = fence
+        self.throttle_retries = throttle_retries
         self._auth: dict[str, str] | None = None
         self._auth_at = 0.0
         self._auth_from_hook = False
@@ -241,16 +250,30 @@ class Kube:
             url += "?" + urlencode(pairs)
         payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         request_timeout = None if timeout is None else urllib3.Timeout(total=timeout)
-        for attempt in (1, 2):
-            sent = {**headers, **self._auth_headers(refresh=attempt == 2)}
+        refreshed = False
+        throttled = 0
+        while True:
+            sent = {**headers, **self._auth_headers(refresh=refreshed)}
             try:
                 response = self._pool.request(
                     method, url, body=payload, headers=sent, timeout=request_timeout, retries=False
                 )
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 raise KubeError(0, "Unreachable", f"the Kubernetes API cannot be reached: {error}") from None
-            if response.status == 401 and attempt == 1 and self._auth_from_hook:
-                continue  # the token may have been rotated: fetch it again once
+            if response.status == 401 and not refreshed and self._auth_from_hook:
+                refreshed = True  # the token may have been rotated: fetch it again once
+                continue
+            if response.status == 429 and throttled < self.throttle_retries:
+                throttled += 1
+                delay = retry_after(response.headers.get("Retry-After"), bytes(response.data or b""))
+                # One line, no traceback: throttling is the server asking to wait, not a failure.
+                (log.info if throttled == 1 else log.debug)(
+                    "the API server asked to wait (HTTP 429 on %s %s: %s); retry %d of %d in %.1fs",
+                    method, path, KubeError.from_answer(429, response.reason, bytes(response.data or b"")).message,
+                    throttled, self.throttle_retries, delay,
+                )  # fmt: skip
+                time.sleep(delay)
+                continue
             break
         data = bytes(response.data or b"")
         if not 200 <= response.status <= 299:
@@ -507,6 +530,25 @@ class Kube:
             self.create(EVENTS, event, namespace)
         except KubeError as error:
             log.warning("could not record event %s on %s: %s", reason, meta.get("name"), error)
+
+
+def retry_after(header: str | None, body: bytes = b"") -> float:
+    """Seconds to wait after a 429: the Retry-After header (seconds), else the Status body's
+    ``details.retryAfterSeconds``, else one second; at most :data:`_THROTTLE_MAX_WAIT`."""
+    seconds: float | None = None
+    if header:
+        try:
+            seconds = float(header)
+        except ValueError:
+            seconds = None  # an HTTP date: the API server never sends one
+    if seconds is None and body:
+        try:
+            seconds = float(json.loads(body)["details"]["retryAfterSeconds"])
+        except (ValueError, KeyError, TypeError):
+            seconds = None
+    if seconds is None or seconds < 0:
+        seconds = 1.0
+    return min(seconds, _THROTTLE_MAX_WAIT)
 
 
 def _desired(body: Mapping[str, Any]) -> dict[str, Any]:

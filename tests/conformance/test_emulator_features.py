@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import kubernetes
@@ -45,6 +46,19 @@ def test_injected_faults_answer_with_a_status_and_leave_state_alone(kube: Kube, 
     assert kube.core.patch_namespaced_config_map("cm", kube.namespace, {"data": {"v": "2"}}).data == {
         "v": "2"
     }
+
+
+def test_an_injected_429_asks_to_wait_as_kube_apiserver_does(kube: Kube, emulator: Emulator) -> None:
+    """kube-apiserver's 429 ("storage is (re)initializing", priority and fairness) says how long to
+    wait twice: the Retry-After header and the Status's details.retryAfterSeconds."""
+    emulator.inject_fault("GET", r"/configmaps$", 429, message="storage is (re)initializing")
+    # Plain urllib: the official client's urllib3 would quietly wait and retry this one.
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{emulator.url}/api/v1/namespaces/{kube.namespace}/configmaps")
+    assert caught.value.code == 429 and caught.value.headers["Retry-After"] == "1"
+    body = json.loads(caught.value.read())
+    assert body["reason"] == "TooManyRequests" and body["details"] == {"retryAfterSeconds": 1}
+    kube.core.list_namespaced_config_map(kube.namespace)
 
 
 def test_faults_over_http_for_other_processes(kube: Kube, emulator: Emulator) -> None:

@@ -1,15 +1,22 @@
-"""kratix-py installed by its chart on a real cluster: a Promise, a request, its pipeline, its Work."""
+"""kratix-py installed by its chart on a real cluster: a Promise, a request, its pipeline, its Work.
+
+The cluster is the one ``KUBECONFIG`` names, or the project's own real control plane (see
+conftest.py).
+"""
 
 from __future__ import annotations
 
-import os
+import subprocess
 import time
 import uuid
+
+import pytest
 
 from kratix_py import kube as k
 from kratix_py.operator import resources as r
 
-IMAGE = os.environ.get("IMAGE", "kratix-py:e2e")
+# Pipelines run as real containers: seconds each on the project's machines, more on a fresh kind.
+pytestmark = [pytest.mark.real_cluster, pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def wait_for(check, timeout=180.0):
@@ -22,8 +29,7 @@ def wait_for(check, timeout=180.0):
     raise AssertionError("timed out")
 
 
-def test_a_request_is_fulfilled_by_the_installed_operator():
-    kube = k.Kube(k.load_api_client())
+def test_a_request_is_fulfilled_by_the_installed_operator(kube, pipeline_image, state_repo):
     suffix = uuid.uuid4().hex[:6]
     group = f"e2e{suffix}.kratix.io"
     promise = {
@@ -65,7 +71,7 @@ def test_a_request_is_fulfilled_by_the_installed_operator():
                                 "containers": [
                                     {
                                         "name": "write",
-                                        "image": IMAGE,
+                                        "image": pipeline_image,
                                         "imagePullPolicy": "Never",
                                         "command": ["python3", "-c"],
                                         "args": [
@@ -107,5 +113,19 @@ def test_a_request_is_fulfilled_by_the_installed_operator():
         assert done
         works = kube.list(r.WORKS, "default", labels={"kratix.io/resource-name": "one"})
         assert len(works) == 1
+        if state_repo is not None:  # the suite's own Destination: the Work's file is in its repository
+            git, repo = state_repo
+            prefix = f"e2e-worker/resources/default/e2e-{suffix}/one/write/"
+
+            def files() -> list[str]:
+                listed = subprocess.run(
+                    ["git", "--git-dir", str(git.repo_path(repo)), "ls-tree", "-r", "--name-only", "HEAD"],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                return [
+                    f for f in listed.stdout.splitlines() if f.startswith(prefix) and f.endswith("/cm.yaml")
+                ]
+
+            assert wait_for(files, timeout=60), f"no {prefix}<hash>/cm.yaml in the state store"
     finally:
         kube.delete(r.PROMISES, promise["metadata"]["name"])

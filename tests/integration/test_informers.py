@@ -394,3 +394,22 @@ def test_values_json_would_not_hold_are_packed_as_the_api_would_send_them():
     assert unpack(pack(obj)) == obj
     odd = {"metadata": {"name": "odd"}, "value": object()}
     assert isinstance(unpack(pack(odd))["value"], str)
+
+
+def test_a_429_while_the_watch_cache_starts_waits_as_asked_without_a_warning(emulator, loop, caplog):
+    """kube-apiserver answers a new kind's first lists and watches with 429 "storage is
+    (re)initializing" (Retry-After: 1) until its watch cache is ready: normal, so no warning."""
+    kube = client(emulator.url)
+    kube.create(CONFIGMAPS, configmap("early"))
+    emulator.inject_fault("GET", r"/api/v1/configmaps$", 429, count=2, message="storage is (re)initializing")
+    recorder = Recorder()
+    with caplog.at_level("DEBUG", logger="kratix_py.operator.informers"):
+        informer = start(loop, emulator.url, recorder)
+        try:
+            assert informer.synced.wait(10)
+            assert informer.store.get("default", "early") is not None
+        finally:
+            stop(loop, informer)
+    messages = [r.getMessage() for r in caplog.records if "429" in r.getMessage()]
+    assert messages and all("storage is (re)initializing" in m for m in messages)
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]

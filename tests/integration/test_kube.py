@@ -41,3 +41,41 @@ def test_api_errors_carry_the_servers_message(kube):
     assert error.value.not_found and "missing" in error.value.message
     assert kube.get(k.CONFIGMAPS, "nothing", "default") is None
     assert kube.delete(k.CONFIGMAPS, "nothing", "default") is False
+
+
+def test_a_429_is_retried_after_the_servers_wait_with_one_log_line_and_no_traceback(
+    local_platform, kube, caplog
+):
+    """kube-apiserver answers 429 while a kind's watch cache starts (after start-up, or a new CRD):
+    the call waits Retry-After and goes through; throttling is logged, never as a traceback."""
+    kube.apply(k.CONFIGMAPS, config_map({"a": "1"}))
+    local_platform.emulator.inject_fault("GET", r"/configmaps/settings$", 429, count=1)
+    with caplog.at_level("DEBUG", logger="kratix_py.kube"):
+        found = kube.get(k.CONFIGMAPS, "settings", "default")
+    assert found is not None and found["data"] == {"a": "1"}
+    throttled = [r for r in caplog.records if "HTTP 429" in r.getMessage()]
+    assert len(throttled) == 1 and throttled[0].exc_info is None
+    assert "retry 1 of" in throttled[0].getMessage()
+
+
+def test_a_429_that_lasts_fails_with_the_servers_status_once_the_retries_are_spent(local_platform):
+    kube = k.Kube(local_platform.api_client(), throttle_retries=1)
+    local_platform.emulator.inject_fault("POST", r"/configmaps$", 429, count=2, message="slow down")
+    with pytest.raises(k.KubeError) as error:
+        kube.create(k.CONFIGMAPS, config_map({"a": "1"}))
+    assert error.value.status == 429 and error.value.message == "slow down"
+    assert kube.get(k.CONFIGMAPS, "settings", "default") is None, "a refused create stored nothing"
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "seconds"),
+    [
+        ("3", b"", 3.0),
+        (None, b'{"kind":"Status","code":429,"details":{"retryAfterSeconds":2}}', 2.0),
+        (None, b"", 1.0),
+        ("600", b"", 10.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", b"not json", 1.0),
+    ],
+)
+def test_retry_after_reads_the_header_then_the_status_details(header, body, seconds):
+    assert k.retry_after(header, body) == seconds

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.operator import resources as r
@@ -34,6 +36,7 @@ def test_deleting_a_promise_runs_no_request_configure_pipeline_again(system, rec
     assert recorder.count("teardown") == 1
 
 
+@pytest.mark.both_servers
 def test_an_invalid_promise_being_deleted_is_not_stuck(system):
     # Item 10: validation ran before the deletion check.
     kube, _ = system

@@ -70,6 +70,7 @@ def _written_everywhere(kube: k.Kube, *works: str) -> None:
         ready(kube, r.WORKS, name, "default", message="Ready")
 
 
+@pytest.mark.both_servers
 def test_every_layout_moves_to_the_new_path_and_stays_moved_after_a_restart(cluster, git_server, repo):
     kube, operator = cluster
     git_store(kube, git_server, repo)

@@ -191,6 +191,7 @@ def completed(kube: k.Kube, name: str = "my-redis") -> dict[str, Any]:
     )
 
 
+@pytest.mark.both_servers
 def test_a_request_runs_both_pipelines_in_order_and_gets_kratix_status(system, recorder):
     kube, _ = system
     promise = install(kube, promise_body("first", "second"))
@@ -284,6 +285,7 @@ def test_a_failing_pipeline_stops_the_chain_reports_the_container_message_and_re
     assert recorder.count("first") == 2 and recorder.count("second") == 1
 
 
+@pytest.mark.both_servers
 def test_deleting_a_request_runs_its_delete_pipeline_and_removes_its_works(system, recorder):
     kube, _ = system
     install(kube, promise_body("first", delete="teardown"))
@@ -300,6 +302,7 @@ def test_deleting_a_request_runs_its_delete_pipeline_and_removes_its_works(syste
     assert kube.list(k.JOBS, "default", labels={c.LABEL_RESOURCE_NAME: "my-redis"}) == []
 
 
+@pytest.mark.both_servers
 def test_a_request_violating_the_schema_is_rejected_by_the_api_with_the_field_named(system):
     kube, _ = system
     install(kube, promise_body("first"))
@@ -347,6 +350,7 @@ def test_two_promises_cannot_provide_the_same_kind(system):
     assert "already provided by Promise redis" in condition(promise, "Available")["message"]
 
 
+@pytest.mark.both_servers
 def test_deleting_a_promise_deletes_its_requests_first_then_its_crd(system, recorder):
     kube, _ = system
     install(kube, promise_body("first", delete="teardown"))
@@ -360,6 +364,7 @@ def test_deleting_a_promise_deletes_its_requests_first_then_its_crd(system, reco
     assert kube.list(k.SERVICEACCOUNTS, None, labels={c.LABEL_PROMISE_NAME: "redis"}) == []
 
 
+@pytest.mark.both_servers
 def test_the_operator_grants_itself_access_to_each_request_kind_and_drops_it_with_the_promise(system):
     kube, _ = system
     install(kube, promise_body("first"))
@@ -434,6 +439,7 @@ def test_an_operator_restart_mid_workflow_neither_loses_nor_repeats_a_pipeline(p
     assert obj["status"]["workflowsSucceeded"] == 2
 
 
+@pytest.mark.both_servers
 def test_requests_wait_for_required_promises(system, recorder):
     kube, _ = system
     body = promise_body("first")

@@ -62,6 +62,7 @@ def health(kube: k.Kube, state: str | None, count: int) -> dict[str, Any]:
     return wait_for(check, what=f"healthStatus {state} with {count} record(s)")
 
 
+@pytest.mark.both_servers
 def test_records_aggregate_to_the_worst_state_and_leave_when_deleted(kube):
     kube.create(r.HEALTH_RECORDS, record("redis-ping", "healthy", details={"latencyMs": 3}))
     status = health(kube, "healthy", 1)

@@ -130,6 +130,7 @@ def failed(kube: k.Kube, reason: str) -> dict[str, Any]:
     return condition(found, "Installed") or {}
 
 
+@pytest.mark.both_servers
 def test_a_marketplace_release_file_installs_upgrades_and_deletes_its_promise(kube, served):
     served.documents["/v1/promise.yaml"] = yaml.safe_dump(versioned_promise("v1.0.0"))
     served.documents["/v2/promise.yaml"] = yaml.safe_dump(versioned_promise("v2.0.0", size_default="large"))

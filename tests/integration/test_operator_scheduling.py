@@ -38,6 +38,7 @@ from .test_operator_statestores import system as system
 MONITORING = "a" * 32
 
 
+@pytest.mark.both_servers
 def test_no_match_is_pending_until_a_late_destination_appears(system, git_server, repo):
     kube, _ = system
     git_store(kube, git_server, repo)
@@ -61,6 +62,7 @@ def test_no_match_is_pending_until_a_late_destination_appears(system, git_server
     assert [p["spec"]["targetDestinationName"] for p in placements(kube, "w")] == ["prod"]
 
 
+@pytest.mark.both_servers
 def test_strict_destinations_and_per_directory_groups(system, git_server, repo):
     kube, _ = system
     git_store(kube, git_server, repo)
@@ -94,6 +96,7 @@ def test_strict_destinations_and_per_directory_groups(system, git_server, repo):
     assert [p["spec"]["targetDestinationName"] for p in placements(kube, "w2")] == ["strict"]
 
 
+@pytest.mark.both_servers
 def test_dependencies_go_everywhere_and_a_destination_that_stops_matching_is_reported(
     system, git_server, repo
 ):

@@ -217,6 +217,7 @@ def tree(server: GitServer, repo: str) -> dict[str, str]:
 # -- tests -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_servers
 def test_nested_layout_for_promise_output_static_dependencies_and_resources(system, git_server, repo):
     kube, _ = system
     git_store(kube, git_server, repo, path="platform")
@@ -315,6 +316,7 @@ def test_aggregated_yaml_and_flat_files_follow_their_works(system, git_server, r
     assert "kratix-canary-namespace.yaml" in files, "the canaries stay"
 
 
+@pytest.mark.both_servers
 def test_wrong_credentials_give_a_clear_condition_without_the_password_and_recover(
     system, git_server, repo, caplog
 ):
@@ -422,6 +424,7 @@ def test_ssh_store(system, git_server, repo):
     assert "dependencies/kratix-canary-namespace.yaml" in files
 
 
+@pytest.mark.both_servers
 def test_bucket_store_writes_and_prunes_objects(system, s3_server):
     kube, _ = system
     bucket = f"kratix-{next(_names)}"

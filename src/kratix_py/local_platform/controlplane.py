@@ -17,6 +17,12 @@ real`` and the test fixtures use it like the emulator's :class:`LocalPlatform`:
 
 ``kubeconfig`` is an admin kubeconfig (client certificate in ``system:masters``); tests that
 must not be admin ask :meth:`ControlPlane.token_kubeconfig` for a ServiceAccount's.
+
+:meth:`start` returns once the server is ready for clients, not merely up: ``/readyz``, then the
+bootstrap RBAC roles and the priority-and-fairness objects exist and are digested, and the watch
+cache of every kind the project uses answers. Before that, kube-apiserver answers lists and
+watches with 429 ("storage is (re)initializing") and a test would start against a server that
+turns its first requests away.
 Each process logs to ``<workdir>/logs/<name>.log``; :meth:`stop` ends every process it started.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import shutil
 import socket
@@ -33,6 +40,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +57,25 @@ log = logging.getLogger(__name__)
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 CLUSTER_NAME = "kratix-py-real"
 STOP_GRACE = 10.0
+
+BOOTSTRAP_CLUSTER_ROLES = ("cluster-admin", "admin", "system:controller:job-controller", "system:node")
+"""Created by the API server's RBAC bootstrap (``admin`` filled in by the controller-manager's
+aggregation); the controllers and the tests' ServiceAccounts act through them."""
+FLOW_SCHEMAS = ("exempt", "catch-all", "system-nodes", "kube-controller-manager", "service-accounts",
+                "global-default")  # fmt: skip
+"""Priority-and-fairness objects the API server creates at start-up. Until its flow-control
+controller has digested them (it writes a ``Dangling`` condition on each), requests may be
+classified to ``catch-all``, whose priority level rejects (429) instead of queueing."""
+WATCHED_KINDS = (
+    "/api/v1/namespaces", "/api/v1/pods", "/api/v1/nodes", "/api/v1/configmaps", "/api/v1/secrets",
+    "/api/v1/serviceaccounts", "/api/v1/events", "/apis/batch/v1/jobs",
+    "/apis/coordination.k8s.io/v1/leases", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "/apis/rbac.authorization.k8s.io/v1/roles", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+)  # fmt: skip
+"""Kinds the operator, the kubelet stand-in and the tests list and watch: each must be served
+from its watch cache before :meth:`ControlPlane.start` returns."""
 
 
 class ControlPlaneError(RuntimeError):
@@ -126,6 +153,10 @@ class ControlPlane:
     name: str = CLUSTER_NAME
     ready_timeout: float = 120.0
     node_name: str = "kratix-py-node"
+    steps: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    """Images the kubelet stand-in runs as in-process Python steps instead of podman containers
+    (the pod runner's fast mode). The same dict stays in use while the plane runs: a test may
+    change it between pods, as each test of a shared control plane brings its own pipelines."""
     pki: Pki | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -181,7 +212,11 @@ class ControlPlane:
                     workdir=self.workdir / "pods",
                     log_tls=(pki.serving.cert, pki.serving.key, pki.ca.cert),
                 )
+                # NodeAgent takes no ``steps`` argument (PodRunner's constructor copies them):
+                # share this plane's dict so that changes to it reach the next pod.
+                self.pod_runner._steps = self.steps
                 self.pod_runner.start()
+            self._wait_until_serving()
         except BaseException:
             self.stop()
             raise
@@ -208,6 +243,73 @@ class ControlPlane:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    # --- readiness ------------------------------------------------------------------------------
+
+    def _get(self, path: str) -> tuple[int, Any]:
+        """GET ``path`` as admin: (status, decoded JSON or None), never raising for an HTTP error."""
+        assert self.pki is not None, "the control plane is not started"
+        context = ssl.create_default_context(cafile=str(self.pki.ca.cert))
+        context.load_cert_chain(str(self.pki.admin.cert), str(self.pki.admin.key))
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5, context=context) as answer:
+                return int(answer.status), json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return int(error.code), None
+
+    def _eventually(self, check: Callable[[], str], what: str) -> None:
+        """Poll ``check`` (it returns what is still missing, "" when done) until ``ready_timeout``."""
+        deadline = time.monotonic() + self.ready_timeout
+        missing = check()
+        while missing:
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(
+                    f"the API server is not {what} after {self.ready_timeout:.0f}s: {missing}"
+                )
+            time.sleep(0.2)
+            missing = check()
+
+    def _wait_until_serving(self) -> None:
+        def bootstrap_roles() -> str:
+            for name in BOOTSTRAP_CLUSTER_ROLES:
+                status, role = self._get(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}")
+                if status != 200 or not (role or {}).get("rules"):
+                    return f"ClusterRole {name} (HTTP {status})"
+            return ""
+
+        def flow_control() -> str:
+            status, listed = self._get("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas")
+            if status != 200:
+                return f"FlowSchemas (HTTP {status})"
+            digested = {
+                item["metadata"]["name"]
+                for item in (listed or {}).get("items") or []
+                if any(
+                    c.get("type") == "Dangling" for c in (item.get("status") or {}).get("conditions") or []
+                )
+            }
+            absent = [name for name in FLOW_SCHEMAS if name not in digested]
+            return f"FlowSchemas not digested: {', '.join(absent)}" if absent else ""
+
+        self._eventually(bootstrap_roles, "bootstrapped (RBAC)")
+        self._eventually(flow_control, "bootstrapped (priority and fairness)")
+        self.wait_for_watch_caches(WATCHED_KINDS)
+
+    def wait_for_watch_caches(self, paths: Iterable[str]) -> None:
+        """Until a list from the watch cache (``resourceVersion=0``) of each kind at ``paths`` (e.g.
+        ``/apis/platform.kratix.io/v1alpha1/promises``) answers without 429: a kind's cache starts
+        when the server does, or when its CRD is created."""
+        pending = list(paths)
+
+        def served() -> str:
+            while pending:
+                status, _ = self._get(f"{pending[0]}?resourceVersion=0&limit=1")
+                if status != 200:
+                    return f"{pending[0]} (HTTP {status})"
+                pending.pop(0)
+            return ""
+
+        self._eventually(served, "serving from its watch caches")
 
     # --- clients --------------------------------------------------------------------------------
 

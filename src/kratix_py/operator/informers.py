@@ -45,10 +45,17 @@ BACKOFF = (0.5, 30.0)
 class ApiError(Exception):
     """The API answered a list or watch with an error status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+        """Seconds the server asked to wait (HTTP 429), 0 otherwise."""
+
+    @classmethod
+    def from_answer(cls, response: aiohttp.ClientResponse, body: bytes) -> ApiError:
+        wait = k.retry_after(response.headers.get("Retry-After"), body) if response.status == 429 else 0.0
+        return cls(response.status, _message(body, response.reason), wait)
 
 
 class _Gone(Exception):
@@ -117,7 +124,7 @@ class ApiSession:
             metrics.API_REQUESTS.labels("list", str(response.status)).inc()
             body = await response.read()
             if response.status >= 400:
-                raise ApiError(response.status, _message(body, response.reason))
+                raise ApiError.from_answer(response, body)
             return dict(json.loads(body))
 
     async def stream(
@@ -133,7 +140,7 @@ class ApiSession:
         ) as response:
             metrics.API_REQUESTS.labels("watch", str(response.status)).inc()
             if response.status >= 400:
-                raise ApiError(response.status, _message(await response.read(), response.reason))
+                raise ApiError.from_answer(response, await response.read())
             buffer = b""
             # Lines are split here, not by aiohttp's readline: one event may be megabytes long.
             async for chunk in response.content.iter_any():
@@ -224,6 +231,10 @@ class Informer:
                     self._gone_kind()
                     version = None
                     await self._backoff(f"HTTP 404: {error.message}", quiet=True)
+                elif error.status == 429:
+                    # The server asks to wait: at start-up, or while a new CRD's watch cache
+                    # fills ("storage is (re)initializing"). Normal; no warning.
+                    await self._backoff(f"HTTP 429: {error.message}", quiet=True, at_least=error.retry_after)
                 else:
                     await self._backoff(f"HTTP {error.status}: {error.message}")
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
@@ -330,7 +341,7 @@ class Informer:
         for change in self.store.clear():
             self._dispatch(change)
 
-    async def _backoff(self, reason: str, *, quiet: bool = False) -> None:
+    async def _backoff(self, reason: str, *, quiet: bool = False, at_least: float = 0.0) -> None:
         self._failures += 1
         if self._failures == 1 and not quiet:
             log.warning("watching %s failed (%s); retrying", self.name, reason)
@@ -338,7 +349,7 @@ class Informer:
             log.debug("watching %s failed again (%s)", self.name, reason)
         first, longest = BACKOFF
         delay = min(first * 2 ** (self._failures - 1), longest)
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        await asyncio.sleep(max(delay * random.uniform(0.8, 1.2), at_least))
 
     def _recovered(self) -> None:
         if self._failures:

@@ -442,8 +442,20 @@ class PromiseReconciler(Reconciler[Promise]):
                 return timedelta(seconds=1)  # the Works' own finalizers remove their files first
             return self.release(obj, c.FINALIZER_DEPENDENCIES_CLEANUP)
         if c.FINALIZER_API_CRD_CLEANUP in finalizers:
-            for crd_name in self._crd_names(name, promise):
-                self.kube.delete(k.CRDS, crd_name)
+            # As Kratix: the finalizer goes once the CRD is gone. A real API server deletes a CRD
+            # in the background (its objects first, then its own clean-up finalizer), so right
+            # after the delete the CRD is still there, Terminating.
+            crd_names = self._crd_names(name, promise)
+            if crd_names:
+                for crd_name in crd_names:
+                    existing = self.kube.get(k.CRDS, crd_name)
+                    if existing is not None and not existing["metadata"].get("deletionTimestamp"):
+                        self.kube.delete(k.CRDS, crd_name)
+                message = (
+                    f"waiting for the API's CustomResourceDefinition {', '.join(crd_names)} to be deleted"
+                )
+                self._deleting(obj, old_status, cond.UNKNOWN, "DeletingAPI", message, now)
+                return timedelta(seconds=1)
             return self.release(obj, c.FINALIZER_API_CRD_CLEANUP)
         return None
 

@@ -5,6 +5,12 @@ Use them from a conftest.py: ``pytest_plugins = ["kratix_py.testing.fixtures", "
 
 Each test gets a fresh local platform in milliseconds (API emulator + kubeconfig), with kratix-py's
 CRDs installed; operator tests add a pod runner (fast in-process steps, or podman) and the operator.
+
+A test marked ``both_servers`` runs twice: ``[emulator]`` as above, and ``[real]`` against the
+real control plane with the kratix chart installed (``chart_cluster``, one per session; see
+:mod:`kratix_py.testing.realplatform`): ``platform_factory`` then returns a
+:class:`~kratix_py.testing.realplatform.RealPlatform` whose ``kubeconfig`` holds the chart
+ServiceAccount's token, so the operator the test starts has the chart's permissions, not admin's.
 """
 
 from __future__ import annotations
@@ -57,9 +63,59 @@ def adapter_steps() -> dict[str, Callable[..., int | None]]:
     return {ADAPTER_IMAGE: run_container}
 
 
+API_SERVERS = ("emulator", "real")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_servers: run against the API emulator and against the real control plane with the "
+        "kratix chart (test ids [emulator] and [real]; the real one is marked real_cluster)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "api_server" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_servers") is None:
+        return
+    metafunc.parametrize(
+        "api_server",
+        [
+            pytest.param("emulator", id="emulator"),
+            pytest.param("real", id="real", marks=[pytest.mark.real_cluster, pytest.mark.slow]),
+        ],
+        indirect=True,
+    )
+
+
 @pytest.fixture
-def platform_factory(tmp_path: Path) -> Iterator[Callable[..., LocalPlatform]]:
-    """Start a local platform: ``platform_factory(pods="fast", steps={...})``; stopped after the test."""
+def api_server(request: pytest.FixtureRequest) -> str:
+    """Which API server ``platform_factory`` starts against: ``emulator`` unless the test is
+    marked ``both_servers`` (then each in turn)."""
+    return str(getattr(request, "param", "emulator"))
+
+
+def adapter_steps_in_pods() -> dict[str, Callable[..., int | None]]:
+    """:func:`adapter_steps` for the real control plane: each with its pod's ServiceAccount token."""
+    from kratix_py.testing.realplatform import in_pod_step
+
+    return {image: in_pod_step(step) for image, step in adapter_steps().items()}
+
+
+@pytest.fixture
+def platform_factory(
+    tmp_path: Path, api_server: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    """Start a local platform: ``platform_factory(pods="fast", steps={...})``; stopped after the test.
+
+    With ``api_server == "real"`` it is the session's real control plane instead (see the module
+    docs), put back as it was after the test; ``pods`` makes no difference there (the kubelet
+    stand-in runs every pod: ``steps`` in-process, other images with podman).
+    """
+    if api_server == "real":
+        yield from _real_platform(request)
+        return
     started: list[LocalPlatform] = []
 
     def start(**options: Any) -> LocalPlatform:
@@ -76,6 +132,26 @@ def platform_factory(tmp_path: Path) -> Iterator[Callable[..., LocalPlatform]]:
     yield start
     for platform in reversed(started):
         platform.stop()
+
+
+def _real_platform(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    from kratix_py.testing.realplatform import RealPlatform
+
+    cluster = request.getfixturevalue("chart_cluster")
+    started: list[RealPlatform] = []
+
+    def start(**options: Any) -> RealPlatform:
+        assert not started, "the real control plane is one cluster: one platform per test"
+        platform = RealPlatform(cluster)
+        platform.use_steps({**adapter_steps_in_pods(), **dict(options.get("steps") or {})})
+        started.append(platform)
+        return platform
+
+    try:
+        yield start
+    finally:
+        for platform in started:
+            platform.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from kratix_py.local_platform import components
 from kratix_py.local_platform.controlplane import ControlPlane
 from kratix_py.testing.fixtures_podman import require
+from kratix_py.testing.realplatform import ChartCluster, started_cluster
 
 
 def require_components(names: tuple[str, ...]) -> None:
@@ -48,6 +49,29 @@ def control_plane(
     finally:
         plane.stop()
         print(f"\nreal control plane: {time.monotonic() - started:.1f}s from start to stop", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def chart_cluster(
+    control_plane_binaries: None,
+    helm_binary: Path,
+    kratix_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ChartCluster]:
+    """A second real control plane with the kratix chart installed, for the suites that run on
+    both servers and tests/e2e (see :mod:`kratix_py.testing.realplatform`). Its own, not
+    ``control_plane``: tests/realcluster installs the chart there with a Destination of its own."""
+    started = time.monotonic()
+    clusters = started_cluster(tmp_path_factory.mktemp("chart-cluster"), helm_binary, kratix_image)
+    cluster = next(clusters)
+    print(
+        f"\nreal control plane with the kratix chart up in {time.monotonic() - started:.1f}s", file=sys.stderr
+    )
+    try:
+        yield cluster
+    finally:
+        clusters.close()
+        print(f"\nchart cluster: {time.monotonic() - started:.1f}s from start to stop", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,8 @@ class FaultInjector:
                         self._faults.remove(fault)
                     error = errors.from_code(fault.status, fault.message)
                     if fault.status == 429:
+                        # As kube-apiserver answers a 429: the wait in the header and in the Status.
                         error.headers["Retry-After"] = "1"
+                        error.details = {"retryAfterSeconds": 1}
                     return error
         return None
