@@ -1,0 +1,297 @@
+"""CEL validation rules (``x-kubernetes-validations``) in a CRD schema, as kube-apiserver applies them.
+
+The same objects must be accepted or refused with the same status code and the same message text
+by the emulator and by the real API server; a Promise's API is such a schema, so this is also
+what ``kratix-py validate`` promises.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .conftest import Kube, Raw
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "x-kubernetes-validations": [{"rule": "self.metadata.name != 'forbidden'"}],
+    "properties": {
+        "spec": {
+            "type": "object",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.replicas <= self.maxReplicas",
+                    "message": "replicas must not exceed maxReplicas",
+                },
+                {"rule": "self.replicas != 7", "messageExpression": "'seven replicas are not allowed'"},
+                {"rule": "self.replicas != 8", "reason": "FieldValueForbidden", "message": "no eight"},
+                {"rule": "self.replicas != 11", "fieldPath": ".replicas", "message": "no eleven"},
+                {"rule": "self.replicas != 12 || self.maxReplicas / (self.replicas - 12) > 0"},
+            ],
+            "properties": {
+                "replicas": {"type": "integer"},
+                "maxReplicas": {"type": "integer"},
+                "size": {"type": "string", "enum": ["small", "large"]},
+                "mode": {
+                    "type": "string",
+                    "maxLength": 20,
+                    "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "mode is immutable"}],
+                },
+                "name": {
+                    "type": "string",
+                    "maxLength": 20,
+                    "x-kubernetes-validations": [{"rule": "self.startsWith('app-')"}],
+                },
+                "tags": {
+                    "type": "array",
+                    "maxItems": 5,
+                    "items": {"type": "string", "maxLength": 10},
+                    "x-kubernetes-validations": [
+                        {"rule": "self.all(t, t.matches('^[a-z]+$'))", "message": "tags are lower-case words"}
+                    ],
+                },
+            },
+        },
+        "status": {
+            "type": "object",
+            "x-kubernetes-validations": [{"rule": "self.phase != 'bad'"}],
+            "properties": {"phase": {"type": "string", "maxLength": 10}},
+        },
+    },
+}
+
+VALID = {"replicas": 1, "maxReplicas": 2, "mode": "fast", "name": "app-web", "tags": ["web"]}
+
+
+def _setup(kube: Kube) -> str:
+    kube.create_crd("Service", schema=SCHEMA)
+    return f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/services"
+
+
+def _post(kube: Kube, path: str, name: str, spec: dict[str, Any]) -> Raw:
+    body = {"apiVersion": f"{kube.group()}/v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+    return kube.raw("POST", path, body)
+
+
+def _refused(kube: Kube, answer: Raw, name: str, *causes: str) -> None:
+    """A 422 whose causes are exactly ``causes`` (``field: message``, in any order)."""
+    assert answer.status == 422, answer.body
+    found = [f"{c['field']}: {c['message']}" for c in answer.body["details"]["causes"]]
+    assert sorted(found) == sorted(causes)
+    prefix = f'Service.{kube.group()} "{name}" is invalid: '
+    assert answer.body["message"].startswith(prefix)
+    if len(causes) == 1:
+        assert answer.body["message"] == prefix + causes[0]
+
+
+def test_an_object_that_keeps_every_rule_is_created(kube: Kube) -> None:
+    path = _setup(kube)
+    answer = _post(kube, path, "web", VALID)
+    assert answer.status == 201, answer.body
+    assert answer.body["spec"] == VALID
+
+
+def test_a_broken_rule_is_reported_at_its_field_in_the_servers_words(kube: Kube) -> None:
+    path = _setup(kube)
+    cases = {
+        # a message, on an object: the value is not shown
+        "over": (
+            {"replicas": 3, "maxReplicas": 2},
+            "spec: Invalid value: replicas must not exceed maxReplicas",
+        ),
+        "seven": ({"replicas": 7, "maxReplicas": 9}, "spec: Invalid value: seven replicas are not allowed"),
+        "eight": ({"replicas": 8, "maxReplicas": 9}, "spec: Forbidden: no eight"),
+        "eleven": ({"replicas": 11, "maxReplicas": 19}, "spec.replicas: Invalid value: no eleven"),
+        # no message, on a string: the value and the rule are shown
+        "named": (
+            {**VALID, "name": "web"},
+            "spec.name: Invalid value: \"web\": failed rule: self.startsWith('app-')",
+        ),
+        # a list macro with a string function
+        "tags": ({**VALID, "tags": ["web", "Db1"]}, "spec.tags: Invalid value: tags are lower-case words"),
+        # an evaluation error
+        "zero": (
+            {"replicas": 12, "maxReplicas": 19},
+            'spec: Invalid value: "object": division by zero evaluating rule: '
+            "self.replicas != 12 || self.maxReplicas / (self.replicas - 12) > 0",
+        ),
+    }
+    for name, (spec, cause) in cases.items():
+        _refused(kube, _post(kube, path, name, spec), name, cause)
+
+
+def test_a_rule_on_the_root_sees_the_name_and_a_missing_field_is_an_error(kube: Kube) -> None:
+    path = _setup(kube)
+    answer = _post(kube, path, "forbidden", VALID)
+    _refused(
+        kube, answer, "forbidden", "<nil>: Invalid value: failed rule: self.metadata.name != 'forbidden'"
+    )
+    answer = _post(kube, path, "partial", {"maxReplicas": 2})
+    causes = answer.body["details"]["causes"]
+    assert answer.status == 422
+    assert {c["field"] for c in causes} == {"spec"}
+    assert causes[0]["message"] == (
+        'Invalid value: "object": no such key: replicas evaluating rule: replicas must not exceed maxReplicas'
+    )
+    assert len(causes) == 5  # every rule of spec reads replicas
+
+
+def test_no_rule_runs_when_the_schema_already_refused_the_object(kube: Kube) -> None:
+    path = _setup(kube)
+    answer = _post(kube, path, "huge", {**VALID, "replicas": 9, "size": "huge"})
+    _refused(
+        kube,
+        answer,
+        "huge",
+        'spec.size: Unsupported value: "huge": supported values: "small", "large"',
+        "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; "
+        "correct the existing errors to complete validation",
+    )
+
+
+def test_a_transition_rule_runs_on_update_only_where_the_old_value_exists(kube: Kube) -> None:
+    path = _setup(kube)
+    assert _post(kube, path, "web", {"replicas": 1, "maxReplicas": 2}).status == 201
+    stored = kube.raw("GET", f"{path}/web").body
+    stored["spec"]["mode"] = "fast"  # there was no mode: nothing to compare with
+    answer = kube.raw("PUT", f"{path}/web", stored)
+    assert answer.status == 200, answer.body
+    changed = copy.deepcopy(answer.body)
+    changed["spec"]["mode"] = "slow"
+    _refused(
+        kube,
+        kube.raw("PUT", f"{path}/web", changed),
+        "web",
+        'spec.mode: Invalid value: "slow": mode is immutable',
+    )
+    answer = kube.raw(
+        "PATCH",
+        f"{path}/web",
+        {"spec": {"mode": "slow"}},
+        content_type="application/merge-patch+json",
+    )
+    _refused(kube, answer, "web", 'spec.mode: Invalid value: "slow": mode is immutable')
+    answer = kube.raw(
+        "PATCH", f"{path}/web", {"spec": {"replicas": 2}}, content_type="application/merge-patch+json"
+    )
+    assert answer.status == 200, answer.body
+    answer = kube.raw(
+        "PATCH", f"{path}/web", {"spec": {"replicas": 5}}, content_type="application/merge-patch+json"
+    )
+    _refused(kube, answer, "web", "spec: Invalid value: replicas must not exceed maxReplicas")
+
+
+def test_status_rules_are_checked_on_status_writes(kube: Kube) -> None:
+    path = _setup(kube)
+    assert _post(kube, path, "web", VALID).status == 201
+    stored = kube.raw("GET", f"{path}/web").body
+    stored["status"] = {"phase": "bad"}
+    answer = kube.raw("PUT", f"{path}/web/status", stored)
+    _refused(kube, answer, "web", "status: Invalid value: failed rule: self.phase != 'bad'")
+    stored["status"] = {"phase": "good"}
+    assert kube.raw("PUT", f"{path}/web/status", stored).status == 200
+    # the main endpoint ignores status, so a bad one there is no error
+    current = kube.raw("GET", f"{path}/web").body
+    current["status"] = {"phase": "bad"}
+    current["spec"]["replicas"] = 2
+    answer = kube.raw("PUT", f"{path}/web", current)
+    assert answer.status == 200, answer.body
+    assert answer.body["status"] == {"phase": "good"}
+
+
+def test_an_unchanged_value_is_not_rechecked_after_a_rule_is_added(kube: Kube) -> None:
+    """Validation ratcheting: objects stored before a rule existed can still be updated elsewhere."""
+    plain = copy.deepcopy(SCHEMA)
+    del plain["properties"]["spec"]["properties"]["name"]["x-kubernetes-validations"]
+    kube.create_crd("Service", schema=plain)
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/services"
+    assert _post(kube, path, "old", {**VALID, "name": "legacy"}).status == 201
+    crd_path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/services.{kube.group()}"
+    crd = kube.raw("GET", crd_path).body
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = SCHEMA
+    assert kube.raw("PUT", crd_path, crd).status == 200
+
+    def rule_in_force() -> bool:
+        return _post(kube, path, "probe", {**VALID, "name": "legacy"}).status == 422
+
+    kube.eventually(rule_in_force, message="the added rule never took effect")
+    answer = kube.raw(
+        "PATCH", f"{path}/old", {"spec": {"replicas": 2}}, content_type="application/merge-patch+json"
+    )
+    assert answer.status == 200, answer.body
+    answer = kube.raw(
+        "PATCH", f"{path}/old", {"spec": {"name": "legacy2"}}, content_type="application/merge-patch+json"
+    )
+    _refused(
+        kube, answer, "old", "spec.name: Invalid value: \"legacy2\": failed rule: self.startsWith('app-')"
+    )
+
+
+def _crd_refusal(kube: Kube, kind: str, rule: str) -> Raw:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [{"rule": rule}],
+                "properties": {"replicas": {"type": "integer"}},
+            }
+        },
+    }
+    body = kube.crd_body(kind, schema=schema)
+    answer = kube.raw("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body)
+    if answer.status == 201:
+        kube._crds.append(body["metadata"]["name"])
+    return answer
+
+
+def test_a_crd_whose_rule_does_not_compile_is_refused(kube: Kube) -> None:
+    where = "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+
+    def invalid(rule: str, detail: str) -> str:
+        escaped = rule.replace(">", "\\u003e")
+        return (
+            f'Invalid value: {{"Rule":"{escaped}","Message":"","MessageExpression":"","Reason":null,'
+            f'"FieldPath":"","OptionalOldSelf":null}}: {detail}'
+        )
+
+    cases = {
+        "Undefined": (
+            "self.nofield == 1",
+            "compilation failed: ERROR: <input>:1:5: undefined field 'nofield'\n | self.nofield == 1\n | ....^",
+        ),
+        "Undeclared": (
+            "self.replicas == oldSelf.replicas + undefinedvar",
+            "compilation failed: ERROR: <input>:1:37: undeclared reference to 'undefinedvar' (in container '')\n"
+            " | self.replicas == oldSelf.replicas + undefinedvar\n | " + "." * 36 + "^",
+        ),
+        "Nomethod": (
+            "self.nope(1)",
+            "compilation failed: ERROR: <input>:1:10: undeclared reference to 'nope' (in container '')\n"
+            " | self.nope(1)\n | .........^",
+        ),
+        "Notbool": ("self.replicas", "cel expression must evaluate to a bool"),
+    }
+    for kind, (rule, detail) in cases.items():
+        answer = _crd_refusal(kube, kind, rule)
+        assert answer.status == 422, answer.body
+        name = f"{kind.lower()}s.{kube.group()}"
+        expected = invalid(rule, detail)
+        assert (
+            answer.body["message"]
+            == f'CustomResourceDefinition.apiextensions.k8s.io "{name}" is invalid: {where}: {expected}'
+        )
+    answer = _crd_refusal(kube, "Syntax", "self.replicas >")
+    assert answer.status == 422
+    (cause,) = answer.body["details"]["causes"]
+    assert cause["field"] == where
+    assert cause["message"].startswith(
+        invalid(
+            "self.replicas >",
+            "compilation failed: ERROR: <input>:1:16: Syntax error: mismatched input '<EOF>'",
+        )
+    )
+    assert cause["message"].endswith("\n | self.replicas >\n | ...............^")
+    # a Kubernetes library function and a transition rule compile
+    assert _crd_refusal(kube, "Library", "quantity('1') == quantity('1')").status == 201
+    assert _crd_refusal(kube, "Transition", "self.replicas == oldSelf.replicas").status == 201
