@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kratix_py.authoring.validate import validate
 
 from .conftest import Outcome
