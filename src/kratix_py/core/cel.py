@@ -291,7 +291,11 @@ class CompileError(Exception):
     """A rule the API server would not compile; the text is cel-go's ``ERROR: <input>:l:c: ...``."""
 
 
-_ENVIRONMENT = celpy.Environment()
+@functools.cache
+def _environment() -> celpy.Environment:
+    """celpy's environment, built on first use: building its parser takes ~0.2 s, which a
+    process whose schemas have no rules should not pay."""
+    return celpy.Environment()
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,7 @@ def _locate(text: str, offset: int, message: str) -> str:
 
 def _syntax_error(text: str) -> str:
     """Where and why the text does not parse, in the shape of cel-go's syntax errors."""
+    _environment()
     parser = celpy.celparser.CELParser.CEL_PARSER
     try:
         assert parser is not None
@@ -338,14 +343,14 @@ def _syntax_error(text: str) -> str:
 def parse(text: str) -> Program:
     """Parse ``text`` (cached per rule text); raises :class:`CompileError` on a syntax error."""
     try:
-        tree = _ENVIRONMENT.compile(text)
+        tree = _environment().compile(text)
     except celpy.CELParseError:
         raise CompileError(_syntax_error(text)) from None
     uses_old_self = any(
         isinstance(token, lark.Token) and token.type == "IDENT" and token.value == "oldSelf"
         for token in tree.scan_values(lambda v: isinstance(v, lark.Token))
     )
-    runner = _ENVIRONMENT.program(tree, functions=_LIBRARY)
+    runner = _environment().program(tree, functions=_LIBRARY)
     return Program(text, tree, runner, uses_old_self)
 
 
