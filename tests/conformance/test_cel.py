@@ -295,3 +295,98 @@ def test_a_crd_whose_rule_does_not_compile_is_refused(kube: Kube) -> None:
     # a Kubernetes library function and a transition rule compile
     assert _crd_refusal(kube, "Library", "quantity('1') == quantity('1')").status == 201
     assert _crd_refusal(kube, "Transition", "self.replicas == oldSelf.replicas").status == 201
+
+
+def _version(name: str, storage: bool, rule: dict[str, Any], **props: Any) -> dict[str, Any]:
+    spec = {
+        "type": "object",
+        "x-kubernetes-validations": [rule],
+        "properties": {"a": {"type": "integer"}, **props},
+    }
+    return {
+        "name": name,
+        "served": True,
+        "storage": storage,
+        "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}},
+    }
+
+
+def _create(kube: Kube, kind: str, versions: list[dict[str, Any]]) -> Raw:
+    body = kube.crd_body(kind, versions=versions)
+    answer = kube.raw("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body)
+    if answer.status == 201:
+        kube._crds.append(body["metadata"]["name"])
+    return answer
+
+
+def test_the_other_parts_of_a_rule_are_checked_when_the_crd_is_written(kube: Kube) -> None:
+    shared = "spec.validation.openAPIV3Schema.properties[spec]"
+    listed = {
+        "type": "array",
+        "maxItems": 3,
+        "items": {
+            "type": "object",
+            "properties": {"x": {"type": "integer"}},
+            "x-kubernetes-validations": [{"rule": "self.x == oldSelf.x"}],
+        },
+    }
+    cases = {
+        "Empty": (
+            [_version("v1", True, {"rule": ""})],
+            f"{shared}.x-kubernetes-validations[0].rule: Required value: rule is not specified",
+        ),
+        "Reason": (
+            [_version("v1", True, {"rule": "true", "reason": "Nope"})],
+            f'{shared}.x-kubernetes-validations[0].reason: Unsupported value: "Nope": supported values: '
+            '"FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"',
+        ),
+        "Fieldpath": (
+            [_version("v1", True, {"rule": "true", "fieldPath": ".zz"})],
+            f'{shared}.x-kubernetes-validations[0].fieldPath: Invalid value: ".zz": must be a valid path',
+        ),
+        "Message": (
+            [_version("v1", True, {"rule": "true", "messageExpression": "self.a"})],
+            f'{shared}.x-kubernetes-validations[0].messageExpression: Invalid value: {{"Rule":"true","Message":"",'
+            '"MessageExpression":"self.a","Reason":null,"FieldPath":"","OptionalOldSelf":null}: '
+            "messageExpression must evaluate to a string",
+        ),
+        "Atomic": (
+            [_version("v1", True, {"rule": "true"}, l=listed)],
+            f'{shared}.properties[l].items.x-kubernetes-validations[0].rule: Invalid value: "self.x == oldSelf.x": '
+            f"oldSelf cannot be used on the uncorrelatable portion of the schema within {shared}.properties[l]",
+        ),
+        # versions with different schemas are reported each under its own path
+        "Multi": (
+            [_version("v1", True, {"rule": "self.b == 1"}), _version("v2", False, {"rule": "self.a == 1"})],
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
+            'Invalid value: {"Rule":"self.b == 1","Message":"","MessageExpression":"","Reason":null,"FieldPath":"",'
+            "\"OptionalOldSelf\":null}: compilation failed: ERROR: <input>:1:5: undefined field 'b'\n"
+            " | self.b == 1\n | ....^",
+        ),
+    }
+    for kind, (versions, cause) in cases.items():
+        answer = _create(kube, kind, versions)
+        assert answer.status == 422, answer.body
+        name = f"{kind.lower()}s.{kube.group()}"
+        assert (
+            answer.body["message"]
+            == f'CustomResourceDefinition.apiextensions.k8s.io "{name}" is invalid: {cause}'
+        )
+
+
+def test_a_rule_on_an_int_or_string_field_is_typed_at_run_time(kube: Kube) -> None:
+    rule = {"rule": "true"}
+    port = {"x-kubernetes-int-or-string": True, "x-kubernetes-validations": [{"rule": "self.nope == 1"}]}
+    assert _create(kube, "Port", [_version("v1", True, rule, p=port)]).status == 201
+    kube.eventually(lambda: kube.raw("GET", f"/apis/{kube.group()}/v1").status == 200)
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/ports"
+    body = {"apiVersion": f"{kube.group()}/v1", "kind": "Port", "metadata": {"name": "p"}, "spec": {"p": 5}}
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
+
+    answer = kube.eventually(answered)
+    assert answer.status == 422, answer.body
+    expected = 'spec.p: Invalid value: "": no such key: nope evaluating rule: self.nope == 1'
+    assert answer.body["message"] == f'Port.{kube.group()} "p" is invalid: {expected}'

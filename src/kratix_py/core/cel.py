@@ -611,23 +611,51 @@ class RuleProblem:
     message: str
 
 
-def _schema_nodes(schema: Any, path: str) -> Iterator[tuple[Schema, str, bool]]:
-    """Every node of a schema with its CRD field path, e.g. ``...properties[spec].items``."""
+def _schema_nodes(
+    schema: Any, path: str, uncorrelated: str | None = None
+) -> Iterator[tuple[Schema, str, str | None]]:
+    """Every node of a schema with its CRD field path (``...properties[spec].items``), and the
+    path of the list above it whose items have no identity (``oldSelf`` cannot be used there)."""
     if not isinstance(schema, dict):
         return
-    yield schema, path, False
+    yield schema, path, uncorrelated
     for name, sub in (schema.get("properties") or {}).items():
-        yield from _schema_nodes(sub, f"{path}.properties[{name}]")
+        yield from _schema_nodes(sub, f"{path}.properties[{name}]", uncorrelated)
     if isinstance(schema.get("items"), dict):
-        yield from _schema_nodes(schema["items"], f"{path}.items")
+        atomic = schema.get("x-kubernetes-list-type") != "map"
+        below = uncorrelated or (path if atomic else None)
+        yield from _schema_nodes(schema["items"], f"{path}.items", below)
     if isinstance(schema.get("additionalProperties"), dict):
-        yield from _schema_nodes(schema["additionalProperties"], f"{path}.additionalProperties")
+        yield from _schema_nodes(schema["additionalProperties"], f"{path}.additionalProperties", uncorrelated)
+
+
+_REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
+
+
+def _valid_field_path(field_path: str, schema: Schema) -> bool:
+    """Whether a rule's ``fieldPath`` names a field of the schema (``.a.b``, ``['a.b']``)."""
+    segments = re.findall(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\['([^']*)'\]|(.)", field_path)
+    if not segments:
+        return False
+    node: Any = schema
+    for name, quoted, stray in segments:
+        if stray or not isinstance(node, dict):
+            return False
+        key = name or quoted
+        props = node.get("properties") or {}
+        if key in props:
+            node = props[key]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return False
+    return True
 
 
 def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
-    """The rules of a CRD schema that kube-apiserver would refuse to compile (CRD create 422)."""
+    """The rules of a CRD schema that kube-apiserver would refuse (CRD create 422)."""
     problems: list[RuleProblem] = []
-    for node, where, _ in _schema_nodes(schema, path):
+    for node, where, uncorrelated in _schema_nodes(schema, path):
         root = node is schema
         for index, rule in enumerate(node.get("x-kubernetes-validations") or []):
             if not isinstance(rule, dict):
@@ -635,8 +663,22 @@ def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
             base = f"{where}.x-kubernetes-validations[{index}]"
             text = str(rule.get("rule", ""))
             if not text.strip():
-                problems.append(RuleProblem(f"{base}.rule", "Required value"))
+                problems.append(RuleProblem(f"{base}.rule", "Required value: rule is not specified"))
                 continue
+            reason = rule.get("reason")
+            if reason is not None and reason not in _REASONS:
+                supported = ", ".join(f'"{r}"' for r in _REASONS)
+                problems.append(
+                    RuleProblem(
+                        f"{base}.reason",
+                        f"Unsupported value: {json.dumps(reason)}: supported values: {supported}",
+                    )
+                )
+            field_path = rule.get("fieldPath")
+            if isinstance(field_path, str) and field_path and not _valid_field_path(field_path, node):
+                problems.append(
+                    RuleProblem(f"{base}.fieldPath", f"Invalid value: {json.dumps(field_path)}: must be a valid path")
+                )
             try:
                 check_expression(text, node, root=root)
             except CompileError as error:
@@ -644,6 +686,15 @@ def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
                 if not detail.startswith("cel expression"):
                     detail = f"compilation failed: {detail}"
                 problems.append(RuleProblem(f"{base}.rule", f"Invalid value: {_go_json(rule)}: {detail}"))
+            else:
+                if uncorrelated and parse(text).uses_old_self and rule.get("optionalOldSelf") is not True:
+                    problems.append(
+                        RuleProblem(
+                            f"{base}.rule",
+                            f"Invalid value: {json.dumps(text)}: oldSelf cannot be used on the uncorrelatable "
+                            f"portion of the schema within {uncorrelated}",
+                        )
+                    )
             expression = rule.get("messageExpression")
             if isinstance(expression, str) and expression.strip():
                 try:
@@ -653,7 +704,7 @@ def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
                     if not detail.startswith("cel expression"):
                         detail = f"messageExpression compilation failed: {detail}"
                     else:
-                        detail = "must evaluate to a string"
+                        detail = "messageExpression must evaluate to a string"
                     problems.append(
                         RuleProblem(f"{base}.messageExpression", f"Invalid value: {_go_json(rule)}: {detail}")
                     )
@@ -759,6 +810,11 @@ def _runtime_message(error: Exception) -> str:
     found = re.match(r"no such member in mapping: '(.*)'", text)
     if found:
         return f"no such key: {found.group(1)}"
+    if "does not support field selection" in text:
+        # a field of a value that is not a map (an int-or-string, a preserved unknown field)
+        tree = getattr(error, "tree", None)
+        name = tree.children[-1] if isinstance(tree, lark.Tree) and tree.children else None
+        return f"no such key: {name}" if isinstance(name, lark.Token) else "no such key"
     if cause is ZeroDivisionError:
         return "division by zero"
     if cause is IndexError:

@@ -145,9 +145,9 @@ def validate_rules(value: Any, old: Any, schema: Schema | None, earlier: list[Ca
 
 def rule_problems(schema: Any, path: str) -> list[Cause]:
     """The CEL rules of a CRD schema that do not compile, as the CRD's 422 causes."""
-    reasons = {"Required value": "FieldValueRequired"}
+    reasons = {"Required value": "FieldValueRequired", "Unsupported value": "FieldValueNotSupported"}
     return [
-        Cause(reasons.get(p.message, "FieldValueInvalid"), p.message, p.field)
+        Cause(reasons.get(p.message.split(":", 1)[0], "FieldValueInvalid"), p.message, p.field)
         for p in cel.rule_problems(schema, path)
     ]
 
