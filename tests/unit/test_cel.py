@@ -239,7 +239,7 @@ def test_a_crd_rule_that_does_not_compile_is_a_problem_at_its_path() -> None:
         "compilation failed: ERROR: <input>:1:5: undefined field 'nothing'\n | self.nothing > 1\n | ....^"
     )
     assert problems[1].message.endswith(": cel expression must evaluate to a bool")
-    assert problems[2].message.endswith(": must evaluate to a string")
+    assert problems[2].message.endswith(": messageExpression must evaluate to a string")
 
 
 def test_a_schema_without_rules_costs_nothing() -> None:
