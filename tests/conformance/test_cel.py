@@ -8,9 +8,14 @@ what ``kratix-py validate`` promises.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .conftest import Kube, Raw
+
+REPO = Path(__file__).resolve().parents[2]
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -390,3 +395,39 @@ def test_a_rule_on_an_int_or_string_field_is_typed_at_run_time(kube: Kube) -> No
     assert answer.status == 422, answer.body
     expected = 'spec.p: Invalid value: "": no such key: nope evaluating rule: self.nope == 1'
     assert answer.body["message"] == f'Port.{kube.group()} "p" is invalid: {expected}'
+
+
+def test_a_destinations_filepath_mode_is_immutable_and_the_rest_can_change(kube: Kube) -> None:
+    """kratix-py's own Destination CRD (under a test group): its ``self == oldSelf`` rule."""
+    crd = yaml.safe_load((REPO / "crds" / "platform.kratix.io_destinations.yaml").read_text())
+    group = kube.group("dest")
+    crd["spec"]["group"] = group
+    crd["metadata"] = {"name": f"destinations.{group}"}
+    created = kube.raw("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert created.status == 201, created.body
+    kube._crds.append(crd["metadata"]["name"])
+    path = f"/apis/{group}/v1alpha1/destinations"
+    body = {
+        "apiVersion": f"{group}/v1alpha1",
+        "kind": "Destination",
+        "metadata": {"name": f"dev-{kube.suffix}"},
+        "spec": {"path": "dev", "stateStoreRef": {"kind": "GitStateStore", "name": "repo"}},
+    }
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None
+
+    answer = kube.eventually(answered)
+    assert answer.status == 201, answer.body
+    assert answer.body["spec"]["filepath"]["mode"] == "nestedByMetadata"
+    name = body["metadata"]["name"]
+    merge = "application/merge-patch+json"
+    moved = {"metadata": {"labels": {"env": "dev"}}, "spec": {"path": "elsewhere"}}
+    assert kube.raw("PATCH", f"{path}/{name}", moved, content_type=merge).status == 200
+    answer = kube.raw("PATCH", f"{path}/{name}", {"spec": {"filepath": {"mode": "none"}}}, content_type=merge)
+    assert answer.status == 422
+    assert answer.body["message"] == (
+        f'Destination.{group} "{name}" is invalid: spec.filepath.mode: Invalid value: "none": '
+        "filepath.mode is immutable"
+    )
