@@ -431,3 +431,25 @@ def test_a_destinations_filepath_mode_is_immutable_and_the_rest_can_change(kube:
         f'Destination.{group} "{name}" is invalid: spec.filepath.mode: Invalid value: "none": '
         "filepath.mode is immutable"
     )
+
+
+def test_property_names_that_are_not_identifiers_are_escaped_in_rules(kube: Kube) -> None:
+    rule = {"rule": "self.max__dash__size <= 3 && self.__if__ != 'never'", "message": "too big"}
+    props = {"max-size": {"type": "integer"}, "if": {"type": "string", "maxLength": 10}}
+    assert _create(kube, "Escape", [_version("v1", True, rule, **props)]).status == 201
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/escapes"
+
+    def post(name: str, spec: dict[str, Any]) -> Raw | None:
+        body = {
+            "apiVersion": f"{kube.group()}/v1",
+            "kind": "Escape",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None
+
+    assert kube.eventually(lambda: post("fits", {"max-size": 3, "if": "x"})).status == 201
+    answer = kube.eventually(lambda: post("big", {"max-size": 4, "if": "x"}))
+    assert answer.status == 422
+    assert answer.body["message"] == f'Escape.{kube.group()} "big" is invalid: spec: Invalid value: too big'

@@ -245,3 +245,14 @@ def test_a_crd_rule_that_does_not_compile_is_a_problem_at_its_path() -> None:
 def test_a_schema_without_rules_costs_nothing() -> None:
     assert not cel.has_rules({"type": "object", "properties": {"spec": {"type": "object"}}})
     assert cel.evaluate({"type": "object"}, {"spec": {}}) == []
+
+
+def test_property_names_that_are_not_cel_identifiers_are_escaped_as_kubernetes_does() -> None:
+    props = {"max-size": {"type": "integer"}, "if": {"type": "string"}, "a__b": {"type": "string"}}
+    rule = "self.max__dash__size == 3 && self.__if__ == 'x' && self.a__underscores__b == 'y'"
+    schema = _spec_schema([{"rule": rule}], **props)
+    assert cel.rule_problems(schema, "s") == []
+    assert cel.evaluate(schema, {"spec": {"max-size": 3, "if": "x", "a__b": "y"}}) == []
+    assert len(cel.evaluate(schema, {"spec": {"max-size": 4, "if": "x", "a__b": "y"}})) == 1
+    [problem] = cel.rule_problems(_spec_schema([{"rule": "self.max_size == 1"}], **props), "s")
+    assert "undefined field 'max_size'" in problem.message

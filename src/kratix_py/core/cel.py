@@ -509,9 +509,10 @@ class _Checker:
         if isinstance(receiver, dict):
             if _closed_object(receiver):
                 props = receiver["properties"]
-                if name.value not in props:
+                fields = {escape_property(key): sub for key, sub in props.items()}
+                if name.value not in fields:
                     raise self.fail(self.dot_before(name), f"undefined field '{name.value}'")
-                return props[name.value]
+                return fields[name.value]
             if isinstance(receiver.get("additionalProperties"), dict):
                 return receiver["additionalProperties"]
         return None
@@ -677,7 +678,9 @@ def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
             field_path = rule.get("fieldPath")
             if isinstance(field_path, str) and field_path and not _valid_field_path(field_path, node):
                 problems.append(
-                    RuleProblem(f"{base}.fieldPath", f"Invalid value: {json.dumps(field_path)}: must be a valid path")
+                    RuleProblem(
+                        f"{base}.fieldPath", f"Invalid value: {json.dumps(field_path)}: must be a valid path"
+                    )
                 )
             try:
                 check_expression(text, node, root=root)
@@ -714,6 +717,28 @@ def rule_problems(schema: Any, path: str) -> list[RuleProblem]:
 # --- values: JSON as CEL sees it through the schema ----------------------------------------
 
 
+_RESERVED = frozenset(
+    {
+        "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function",
+        "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while",
+    }
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def escape_property(name: str) -> str:
+    """A property's name as rules spell it: ``foo-bar`` is ``self.foo__dash__bar``, a CEL
+    keyword ``if`` is ``self.__if__`` (Kubernetes' escaping of schema property names)."""
+    if name in _RESERVED:
+        return f"__{name}__"
+    return (
+        name.replace("__", "__underscores__")
+        .replace(".", "__dot__")
+        .replace("-", "__dash__")
+        .replace("/", "__slash__")
+    )
+
+
 def to_cel(value: Any, schema: Schema | None, *, root: bool = False) -> Any:
     """``value`` as a CEL value typed by ``schema`` (integer fields are ints, numbers doubles)."""
     if value is None:
@@ -744,7 +769,7 @@ def to_cel(value: Any, schema: Schema | None, *, root: bool = False) -> Any:
                 meta = {k: child[k] for k in ("name", "generateName") if k in child}
                 out[celtypes.StringType(key)] = celpy.json_to_cel(meta)
             elif key in props:
-                out[celtypes.StringType(key)] = to_cel(child, props[key])
+                out[celtypes.StringType(escape_property(key))] = to_cel(child, props[key])
             elif isinstance(additional, dict):
                 out[celtypes.StringType(key)] = to_cel(child, additional)
             else:
