@@ -302,14 +302,14 @@ def test_a_crd_whose_rule_does_not_compile_is_refused(kube: Kube) -> None:
     assert _crd_refusal(kube, "Transition", "self.replicas == oldSelf.replicas").status == 201
 
 
-def _version(name: str, storage: bool, rule: dict[str, Any], **props: Any) -> dict[str, Any]:
+def _version(version: str, storage: bool, rule: dict[str, Any], **props: Any) -> dict[str, Any]:
     spec = {
         "type": "object",
         "x-kubernetes-validations": [rule],
         "properties": {"a": {"type": "integer"}, **props},
     }
     return {
-        "name": name,
+        "name": version,
         "served": True,
         "storage": storage,
         "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}},
@@ -453,3 +453,40 @@ def test_property_names_that_are_not_identifiers_are_escaped_in_rules(kube: Kube
     answer = kube.eventually(lambda: post("big", {"max-size": 4, "if": "x"}))
     assert answer.status == 422
     assert answer.body["message"] == f'Escape.{kube.group()} "big" is invalid: spec: Invalid value: too big'
+
+
+TYPE_ERRORS = {
+    "self.replicas.startsWith('a')": "1:25: found no matching overload for 'startsWith' applied to 'int.(string)'",
+    "self.tags.contains('a')": "1:19: found no matching overload for 'contains' applied to 'list(string).(string)'",
+    "self.replicas == 'a'": "1:15: found no matching overload for '_==_' applied to '(int, string)'",
+    "self.replicas == 1.0": "1:15: found no matching overload for '_==_' applied to '(int, double)'",
+    "self.name > 1": "1:11: found no matching overload for '_>_' applied to '(string, int)'",
+    "self.name.lowerAscii() == self.replicas": "1:24: found no matching overload for '_==_' applied to '(string, int)'",
+    "self.replicas + 'a' == 'b'": "1:15: found no matching overload for '_+_' applied to '(int, string)'",
+    "size(self.replicas) == 1": "1:5: found no matching overload for 'size' applied to '(int)'",
+    "self.name.matches(1)": "1:18: found no matching overload for 'matches' applied to 'string.(int)'",
+    "self.replicas.all(x, x)": "1:5: expression of type 'int' cannot be range of a comprehension "
+    "(must be list, map, or dynamic)",
+}
+
+
+def test_a_rule_with_operands_of_the_wrong_type_is_refused(kube: Kube) -> None:
+    props = {
+        "replicas": {"type": "integer"},
+        "name": {"type": "string", "maxLength": 10},
+        "tags": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 5}},
+    }
+    for index, (rule, error) in enumerate(TYPE_ERRORS.items()):
+        answer = _create(kube, f"Typed{index}", [_version("v1", True, {"rule": rule}, **props)])
+        assert answer.status == 422, (rule, answer.body)
+        (cause,) = answer.body["details"]["causes"]
+        position, _, message = error.partition(": ")
+        column = int(position.split(":")[1])
+        assert cause["message"].endswith(
+            f"compilation failed: ERROR: <input>:{position}: {message}\n | {rule}\n | {'.' * (column - 1)}^"
+        ), rule
+    # ordering compares across numeric types
+    assert (
+        _create(kube, "Ordered", [_version("v1", True, {"rule": "self.replicas < 2.5"}, **props)]).status
+        == 201
+    )

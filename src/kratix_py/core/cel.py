@@ -420,17 +420,16 @@ class _Checker:
             for child in children:
                 self.kind(child, scope)
             return "bool"
+        if data in ("relation", "addition", "multiplication") and len(children) == 2:
+            operator, right = children  # e.g. relation_eq(left) and the right operand
+            left = operator.children[0]
+            left_kind, right_kind = self.kind(left, scope), self.kind(right, scope)
+            self.check_operator(operator.data, left, left_kind, right_kind)
+            return "bool" if data == "relation" else left_kind
         if data.startswith("relation_") or data == "unary_not":
             for child in children:
                 self.kind(child, scope)
             return "bool"
-        if data == "relation" and len(children) > 1:
-            for child in children:
-                self.kind(child, scope)
-            return "bool"
-        if data in ("addition", "multiplication") and len(children) > 1:
-            kinds = [self.kind(child, scope) for child in children]
-            return kinds[0]  # the left operand's type (e.g. string + string)
         if data == "unary" and len(children) == 2:
             operator, operand = children
             inner = self.kind(operand, scope)
@@ -452,8 +451,12 @@ class _Checker:
                 raise self.fail(
                     name.start_pos or 0, f"undeclared reference to '{name.value}' (in container '')"
                 )
-            for arg in args:
-                self.kind(arg, scope)
+            arg_names = [_type_name(self.kind(arg, scope)) for arg in args]
+            if name.value == "size" and len(arg_names) == 1 and arg_names[0] in _NUMBERS:
+                raise self.fail(
+                    self.paren_after(name),
+                    f"found no matching overload for 'size' applied to '({arg_names[0]})'",
+                )
             return {"size": "int", "int": "int", "string": "string", "bool": "bool", "double": "double"}.get(
                 name.value
             )
@@ -505,6 +508,38 @@ class _Checker:
             result = self.kind(child, scope)
         return result
 
+    def position(self, tree: Any) -> int:
+        """Where cel-go puts an expression in its errors: a field selection at its dot, a call at
+        its parenthesis, anything else at its start."""
+        while isinstance(tree, lark.Tree) and len(tree.children) == 1 and tree.data != "ident":
+            tree = tree.children[0]
+        if isinstance(tree, lark.Tree):
+            tokens = [c for c in tree.children if isinstance(c, lark.Token)]
+            if tree.data == "member_dot" and tokens:
+                return self.dot_before(tokens[0])
+            if tree.data in ("member_dot_arg", "ident_arg") and tokens:
+                return self.paren_after(tokens[0])
+            if tree.data == "ident" and tokens:
+                return int(tokens[0].start_pos or 0)
+            if not tree.meta.empty:
+                return int(tree.meta.start_pos)
+        return int(getattr(tree, "start_pos", 0) or 0)
+
+    def check_operator(self, operator: str, left: Any, left_kind: Any, right_kind: Any) -> None:
+        """Operands of known, incompatible scalar types (``int == string``), as cel-go refuses."""
+        symbol = _OPERATORS.get(operator)
+        a, b = _scalar_name(left_kind), _scalar_name(right_kind)
+        if symbol is None or a is None or b is None or a == b:
+            return
+        if symbol in ("<", "<=", ">", ">=") and a in _NUMERIC and b in _NUMERIC:
+            return  # ordering across int, uint and double is allowed; equality is not
+        end = left.meta.end_pos if isinstance(left, lark.Tree) and not left.meta.empty else 0
+        offset = self.text.find(symbol, end)
+        raise self.fail(
+            offset if offset >= 0 else end,
+            f"found no matching overload for '_{symbol}_' applied to '({a}, {b})'",
+        )
+
     def field(self, receiver: Any, name: lark.Token) -> Any:
         if isinstance(receiver, dict):
             if _closed_object(receiver):
@@ -535,6 +570,13 @@ class _Checker:
             raise self.fail(
                 self.paren_after(name), f"undeclared reference to '{name.value}' (in container '')"
             )
+        receiver_name = _type_name(receiver_type)
+        if name.value in ("all", "exists", "exists_one", "map", "filter") and receiver_name in _SCALARS:
+            raise self.fail(
+                self.position(receiver),
+                f"expression of type '{receiver_name}' cannot be range of a comprehension "
+                "(must be list, map, or dynamic)",
+            )
         if name.value in ("all", "exists", "exists_one", "map", "filter") and args:
             variable = _ident_name(args[0])
             item = None
@@ -547,13 +589,85 @@ class _Checker:
             for arg in args[1:]:
                 self.kind(arg, inner)
             return "list" if name.value in ("map", "filter") else "bool"
-        for arg in args:
-            self.kind(arg, scope)
+        arg_names = [_type_name(self.kind(arg, scope)) for arg in args]
+        wrong_receiver = name.value in _STRING_METHODS and receiver_name not in (None, "string")
+        wrong_receiver = wrong_receiver or (name.value == "size" and receiver_name in _NUMBERS)
+        wrong_argument = (
+            name.value in _STRING_ARGUMENT
+            and receiver_name == "string"
+            and any(a is not None and a != "string" for a in arg_names)
+        )
+        if wrong_receiver or wrong_argument:
+            shown = ", ".join(a or "dyn" for a in arg_names)
+            raise self.fail(
+                self.paren_after(name),
+                f"found no matching overload for '{name.value}' applied to '{receiver_name}.({shown})'",
+            )
         if name.value in ("contains", "startsWith", "endsWith", "matches", "isSorted"):
             return "bool"
+        if name.value in (
+            "lowerAscii",
+            "upperAscii",
+            "trim",
+            "replace",
+            "substring",
+            "charAt",
+            "find",
+            "join",
+        ):
+            return "string"
+        if name.value in ("split", "findAll"):
+            return {"type": "array", "items": {"type": "string"}}
         if name.value in ("size", "indexOf", "lastIndexOf"):
             return "int"
         return None
+
+
+_OPERATORS = {
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+}
+_NUMERIC = frozenset({"int", "uint", "double"})
+_NUMBERS = frozenset({"int", "uint", "double", "bool"})
+_SCALARS = frozenset({"int", "uint", "double", "bool", "string", "bytes"})
+# methods only strings have, and those whose arguments must be strings too
+_STRING_METHODS = frozenset(
+    {"startsWith", "endsWith", "contains", "matches", "lowerAscii", "upperAscii", "trim", "split",
+     "substring", "charAt", "replace", "find", "findAll"}
+)  # fmt: skip
+_STRING_ARGUMENT = frozenset({"startsWith", "endsWith", "contains", "matches", "find", "findAll", "split"})
+
+
+def _type_name(kind: Any) -> str | None:
+    """A checked type in cel-go's notation (``int``, ``list(string)``), ``None`` when dynamic."""
+    if isinstance(kind, dict):
+        if kind.get("x-kubernetes-int-or-string") or kind.get("x-kubernetes-preserve-unknown-fields"):
+            return None
+        schema_type = kind.get("type")
+        if schema_type in _SCALAR_TYPES:
+            return _SCALAR_TYPES[schema_type]
+        if schema_type == "array":
+            return f"list({_type_name(kind.get('items')) or 'dyn'})"
+        if schema_type == "object":
+            if isinstance(kind.get("additionalProperties"), dict):
+                return f"map(string, {_type_name(kind['additionalProperties']) or 'dyn'})"
+            return "object"
+        return None
+    return kind if isinstance(kind, str) and kind not in ("list", "map") else None
+
+
+def _scalar_name(kind: Any) -> str | None:
+    name = _type_name(kind)
+    return name if name in _SCALARS else None
 
 
 def _ident_name(tree: Any) -> str | None:
