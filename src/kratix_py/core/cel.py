@@ -900,9 +900,6 @@ def has_rules(schema: Any) -> bool:
     return _subtree_has_rules(id(schema), schema)
 
 
-_has_rules = has_rules
-
-
 _RULES_SEEN: dict[int, tuple[Any, bool]] = {}
 
 
@@ -914,7 +911,7 @@ def _subtree_has_rules(key: int, schema: Any) -> bool:
     found = False
     if isinstance(schema, dict):
         found = bool(schema.get("x-kubernetes-validations")) or any(
-            _has_rules(sub)
+            has_rules(sub)
             for sub in (
                 *(schema.get("properties") or {}).values(),
                 schema.get("items"),
@@ -1026,7 +1023,7 @@ class _Walk:
         root: bool,
         ratchet: bool,
     ) -> None:
-        if value is None or not _has_rules(schema):
+        if value is None or not has_rules(schema):
             return
         unchanged = has_old and ratchet and _same(value, old)
         if unchanged:
@@ -1167,7 +1164,7 @@ def _correlate(item: Any, old_list: Any, schema: Schema) -> tuple[Any, bool]:
 
 def evaluate(schema: Schema | None, obj: Any, old: Any = None, *, ratchet: bool = True) -> list[RuleError]:
     """Every rule of ``schema`` that ``obj`` breaks (``old`` is the stored object on update)."""
-    if not isinstance(schema, dict) or not _has_rules(schema):
+    if not isinstance(schema, dict) or not has_rules(schema):
         return []
     walk = _Walk()
     walk.node(obj, old, old is not None, schema, ROOT, True, ratchet)
