@@ -2,8 +2,9 @@
 
 No cluster and no containers: the Promise is checked against kratix-py's model (what Kratix's
 admission webhook enforces), its ``spec.api`` is turned into the request CRD and created on an
-in-process API emulator (structural schema, names, versions), each request is created there with
-dryRun (types, enums, required fields, unknown fields, defaults, which are shown), and pipeline
+in-process API emulator (structural schema, names, versions, CEL rules that must compile), each
+request is created there with dryRun (types, enums, required fields, unknown fields, the schema's
+CEL rules (``x-kubernetes-validations``), defaults, which are shown), and pipeline
 images are checked for pinned tags. Every finding names the file, the YAML path and its line.
 
 Exit status: 0 when there is no error (warnings allowed unless ``--strict``), 1 otherwise.
@@ -291,10 +292,21 @@ def _check_api(report: Report, document: Document) -> Any:
         return ApiChecker(crd)
     except CrdRejected as rejected:
         for refused in rejected.problems:
-            report.add(
-                "error", document, f"spec.api.{refused.path}" if refused.path else "spec.api", refused.message
-            )
+            path = _as_written(refused.path)
+            report.add("error", document, f"spec.api.{path}" if path else "spec.api", refused.message)
         return None
+
+
+_SHARED_SCHEMA = "spec.validation.openAPIV3Schema"
+
+
+def _as_written(path: str) -> str:
+    """A CRD field path from the API server as the Promise's author wrote it: the server reports
+    a schema shared by every version (e.g. a CEL rule's compile error) under ``spec.validation``,
+    which the author wrote under the versions (the first one is shown)."""
+    if path == _SHARED_SCHEMA or path.startswith(_SHARED_SCHEMA + "."):
+        return "spec.versions[0].schema.openAPIV3Schema" + path.removeprefix(_SHARED_SCHEMA)
+    return path
 
 
 def _check_request(report: Report, promise: Document, checker: Any, request: Document) -> None:
@@ -329,7 +341,8 @@ def _check_request(report: Report, promise: Document, checker: Any, request: Doc
         return
     admission = checker.admit(request.data)
     for refused in admission.problems:
-        report.add("error", request, refused.path, refused.message)
+        # "<nil>" is how the API server names the object itself (e.g. a CEL rule at the root).
+        report.add("error", request, "" if refused.path == "<nil>" else refused.path, refused.message)
     for pruned in admission.pruned:
         report.add(
             "warning",

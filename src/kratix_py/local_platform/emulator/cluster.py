@@ -180,6 +180,7 @@ class Cluster:
         causes.extend(objectmeta.validate_object_meta(meta, rt.name_validator))
         if rt.is_custom:
             causes.extend(schema.validate(obj, rt.schema))
+            causes.extend(schema.validate_rules(obj, old, rt.schema, causes))
         elif self.key(rt) == CRDS:
             causes.extend(crds.validate(obj, old))
         elif rt.hooks is not None:

@@ -13,7 +13,7 @@ from .errors import Cause
 from .jsonpath import JSONPathError, compile_path
 from .jsonutil import go_repr
 from .resources import ResourceType
-from .schema import structural_problems
+from .schema import rule_problems, structural_problems
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 _COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
@@ -155,7 +155,10 @@ def _validate_versions(versions: Any) -> list[Cause]:
                 )
             )
         else:
-            causes.extend(structural_problems(schema, f"{where}.schema.openAPIV3Schema"))
+            problems = structural_problems(schema, f"{where}.schema.openAPIV3Schema")
+            causes.extend(problems)
+            if not problems:
+                causes.extend(rule_problems(schema, _rules_path(versions, i)))
         for j, column in enumerate(version.get("additionalPrinterColumns") or []):
             cwhere = f"{where}.additionalPrinterColumns[{j}]"
             if not isinstance(column, dict):
@@ -184,6 +187,15 @@ def _validate_versions(versions: Any) -> list[Cause]:
             if not column.get("jsonPath"):
                 causes.append(Cause("FieldValueRequired", "Required value", f"{cwhere}.jsonPath"))
     return causes
+
+
+def _rules_path(versions: list[Any], index: int) -> str:
+    """Where kube-apiserver reports a version's CEL rules: versions with one shared schema are
+    held as the top-level ``spec.validation`` internally, and reported there."""
+    schemas = [(v.get("schema") or {}).get("openAPIV3Schema") for v in versions if isinstance(v, dict)]
+    if all(s == schemas[0] for s in schemas):
+        return "spec.validation.openAPIV3Schema"
+    return f"spec.versions[{index}].schema.openAPIV3Schema"
 
 
 def _condition(

@@ -6,7 +6,9 @@ not ``nullable`` is replaced by the default or dropped), then the object is vali
 problem becomes a :class:`Cause` with the field path and the wording of a real server, e.g.
 ``spec.size: Unsupported value: "huge": supported values: "small", "medium"``.
 
-CEL rules (``x-kubernetes-validations``) are not evaluated; ``format`` is accepted leniently.
+After the schema checks come the CEL rules (``x-kubernetes-validations``), evaluated by
+:mod:`kratix_py.core.cel` (:func:`validate_rules`); a CRD whose rules do not compile is refused
+(:func:`rule_problems`). ``format`` is accepted leniently.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
+
+from kratix_py.core import cel
 
 from .errors import Cause
 from .jsonutil import deep_copy, go_repr, json_equal, type_name
@@ -123,6 +127,29 @@ def validate(value: Any, schema: Schema | None) -> list[Cause]:
     if isinstance(schema, dict):
         _validate(value, schema, "", causes, root=True)
     return causes
+
+
+def validate_rules(value: Any, old: Any, schema: Schema | None, earlier: list[Cause]) -> list[Cause]:
+    """The CEL rules ``value`` breaks (``old`` on update), after the schema checks ``earlier``.
+
+    As on a real server, a blocking schema error (type, required, enum, length) means no rule is
+    evaluated, and one cause says so instead.
+    """
+    if not isinstance(schema, dict) or not cel.has_rules(schema):
+        return []
+    if any(cause.reason in cel.BLOCKING_REASONS for cause in earlier):
+        blocked = cel.not_checked()
+        return [Cause(blocked.reason, blocked.message, blocked.field)]
+    return [Cause(e.reason, e.message, e.field) for e in cel.evaluate(schema, value, old)]
+
+
+def rule_problems(schema: Any, path: str) -> list[Cause]:
+    """The CEL rules of a CRD schema that do not compile, as the CRD's 422 causes."""
+    reasons = {"Required value": "FieldValueRequired", "Unsupported value": "FieldValueNotSupported"}
+    return [
+        Cause(reasons.get(p.message.split(":", 1)[0], "FieldValueInvalid"), p.message, p.field)
+        for p in cel.rule_problems(schema, path)
+    ]
 
 
 def _num(number: Any) -> str:
