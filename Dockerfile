@@ -3,8 +3,9 @@
 # Anywhere with a registry:   docker build -t kratix-py:0.1.0 .
 # With a local base image and a prebuilt site-packages folder (no network during the build):
 #   podman build --build-arg BASE_IMAGE=localhost/kratix-py-base:bookworm \
-#                --build-arg SITE_STAGE=site-prebuilt --build-arg INSTALL_GIT=false <context with site/>
-# (kratix_py.local_platform.kratix_image prepares that context and runs the build.)
+#                --build-arg SITE_STAGE=site-prebuilt --network host <context with site/>
+# (kratix_py.local_platform.kratix_image prepares that context and runs the build; the git step
+# needs the base image's Debian mirror, INSTALL_GIT=false leaves it out.)
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG SITE_STAGE=site-from-pip
@@ -30,7 +31,7 @@ ARG INSTALL_GIT=true
 # The operator's Git state-store writer shells out to git (and ssh for ssh:// remotes).
 RUN if [ "$INSTALL_GIT" = "true" ] && ! command -v git >/dev/null 2>&1; then \
       apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
-      && rm -rf /var/lib/apt/lists/*; \
+      && apt-get clean && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=site /site /opt/kratix-py/site
 COPY --chmod=0755 docker/kratix-py /usr/local/bin/kratix-py

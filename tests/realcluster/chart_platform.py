@@ -47,6 +47,7 @@ class Platform:
     home: Path
     clone_url: str
     image: str
+    git_password: str
 
 
 def true(obj: dict[str, Any] | None, condition: str) -> bool:
@@ -104,7 +105,7 @@ def installed(plane: ControlPlane, helm: Path, image: str, work: Path) -> Iterat
         for obj in objects:
             admin.apply(kinds[obj["kind"]], obj)
         clone_url = url.replace("://", f"://{GIT_USER}:{password}@", 1)
-        yield Platform(plane, admin, helm, work, clone_url, image)
+        yield Platform(plane, admin, helm, work, clone_url, image, password)
     finally:
         run_helm(helm, "uninstall", "kratix", "--wait", home=work, kubeconfig=plane.kubeconfig)
         git.stop()
@@ -119,16 +120,23 @@ def greeting_request(name: str, namespace: str = "default") -> tuple[k.Resource,
     return k.Resource(group, version, kind.lower() + "s", True, kind), request
 
 
-def reconciled(platform: Platform, name: str, tmp_path: Path) -> list[Path]:
-    """Apply a Greeting request, wait for Reconciled, and return its manifests in the Git repository."""
+def reconciled(platform: Platform, name: str, tmp_path: Path, *, apply: bool = True) -> list[Path]:
+    """Apply a Greeting request (unless applied already), wait for Reconciled, and return its
+    manifests in a fresh clone of the Git repository."""
     resource, request = greeting_request(name)
-    platform.admin.apply(resource, request)
+    if apply:
+        platform.admin.apply(resource, request)
     namespace = request["metadata"]["namespace"]
     wait_for(
         lambda: true(platform.admin.get(resource, name, namespace), "Reconciled"),
         timeout=240,
         what=f"the request {name} to be Reconciled",
     )
-    clone = tmp_path / f"clone-{name}"
+    return manifests_in_git(platform, name, tmp_path / f"clone-{name}", namespace)
+
+
+def manifests_in_git(platform: Platform, name: str, clone: Path, namespace: str = "default") -> list[Path]:
+    """The Greeting manifests of request ``name`` in a fresh clone, relative to the clone."""
     subprocess.run(["git", "clone", "--quiet", platform.clone_url, str(clone)], check=True, timeout=60)
-    return sorted(clone.glob(f"worker-1/resources/{namespace}/*/{name}/**/greeting.yaml"))
+    found = clone.glob(f"worker-1/resources/{namespace}/*/{name}/**/greeting.yaml")
+    return sorted(path.relative_to(clone) for path in found)

@@ -4,6 +4,11 @@ On the session's real control plane with the chart installed (see chart_platform
 whose ClusterRole lacks a permission, a pipeline output too big for a Work, and a pipeline whose
 Role does not grant the Secret it reads. Each must end in a condition a person can act on, not a
 loop of tracebacks. Pipelines run as real containers through the kubelet stand-in.
+
+A failed pipeline pod (restartPolicy OnFailure, Kratix's default) is deleted by the real Job
+controller when its restarts reach the backoffLimit, before the Job's Failed condition: the
+container and its log in the failure message are what the operator read from the pod while it
+was there (kratix_py.operator.pod_failures).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from kratix_py import kube as k
 from kratix_py.core.denials import CHART_CLUSTER_ROLE, REASON_PERMISSION_DENIED
 from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
+from kratix_py.operator.pod_failures import recorded_failure
 from kratix_py.testing.fixtures import wait_for
 
 from .chart_platform import GREETING, GREETING_IMAGE, NAMESPACE, SERVICE_ACCOUNT, Platform, condition, true
@@ -222,16 +228,6 @@ with open("/kratix/output/big.yaml", "w") as out:
 """
 
 
-# Found on the real control plane, not yet fixed: a failed pipeline pod is gone (deleted while the
-# API still shows it Pending) by the time the operator explains the failure, so the request says
-# only "BackoffLimitExceeded" without the container or its log. It is a race: the pods are sometimes
-# still there (the denied-Secret test passed once in a full run), so not strict until it is fixed.
-_FAILED_POD_GONE = pytest.mark.xfail(
-    strict=False, reason="failed pipeline pods are deleted before the operator reads them (real cluster only)"
-)
-
-
-@_FAILED_POD_GONE
 def test_an_output_too_big_for_a_work_is_named_with_its_sizes(
     platform: Platform, chart_operator: None, namespace: str
 ) -> None:
@@ -241,7 +237,7 @@ def test_an_output_too_big_for_a_work_is_named_with_its_sizes(
     _available(platform, promise["metadata"]["name"])
     platform.admin.apply(resource, _request(resource, "too-big", namespace))
     message = _wait_for_failure(platform, resource, "too-big", namespace, "the Work would be")
-    assert "over the limit of 1 MiB" in message and "big.yaml" in message, message
+    assert "over the limit of 1.0 MiB" in message and "big.yaml" in message, message
     assert "etcdserver" not in message and "413" not in message, message
     # Nothing half-written: no Work was created for the request.
     works = platform.admin.list(r.WORKS, namespace)
@@ -267,7 +263,6 @@ print("read the Secret db-password")
 """
 
 
-@_FAILED_POD_GONE
 def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
     platform: Platform, chart_operator: None, namespace: str
 ) -> None:
@@ -287,4 +282,10 @@ def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
         message
     )
     assert "not-for-pipelines" not in message
+    # Read from the pod before the Job controller deleted it at the backoffLimit (restartPolicy
+    # OnFailure), and kept on the Job: the pods themselves are gone by the time the Job has failed.
+    jobs = platform.admin.list(k.JOBS, namespace, labels={c.LABEL_RESOURCE_NAME: "nosy"})
+    recorded = [recorded_failure(job) for job in jobs]
+    assert any("container read-secret exited 1" in said for said in recorded), recorded
+    assert not any("not-for-pipelines" in said for said in recorded), recorded
     _remove_promise(platform, promise["metadata"]["name"])

@@ -4,12 +4,14 @@ The chart's CRDs, ServiceAccount and ClusterRole come from a real Helm install. 
 runs in the test process with that ServiceAccount's token (never admin, so any call the chart
 does not grant fails with 403 here); then ``helm upgrade`` starts the chart's own Deployment,
 whose pod runs through the kubelet stand-in with in-cluster configuration, takes the Lease and
-starts a request's pipeline by itself (its ``kubectl logs`` say so).
+starts a request's pipeline by itself (its ``kubectl logs`` say so), and writes the request's Work
+into the Git state store with git from the image and the state store's Secret.
 Pipelines run as Jobs of the real Job controller, with their own ServiceAccounts' tokens.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -94,9 +96,14 @@ def test_with_the_charts_permissions_a_pod_ttl_removes_the_pods_of_finished_pipe
                 timeout=60,
                 what=f"the pods of Job {job['metadata']['name']} to be deleted",
             )
-        kept = platform.admin.list(k.JOBS, labels={c.LABEL_RESOURCE_NAME: "pods-go"})
-        assert {j["metadata"]["uid"] for j in kept} == {j["metadata"]["uid"] for j in jobs}
-        assert all(c.ANNOTATION_PODS_REMOVED_AT in j["metadata"]["annotations"] for j in kept)
+
+        # The reaper marks a Job once all its pod deletes went through: just after they are gone.
+        def marked() -> bool:
+            kept = platform.admin.list(k.JOBS, labels={c.LABEL_RESOURCE_NAME: "pods-go"})
+            assert {j["metadata"]["uid"] for j in kept} == {j["metadata"]["uid"] for j in jobs}
+            return all(c.ANNOTATION_PODS_REMOVED_AT in (j["metadata"].get("annotations") or {}) for j in kept)
+
+        wait_for(marked, timeout=30, what=f"the Jobs marked with {c.ANNOTATION_PODS_REMOVED_AT}")
 
 
 @pytest.fixture
@@ -167,7 +174,21 @@ def test_helm_upgrade_runs_the_operator_pod_in_cluster(
     started_line = "started configure pipeline configure for from-operator-pod"
     wait_for(lambda: started_line in pod_log(), timeout=120, what="the operator pod to start the pipeline")
     assert holder().startswith(f"{pod}_"), "the Lease changed hands while the request was reconciled"
-    # Not yet checked: the request's files in Git. The image built here has no git executable
-    # (kratix_image builds with INSTALL_GIT=false, as podman builds have no network), so the pod's
-    # Git state-store writer fails ("Bad git executable"); a registry-built image installs git.
     print(f"pipeline started by the operator pod {time.monotonic() - started:.1f}s after helm upgrade")
+
+    # The pod's own Git writer (git in the image, the Secret's credentials) pushes the request's
+    # Work to the Git server on the host (the pod shares the host's network), at Kratix's layout:
+    # <destination path>/resources/<namespace>/<promise>/<request>/<pipeline>/<hash>/<file>.
+    manifests = reconciled(platform, "from-operator-pod", tmp_path, apply=False)
+    assert manifests, "the operator pod wrote no manifests of from-operator-pod to Git"
+    for manifest in manifests:
+        destination, resources, namespace, promise, name, pipeline, digest, *_ = manifest.parts
+        where = (destination, resources, namespace, promise, name, pipeline)
+        expected = ("worker-1", "resources", "default", "greeting", "from-operator-pod", "configure")
+        assert where == expected, manifest
+        assert re.fullmatch(r"[0-9a-f]{5,}", digest), manifest
+    greeting = yaml.safe_load((tmp_path / "clone-from-operator-pod" / manifests[0]).read_text())
+    assert greeting["kind"] == "ConfigMap", greeting
+    log = pod_log()
+    assert platform.git_password not in log, "the Git password reached the operator pod's log"
+    print(f"the operator pod's Work in Git {time.monotonic() - started:.1f}s after helm upgrade")

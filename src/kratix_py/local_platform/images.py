@@ -374,12 +374,15 @@ def build_image(
     containerfile: str | Path | None = None,
     base_image: str | None = None,
     rebuild: bool = False,
+    network: str | None = None,
 ) -> str:
     """Build ``tag`` from ``context_dir`` with ``podman build`` (never pulling) and return ``tag``.
 
     ``BASE_IMAGE`` is passed as a build argument (the base image, built first if needed). An
     image with the same tag built from an identical context, Containerfile, build arguments and
-    base image is reused, so tests can call this freely.
+    base image is reused, so tests can call this freely. ``network``: the network of ``RUN``
+    steps (``"host"`` for one that installs packages); by default they have none, as every
+    container on these machines (containers.conf ``netns = "none"``).
     """
     context = Path(context_dir).resolve()
     if not context.is_dir():
@@ -395,6 +398,8 @@ def build_image(
         return tag
     previous = run_podman(["image", "inspect", "--format", "{{.Id}}", tag], check=False).stdout.strip()
     command = ["build", "--pull=never", "--tag", tag, "--label", f"{CONTEXT_LABEL}={digest}"]
+    if network is not None:
+        command += ["--network", network]
     for key, value in sorted(arguments.items()):
         command += ["--build-arg", f"{key}={value}"]
     if containerfile is not None:

@@ -5,6 +5,14 @@ network, so the Python packages are installed on the host into ``<build dir>/sit
 the host's configuration) and the Dockerfile's ``site-prebuilt`` stage copies them in, on top of the
 locally built Debian base image. Host and image share CPython 3.11, so compiled wheels fit.
 
+The operator's Git state-store writer runs ``git`` (and ``ssh`` for ``ssh://`` remotes), so the image
+installs them with the Dockerfile's own ``INSTALL_GIT`` step, the one a registry build runs: apt
+inside the build, from the Debian mirror the base image was bootstrapped from, over the host's
+network (the only network these machines have). That step comes before the kratix-py files in the
+Dockerfile, so podman's layer cache keeps it: only the first build on a base image pays for it
+(about 30 s), later ones after a source change take about a second. Git is not in the base image
+itself: pipeline images are built on it too and do not need git and Perl (about 100 MB).
+
     python -m kratix_py.local_platform.kratix_image          # prints the image reference
 """
 
@@ -76,9 +84,10 @@ def ensure_kratix_image(tag: str = IMAGE, repo: Path = REPO_ROOT) -> str:
     return build_image(
         context,
         tag,
-        {"SITE_STAGE": "site-prebuilt", "INSTALL_GIT": "false"},
+        {"SITE_STAGE": "site-prebuilt", "INSTALL_GIT": "true"},
         containerfile=repo / "Dockerfile",
         base_image=base,
+        network="host",
     )
 
 

@@ -7,7 +7,9 @@ pod's Node at ``https://<InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>/cont
 whose certificate the cluster CA signed (the API server's ``--kubelet-client-certificate``).
 
 What it serves comes from ``lookup(namespace, pod, container)``: the stand-in reads a running
-container's log from podman and a finished one's from the file it kept.
+container's log from podman and a finished one's from the file it kept. ``?previous=true`` (the
+run before a restart, where a failed container's words are once it runs again) comes from
+``previous_lookup``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class KubeletLogServer:
         self,
         lookup: LogLookup,
         *,
+        previous_lookup: LogLookup | None = None,
         cert: Path,
         key: Path,
         client_ca: Path,
@@ -57,6 +60,7 @@ class KubeletLogServer:
         port: int = 0,
     ) -> None:
         self.lookup = lookup
+        self.previous_lookup = previous_lookup
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(cert), str(key))
         context.load_verify_locations(str(client_ca))
@@ -97,16 +101,24 @@ class KubeletLogServer:
             self._send(handler, 404, "only /containerLogs/{namespace}/{pod}/{container} is served here\n")
             return
         _, namespace, pod, container = parts
+        query = parse_qs(address.query)
+        previous = (query.get("previous") or ["false"])[0] == "true"
+        lookup = self.previous_lookup if previous else self.lookup
         try:
-            text = self.lookup(namespace, pod, container)
+            text = lookup(namespace, pod, container) if lookup is not None else None
         except Exception as error:  # podman failing must not end the server thread
             log.warning("cannot read the log of %s/%s %s: %s", namespace, pod, container, error)
             self._send(handler, 500, f"cannot read the log: {error}\n")
             return
+        if text is None and previous:
+            # The kubelet's answer when the container has not been restarted.
+            self._send(
+                handler, 400, f'previous terminated container "{container}" in pod "{pod}" not found\n'
+            )
+            return
         if text is None:
             self._send(handler, 404, f'container "{container}" in pod "{pod}" has no log yet\n')
             return
-        query = parse_qs(address.query)
         self._send(handler, 200, tail(text, _int(query, "tailLines"), _int(query, "limitBytes")))
 
     @staticmethod

@@ -744,7 +744,18 @@ class PodRunner:
                 or not ctx.budget.restart()
             ):
                 return outcome
+            # As a kubelet: the exit is reported first (state.terminated, restartCount unchanged),
+            # then the container waits out its crash back-off and only its new run counts as a
+            # restart. The Job controller fails the Job (and deletes the pod) on that count.
+            self._write_pod(ctx)
+            if ctx.run.cancel.wait(self.crash_backoff(state.restart_count)):
+                return outcome
             state.restart()
+
+    def crash_backoff(self, restarts: int) -> float:
+        """Seconds before a failed container restarts (``restartPolicy: OnFailure``): none here,
+        the Job controller's part of this runner counts the restarts itself."""
+        return 0.0
 
     def _container_running(self, ctx: _Pod, spec: ContainerSpec) -> None:
         """Report a running container: pod status, and the Job's ``ready`` once all regular ones run."""

@@ -14,7 +14,9 @@ no scheduler, the scheduler) does:
   ServiceAccount's permissions; ``KUBERNETES_SERVICE_HOST``/``PORT`` point at the API server
   (containers share the host's network), which is what in-cluster configuration reads;
 - removes a terminating pod for good (grace period 0) once its containers are killed, as a
-  kubelet confirms a deletion.
+  kubelet confirms a deletion;
+- restarts a failed container (``restartPolicy: OnFailure``) after the kubelet's crash back-off,
+  having reported its exit first, so the Job controller sees the restart when a kubelet's would.
 
 - serves the kubelet's ``containerLogs`` endpoint (:mod:`~kratix_py.local_platform.kubelet_logs`)
   when given TLS files, so ``kubectl logs`` works: each container's output is written to
@@ -47,6 +49,9 @@ _MERGE_PATCH = "application/merge-patch+json"
 HEARTBEAT_SECONDS = 10.0
 LEASE_SECONDS = 40
 _FINISHED = ("Succeeded", "Failed")
+CRASH_BACKOFF_SECONDS = 10.0
+"""The kubelet's first back-off before restarting a failed container, doubled per restart."""
+MAX_CRASH_BACKOFF_SECONDS = 300.0
 
 
 def _micro_time() -> str:
@@ -163,7 +168,9 @@ class NodeAgent(PodRunner):
         self._log_server: KubeletLogServer | None = None
         if log_tls is not None:
             cert, key, ca = log_tls
-            self._log_server = KubeletLogServer(self.container_log, cert=cert, key=key, client_ca=ca)
+            self._log_server = KubeletLogServer(
+                self.container_log, previous_lookup=self.previous_log, cert=cert, key=key, client_ca=ca
+            )
 
     @property
     def node_api(self) -> NodeApi:
@@ -318,6 +325,15 @@ class NodeAgent(PodRunner):
     def _patch_job(self, namespace: str, name: str, tracker: JobStatusTracker) -> bool:
         return True  # the real Job controller owns Job status
 
+    def crash_backoff(self, restarts: int) -> float:
+        """The kubelet's CrashLoopBackOff: 10 s, doubled per restart, at most 5 minutes.
+
+        It matters to the real Job controller, which counts a pod's restarts against the Job's
+        ``backoffLimit``: for that long a failed container shows its exit code, and only then
+        does the Job fail and its pod get deleted.
+        """
+        return min(CRASH_BACKOFF_SECONDS * 2**restarts, MAX_CRASH_BACKOFF_SECONDS)
+
     def _prepare_options(self) -> dict[str, Any]:
         return {"kubeconfig": None, "inject_service_account": False, "extra_env": self._service_env}
 
@@ -331,8 +347,18 @@ class NodeAgent(PodRunner):
 
     def _live_log(self, prepared: PreparedPod, container: str) -> Path | None:
         # The same file the log is kept in at the end: ``kubectl logs`` of a running pod (the
-        # operator's own Deployment) shows its output so far; a restart starts the file afresh.
-        return self._log_file(prepared.namespace, prepared.name, container)
+        # operator's own Deployment) shows its output so far. A restart starts the file afresh and
+        # keeps the run before it for ``kubectl logs --previous``, as a kubelet does.
+        path = self._log_file(prepared.namespace, prepared.name, container)
+        if path.is_file():
+            path.replace(path.with_name(path.name + ".previous"))
+        return path
+
+    def previous_log(self, namespace: str, pod: str, container: str) -> str | None:
+        """The log of the container's run before its last restart, None when it has not restarted."""
+        path = self._log_file(namespace, pod, container)
+        previous = path.with_name(path.name + ".previous")
+        return previous.read_text(errors="replace") if previous.is_file() else None
 
     def container_log(self, namespace: str, pod: str, container: str) -> str | None:
         """The log of the container's current (or last) run, None when it has not started."""

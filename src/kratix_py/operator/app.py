@@ -45,6 +45,7 @@ from kratix_py.operator.job_pods import JobPodReaper, job_pods_key, waits_for_tt
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
+from kratix_py.operator.pod_failures import PodFailureRecorder, pod_failure_key, worth_recording
 from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
@@ -149,6 +150,9 @@ WATCHED: tuple[Watched, ...] = (
         k.CRDS, index_labels=_BY_PROMISE, label_selector=_PROMISE_LABELLED, transform=strip_managed_fields
     ),
     Watched(k.SECRETS, transform=_secret_metadata, reads=False),
+    # Pipeline pods: a failed one is read while it exists (the Job controller deletes it when the
+    # Job fails under restartPolicy OnFailure) and what it said is kept on its Job.
+    Watched(k.PODS, label_selector=_PROMISE_LABELLED, transform=strip_managed_fields),
     # What pipelines get (r.PIPELINE_RBAC_AND_CONFIG): applied on every run, so read from here.
     Watched(k.SERVICEACCOUNTS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
     Watched(k.CONFIGMAPS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
@@ -233,6 +237,9 @@ class Operator:
                 "health": HealthReconciler(self.kube, kinds=self.kinds),
                 "revisions": RevisionReconciler(self.kube),
                 **({"jobpods": self.job_pods} if self.job_pods is not None else {}),
+                "podfailure": PodFailureRecorder(
+                    self.kube, secret_values=workflows.secret_values, log_tail=workflows.log_tail
+                ),
             },
             workers=settings.workers,
             describe=self.describe_key,
@@ -355,6 +362,9 @@ class Operator:
                 # Looked at again when the TTL is due: a delay in the queue, not a timer per Job.
                 due = self.job_pods.due(obj) - datetime.now(UTC)
                 self.enqueue(job_pods_key(namespace, name), max(due.total_seconds(), 0.0))
+        elif rid == resource_id(k.PODS):
+            if change.type != DELETED and worth_recording(obj):
+                self.enqueue(pod_failure_key(namespace, name))
         elif rid == resource_id(r.DESTINATIONS):
             self.enqueue(destination_key(name))
             if self.destination_changed(change):

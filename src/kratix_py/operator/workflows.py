@@ -43,6 +43,7 @@ from kratix_py.core.workflow import (
     jobs_to_prune,
 )
 from kratix_py.operator import metrics
+from kratix_py.operator.pod_failures import pod_failure_detail, recorded_failure
 from kratix_py.operator.reconciler import label_on
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,6 @@ _PERMISSION_RESOURCES = (k.ROLES, k.ROLEBINDINGS, k.CLUSTERROLES, k.CLUSTERROLEB
 
 RECHECK = timedelta(minutes=1)
 """How soon a started or running workflow is looked at again without any Job event."""
-
-_WAITING_ITS_TURN = frozenset({"ContainerCreating", "PodInitializing"})
-"""Waiting reasons that mean "not started yet", not "cannot start"."""
 
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED, PHASE_SUSPENDED = (
     "Pending",
@@ -451,36 +449,17 @@ class WorkflowRunner:
         except k.KubeError:
             pods = []
         for pod in pods:
-            statuses = (pod.get("status") or {}).get("initContainerStatuses") or []
-            statuses = [*statuses, *((pod.get("status") or {}).get("containerStatuses") or [])]
-            for container in statuses:
-                state = container.get("state") or {}
-                terminated = state.get("terminated") or {}
-                if terminated and terminated.get("exitCode", 0) != 0:
-                    secrets = pod_secret_values(self.kube, namespace, pod)
-                    if secrets is None:
-                        log_tail, message = "(log not shown: its Secrets could not be read to mask them)", ""
-                    else:
-                        log_tail = self._log_tail(
-                            namespace, pod["metadata"]["name"], container["name"], secrets
-                        )
-                        message = redact.mask(str(terminated.get("message") or ""), secrets)
-                    reason = message or log_tail or terminated.get("reason") or ""
-                    return f"{detail}: container {container['name']} exited {terminated.get('exitCode')}" + (
-                        f": {reason}" if reason else ""
-                    )
-            # No container failed: blame the one that waits for a reason of its own (a missing
-            # image or Secret), not the first one that merely waits its turn.
-            for container in statuses:
-                waiting = (container.get("state") or {}).get("waiting") or {}
-                reason = str(waiting.get("reason") or "")
-                if reason and reason not in _WAITING_ITS_TURN:
-                    message = str(waiting.get("message") or "")
-                    return f"{detail}: container {container['name']}: {reason}" + (
-                        f": {message}" if message else ""
-                    )
+            said = pod_failure_detail(namespace, pod, self.secret_values, self.log_tail)
+            if said:
+                return f"{detail}: {said}"
+        job = self.kube.get(k.JOBS, failed.job, namespace) if not pods else None
+        recorded = recorded_failure(job)
+        if recorded:
+            # The Job controller deleted the pod when the Job failed (restartPolicy OnFailure):
+            # what it said was recorded on the Job while it was there (operator.pod_failures).
+            return f"{detail}: {recorded}"
         if not pods:
-            note = removed_note(self.kube.get(k.JOBS, failed.job, namespace))
+            note = removed_note(job)
             if note:
                 # The pods went after the TTL: what was read from them while they were there
                 # stays, rather than the status losing its detail (and changing) once they go.
@@ -489,14 +468,21 @@ class WorkflowRunner:
                 return said if earlier else f"{said} ({note}: its log is gone)"
         return f"{detail}: {failed.message}" if failed.message else detail
 
-    def _log_tail(
-        self, namespace: str, pod: str, container: str, secrets: Sequence[str], lines: int = 5
+    def secret_values(self, namespace: str, pod: Mapping[str, Any]) -> list[str] | None:
+        return pod_secret_values(self.kube, namespace, pod)
+
+    def log_tail(
+        self, namespace: str, pod: str, container: str, secrets: Sequence[str], previous: bool = False
     ) -> str:
+        """The container's last lines (of its previous run after a restart), Secrets masked."""
+        lines = 5
+        query: dict[str, Any] = {"container": container, "tailLines": lines}
+        if previous:
+            query["previous"] = "true"
         try:
-            text = self.kube.request_text(
-                k.PODS.path(namespace, pod, "log"), query={"container": container, "tailLines": lines}
-            )
-        except k.KubeError:
+            text = self.kube.request_text(k.PODS.path(namespace, pod, "log"), query=query)
+        except k.KubeError as error:
+            log.debug("cannot read the log of %s/%s %s: %s", namespace, pod, container, error.message)
             return ""
         # Masked before it is cut, so a value split by the cut cannot leave its first half behind.
         text = redact.mask(text, secrets)

@@ -14,6 +14,7 @@ from kratix_py.local_platform.controlplane_pki import Pki, generate
 from kratix_py.local_platform.kubelet_logs import KubeletLogServer, tail
 
 LOGS = {("default", "job-pod", "greet"): "one\ntwo\nthree\n"}
+PREVIOUS = {("default", "job-pod", "greet"): "the run before the restart\n"}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def server(pki: Pki) -> Iterator[KubeletLogServer]:
     running = KubeletLogServer(
         lambda ns, pod, container: LOGS.get((ns, pod, container)),
+        previous_lookup=lambda ns, pod, container: PREVIOUS.get((ns, pod, container)),
         cert=pki.serving.cert,
         key=pki.serving.key,
         client_ca=pki.ca.cert,
@@ -58,6 +60,16 @@ def test_the_api_servers_client_certificate_reads_a_containers_log_tail(
 def test_an_unknown_container_is_404_and_names_it(server: KubeletLogServer, pki: Pki) -> None:
     code, text = _get(server, pki, "/containerLogs/default/job-pod/other", pki.kubelet_client.cert)
     assert code == 404 and '"other"' in text
+
+
+def test_previous_reads_the_run_before_a_restart_and_is_400_when_there_was_none(
+    server: KubeletLogServer, pki: Pki
+) -> None:
+    path = "/containerLogs/default/job-pod/{}?previous=true&tailLines=5"
+    code, text = _get(server, pki, path.format("greet"), pki.kubelet_client.cert)
+    assert (code, text) == (200, "the run before the restart\n")
+    code, text = _get(server, pki, path.format("other"), pki.kubelet_client.cert)
+    assert code == 400 and 'previous terminated container "other"' in text
 
 
 def test_a_client_without_a_certificate_of_the_cluster_ca_is_refused(
