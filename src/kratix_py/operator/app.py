@@ -41,11 +41,16 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.health import BY_REQUEST, HealthReconciler, health_key, records_for
 from kratix_py.operator.informers import ApiSession, Informer
-from kratix_py.operator.job_pods import JobPodReaper, job_pods_key, waits_for_ttl
+from kratix_py.operator.job_pods import POD_JOB_UID_LABEL, JobPodReaper, job_pods_key, waits_for_ttl
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
-from kratix_py.operator.pod_failures import PodFailureRecorder, pod_failure_key, worth_recording
+from kratix_py.operator.pod_failures import (
+    POD_JOB_NAME_LABEL,
+    PodFailureRecorder,
+    pod_failure_key,
+    worth_recording,
+)
 from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
@@ -102,6 +107,28 @@ def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
     return {**job, "spec": {key: spec[key] for key in ("suspend", "backoffLimit") if key in spec}}
 
 
+_POD_CONTAINER_FIELDS = ("name", "env", "envFrom")
+
+
+def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
+    """What the operator reads of a pipeline pod: metadata, status, and of its spec only what says
+    which Secrets it reads (to mask them in its log). There is a pod per pipeline run, so the
+    container images, commands and mounts would cost memory for every run kept."""
+    pod = strip_managed_fields(pod)
+    spec = pod.get("spec") or {}
+    kept: dict[str, Any] = {}
+    for field in ("initContainers", "containers"):
+        if field in spec:
+            kept[field] = [
+                {key: container[key] for key in _POD_CONTAINER_FIELDS if key in container}
+                for container in spec[field] or []
+            ]
+    volumes = [volume for volume in spec.get("volumes") or [] if "secret" in volume or "projected" in volume]
+    if volumes:
+        kept["volumes"] = volumes
+    return {**pod, "spec": kept}
+
+
 def _secret_metadata(secret: dict[str, Any]) -> dict[str, Any]:
     """Secrets are watched for their versions only (a rotated store Secret re-checks the store):
     their values never enter the cache."""
@@ -152,7 +179,13 @@ WATCHED: tuple[Watched, ...] = (
     Watched(k.SECRETS, transform=_secret_metadata, reads=False),
     # Pipeline pods: a failed one is read while it exists (the Job controller deletes it when the
     # Job fails under restartPolicy OnFailure) and what it said is kept on its Job.
-    Watched(k.PODS, label_selector=_PROMISE_LABELLED, transform=strip_managed_fields),
+    Watched(
+        k.PODS,
+        index_labels=(POD_JOB_NAME_LABEL, POD_JOB_UID_LABEL),
+        label_selector=_PROMISE_LABELLED,
+        transform=_pod_summary,
+        packed=True,
+    ),
     # What pipelines get (r.PIPELINE_RBAC_AND_CONFIG): applied on every run, so read from here.
     Watched(k.SERVICEACCOUNTS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
     Watched(k.CONFIGMAPS, _BY_PROMISE, _PROMISE_LABELLED, strip_managed_fields),
