@@ -41,16 +41,11 @@ from kratix_py.operator.catalog import CatalogWriter
 from kratix_py.operator.destinations import DestinationReconciler, destination_key
 from kratix_py.operator.health import BY_REQUEST, HealthReconciler, health_key, records_for
 from kratix_py.operator.informers import ApiSession, Informer
-from kratix_py.operator.job_pods import POD_JOB_UID_LABEL, JobPodReaper, job_pods_key, waits_for_ttl
+from kratix_py.operator.job_pods import POD_JOB_NAME_LABEL, JobPodReaper, job_pods_key, waits_for_ttl
 from kratix_py.operator.leader import LeaderElection
 from kratix_py.operator.logs import ObjectRef, ref_for_key
 from kratix_py.operator.placements import WorkPlacementReconciler, placement_key
-from kratix_py.operator.pod_failures import (
-    POD_JOB_NAME_LABEL,
-    PodFailureRecorder,
-    pod_failure_key,
-    worth_recording,
-)
+from kratix_py.operator.pod_failures import PodFailureRecorder, pod_failure_key, worth_recording
 from kratix_py.operator.promises import PromiseReconciler, required_promise_names
 from kratix_py.operator.queue import Key, NotLeading, WorkQueue
 from kratix_py.operator.releases import PromiseReleaseReconciler, release_key
@@ -115,6 +110,10 @@ def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     which Secrets it reads (to mask them in its log). There is a pod per pipeline run, so the
     container images, commands and mounts would cost memory for every run kept."""
     pod = strip_managed_fields(pod)
+    status = pod.get("status") or {}
+    if status.get("phase") == "Succeeded":
+        # Nothing failed in it to read: kept only to be found by its Job (pod TTL), by labels.
+        return {**pod, "spec": {}, "status": {"phase": "Succeeded"}}
     spec = pod.get("spec") or {}
     kept: dict[str, Any] = {}
     for field in ("initContainers", "containers"):
@@ -181,7 +180,7 @@ WATCHED: tuple[Watched, ...] = (
     # Job fails under restartPolicy OnFailure) and what it said is kept on its Job.
     Watched(
         k.PODS,
-        index_labels=(POD_JOB_NAME_LABEL, POD_JOB_UID_LABEL),
+        index_labels=(POD_JOB_NAME_LABEL,),
         label_selector=_PROMISE_LABELLED,
         transform=_pod_summary,
         packed=True,

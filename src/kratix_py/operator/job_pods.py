@@ -29,6 +29,8 @@ from kratix_py.operator.reconciler import Clock, Reconciler
 
 log = logging.getLogger(__name__)
 
+POD_JOB_NAME_LABEL = "job-name"
+"""The label the Job controller sets on every pod of a Job (with the Job's name)."""
 POD_JOB_UID_LABEL = "controller-uid"
 """The label the Job controller sets on every pod of a Job (with the Job's uid): exact, where
 ``job-name`` could also match pods of an older Job of the same name."""
@@ -69,7 +71,9 @@ class JobPodReaper(Reconciler[dict[str, Any]]):
             return left
         meta = obj["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
-        pods = self.kube.list(k.PODS, namespace, labels={POD_JOB_UID_LABEL: str(meta["uid"])})
+        # Both labels: the cache indexes pods by job-name, and the uid leaves out an older Job's.
+        labels = {POD_JOB_NAME_LABEL: name, POD_JOB_UID_LABEL: str(meta["uid"])}
+        pods = self.kube.list(k.PODS, namespace, labels=labels)
         for pod in pods:
             self.kube.delete(k.PODS, pod["metadata"]["name"], namespace)
         # Marked only after every delete went through: a failure above retries the whole step.

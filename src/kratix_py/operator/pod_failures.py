@@ -23,13 +23,13 @@ from typing import Any, Final
 
 from kratix_py import kube as k
 from kratix_py.core import redact
+from kratix_py.operator.job_pods import POD_JOB_NAME_LABEL
 from kratix_py.operator.queue import Key
 
 log = logging.getLogger(__name__)
 
 ANNOTATION_POD_FAILURE: Final = "kratix.io/pod-failure"
 """On a pipeline Job: ``container <name> exited <code>[: <reason>]`` of its last failed pod."""
-POD_JOB_NAME_LABEL: Final = "job-name"
 _MAX_DETAIL = 1000  # annotations are small; the request's condition shows the same text
 
 # Waiting reasons of a container that merely waits its turn (an earlier one still runs).

@@ -63,3 +63,10 @@ def test_a_pod_summary_drops_what_no_reconciler_reads():
     assert "serviceAccountName" not in spec
     assert [v["name"] for v in spec["volumes"]] == ["creds", "mixed"]
     assert "spec" in POD and POD["spec"]["containers"][0]["image"], "the pod given is not changed"
+
+
+def test_a_succeeded_pod_is_kept_as_its_metadata_only():
+    done = {**POD, "status": {"phase": "Succeeded", "containerStatuses": POD["status"]["containerStatuses"]}}
+    summary = _pod_summary(done)
+    assert summary["status"] == {"phase": "Succeeded"} and summary["spec"] == {}
+    assert summary["metadata"]["labels"]["controller-uid"] == "u1", "still found by its Job"
