@@ -212,9 +212,8 @@ class ControlPlane:
                     workdir=self.workdir / "pods",
                     log_tls=(pki.serving.cert, pki.serving.key, pki.ca.cert),
                 )
-                # NodeAgent takes no ``steps`` argument (PodRunner's constructor copies them):
-                # share this plane's dict so that changes to it reach the next pod.
-                self.pod_runner._steps = self.steps
+                # This plane's dict, shared: changes to it reach the next pod.
+                self.pod_runner.share_steps(self.steps)
                 self.pod_runner.start()
             self._wait_until_serving()
         except BaseException:

@@ -673,6 +673,11 @@ class PodRunner:
         """How pods get the API: a kubeconfig and the emulator's placeholder service account."""
         return {"kubeconfig": self.kubeconfig, "service_accounts": self.workdir / "serviceaccounts"}
 
+    def share_steps(self, steps: dict[str, Step]) -> None:
+        """Run images of ``steps`` in-process from now on, reading this very dict (not a copy, as
+        the constructor takes), so that what its owner adds or removes reaches the next pod."""
+        self._steps = steps
+
     def _step_for(self, image: str) -> Step | None:
         return self._steps.get(image) or self._steps.get(_image_without_tag(image))
 
