@@ -448,16 +448,17 @@ class WorkflowRunner:
             pods = self.kube.list(k.PODS, namespace, labels={"job-name": failed.job})
         except k.KubeError:
             pods = []
+        job = self.kube.get(k.JOBS, failed.job, namespace)
+        recorded = recorded_failure(job)
+        if recorded:
+            # What the failed pod said, recorded on the Job while the pod was there
+            # (operator.pod_failures): the Job controller deletes it when the Job fails under
+            # restartPolicy OnFailure, and a pod being deleted may no longer give its log.
+            return f"{detail}: {recorded}"
         for pod in pods:
             said = pod_failure_detail(namespace, pod, self.secret_values, self.log_tail)
             if said:
                 return f"{detail}: {said}"
-        job = self.kube.get(k.JOBS, failed.job, namespace) if not pods else None
-        recorded = recorded_failure(job)
-        if recorded:
-            # The Job controller deleted the pod when the Job failed (restartPolicy OnFailure):
-            # what it said was recorded on the Job while it was there (operator.pod_failures).
-            return f"{detail}: {recorded}"
         if not pods:
             note = removed_note(job)
             if note:
