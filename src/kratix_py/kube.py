@@ -273,6 +273,8 @@ class Kube:
                     throttled, self.throttle_retries, delay,
                 )  # fmt: skip
                 time.sleep(delay)
+                if method in _VERBS and self.fence is not None:
+                    self.fence()  # leadership may have been lost while waiting: no write after that
                 continue
             break
         data = bytes(response.data or b"")

@@ -67,6 +67,27 @@ def test_a_429_that_lasts_fails_with_the_servers_status_once_the_retries_are_spe
     assert kube.get(k.CONFIGMAPS, "settings", "default") is None, "a refused create stored nothing"
 
 
+def test_a_write_waiting_out_a_429_is_not_sent_once_leadership_is_lost(local_platform):
+    """The fence is asked again before a throttled write is sent again: a replica whose Lease was
+    lost while the call waited for its retry writes nothing more."""
+    asked: list[str] = []
+
+    class NotLeading(Exception):
+        pass
+
+    def fence() -> None:
+        asked.append("fence")
+        if len(asked) > 1:  # leading for the first send only: the Lease goes during the wait
+            raise NotLeading
+
+    kube = k.Kube(local_platform.api_client(), fence=fence)
+    local_platform.emulator.inject_fault("POST", r"/configmaps$", 429, count=1)
+    with pytest.raises(NotLeading):
+        kube.create(k.CONFIGMAPS, config_map({"a": "1"}))
+    assert asked == ["fence", "fence"]
+    assert kube.get(k.CONFIGMAPS, "settings", "default") is None, "the retry was not sent"
+
+
 @pytest.mark.parametrize(
     ("header", "body", "seconds"),
     [
