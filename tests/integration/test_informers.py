@@ -293,6 +293,34 @@ def test_a_computed_index_follows_changes_and_deletions(packed: bool) -> None:
     assert "h8" not in [o["metadata"]["name"] for o in store.list_by(BY_REQUEST.name, "redis/team/r8")]
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "packed"])
+def test_a_label_value_held_by_one_object_then_two_then_none(packed: bool) -> None:
+    """An index value goes from one key to several and back (one key is held without a set)."""
+    store = Store(index_labels=("request",), packed=packed)
+
+    def obj(name: str, request: str, version: int) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "team", "resourceVersion": str(version),
+                             "labels": {"request": request}}}  # fmt: skip
+
+    def names(request: str) -> list[str]:
+        return [o["metadata"]["name"] for o in store.list("team", {"request": request})]
+
+    store.upsert(obj("work", "r1", 1), authoritative=True)
+    assert names("r1") == ["work"]
+    store.upsert(obj("work", "r1", 2), authoritative=True)  # the same key again: still one
+    assert names("r1") == ["work"]
+    store.upsert(obj("job", "r1", 3), authoritative=True)
+    store.upsert(obj("binding", "r1", 4), authoritative=True)
+    assert names("r1") == ["binding", "job", "work"]
+    store.remove(obj("job", "r1", 5))
+    store.remove(obj("binding", "r1", 6))
+    assert names("r1") == ["work"]
+    store.upsert(obj("work", "r2", 7), authoritative=True)  # relabelled: moves out
+    assert names("r1") == [] and names("r2") == ["work"]
+    store.remove(obj("work", "r2", 8))
+    assert names("r2") == [] and store.list("team") == []
+
+
 def test_cached_objects_share_the_strings_they_repeat():
     """A WorkPlacement copies its Work's files: the cache holds each distinct content once."""
     store = Store()
@@ -394,6 +422,69 @@ def test_values_json_would_not_hold_are_packed_as_the_api_would_send_them():
     assert unpack(pack(obj)) == obj
     odd = {"metadata": {"name": "odd"}, "value": object()}
     assert isinstance(unpack(pack(odd))["value"], str)
+
+
+def _job(i: int) -> dict[str, Any]:
+    """A pipeline Job as the cache holds one: the same keys, labels and pod template every time."""
+    labels = {"kratix.io/promise-name": "cache", "kratix.io/resource-name": f"cache-{i:05d}",
+              "kratix.io/pipeline-name": "instance-configure", "kratix.io/work-action": "configure"}  # fmt: skip
+    container = {"name": "kratix-work-creator", "image": "ghcr.io/syntasso/kratix-platform-pipeline-adapter:v0.1",
+                 "command": ["sh", "-c", "work-creator -input-directory /work-creator-files"],
+                 "env": [{"name": "OBJECT_NAME", "value": f"cache-{i:05d}"}, {"name": "KRATIX_WORKFLOW_TYPE", "value": "resource"}],
+                 "volumeMounts": [{"name": "shared-output", "mountPath": "/kratix/output"}]}  # fmt: skip
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": f"kratix-cache-cache-{i:05d}-{i * 7919 % 100000:05d}",
+            "namespace": "default",
+            "uid": f"{i:08d}-0000-4000-8000-{i * 31:012d}",
+            "resourceVersion": str(1000 + i),
+            "labels": labels,
+        },
+        "spec": {
+            "backoffLimit": 4,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [container],
+                    "initContainers": [container] * 3,
+                },
+            },
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Complete",
+                    "status": "True",
+                    "lastTransitionTime": f"2026-12-03T10:{i % 60:02d}:00Z",
+                }
+            ]
+        },
+    }
+
+
+def test_a_packed_store_packs_against_its_kinds_first_object():
+    from kratix_py.operator.store import pack, preset_dictionary, unpack
+
+    first = _job(0)
+    zdict = preset_dictionary(first)
+    for i in (1, 77, 4242):
+        alone, against = pack(_job(i)), pack(_job(i), zdict)
+        assert unpack(against, zdict) == _job(i)
+        assert len(against) * 3 < len(alone), (
+            f"{len(against)} bytes against the first Job, {len(alone)} alone"
+        )
+    # A value JSON would not hold is packed as the API would send it, with a dictionary too.
+    odd = {"metadata": {"name": "odd"}, "value": object()}
+    assert isinstance(unpack(pack(odd, zdict), zdict)["value"], str)
+    # The store packs that way and reads every object back, long after the decoded ones went.
+    store = Store(packed=True)
+    for i in range(200):
+        store.upsert(_job(i), authoritative=True)
+    assert store.get("default", _job(3)["metadata"]["name"]) == _job(3)
+    assert store.get("default", _job(0)["metadata"]["name"]) == _job(0)
 
 
 def test_a_429_while_the_watch_cache_starts_waits_as_asked_without_a_warning(emulator, loop, caplog):
