@@ -118,10 +118,7 @@ def pack(obj: dict[str, Any], zdict: bytes = b"") -> bytes:
     messages, so compressing against an earlier object of the kind makes a Job's bytes a seventh
     of what compressing it alone gives (and is faster). The same ``zdict`` must unpack it.
     """
-    try:
-        encoded = marshal.dumps(obj)
-    except ValueError:  # a value JSON would not hold either: keep what the API would have sent
-        encoded = marshal.dumps(json.loads(json.dumps(obj, default=str)))
+    encoded = _encode(obj)
     if not zdict:
         return zlib.compress(encoded, 1)
     compressor = zlib.compressobj(1, zdict=zdict)
@@ -139,11 +136,14 @@ def unpack(blob: bytes, zdict: bytes = b"") -> dict[str, Any]:
 
 def preset_dictionary(obj: dict[str, Any]) -> bytes:
     """A preset dictionary for packing a kind: the first object of it the store took in."""
+    return _encode(obj)[-_ZDICT_SIZE:]
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
     try:
-        encoded = marshal.dumps(obj)
-    except ValueError:
-        encoded = marshal.dumps(json.loads(json.dumps(obj, default=str)))
-    return encoded[-_ZDICT_SIZE:]
+        return marshal.dumps(obj)
+    except ValueError:  # a value JSON would not hold either: keep what the API would have sent
+        return marshal.dumps(json.loads(json.dumps(obj, default=str)))
 
 
 class _Held:
