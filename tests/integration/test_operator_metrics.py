@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from prometheus_client import REGISTRY
 
+from kratix_py import kube as k
+from kratix_py.operator import metrics
 from kratix_py.testing.fixtures import wait_for
 
 from .test_operator_statestores import condition, destination, git_store
@@ -95,3 +97,49 @@ def test_controller_runtime_and_kratix_names_count_a_request(platform, git_serve
     wait_for(lambda: reconciles() >= settled + 2, what="both requests to be reconciled again")
     assert sample("kratix_py_pipeline_runs_total", outcome="failed", **run) == before["failed"] + 1
     assert sample("kratix_py_pipeline_runs_total", outcome="succeeded", **run) == before["runs"] + 1
+
+
+def test_a_deleted_requests_series_go_with_it_and_a_same_named_one_elsewhere_keeps_its_own(
+    platform, git_server, repo
+):
+    _, kube = platform
+    git_store(kube, git_server, repo)
+    destination(kube, "dev", {"env": "dev"})
+    install(kube, promise("Cache", "caches", "test/cache:v1", {"env": "dev"}))
+    kube.create(k.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}})
+    kube.create(CACHES, cache_request("short-lived"))
+    elsewhere = cache_request("short-lived")
+    elsewhere["metadata"]["namespace"] = "team-b"
+    kube.create(CACHES, elsewhere)
+    writes = {"result": "success", "promise": "cache", "resource": "short-lived", "destination": "dev",
+              "pipeline": "instance"}  # fmt: skip
+    scheduled = {"result": "scheduled", "promise": "cache", "resource": "short-lived", "destination": "dev"}
+    for namespace in ("default", "team-b"):
+        wait_for(lambda namespace=namespace: sample("kratix_workplacement_outcomes_total",
+                                                    namespace=namespace, **scheduled) > 0,
+                 what=f"the request in {namespace} to be scheduled")  # fmt: skip
+    wait_for(lambda: sample("kratix_workplacement_writes_total", **writes) > 0, what="the writes")
+    held = metrics.per_request_series()
+
+    kube.delete(CACHES, "short-lived", "default")
+    wait_for(lambda: kube.get(CACHES, "short-lived", "default") is None, what="the request to go")
+    wait_for(
+        lambda: (
+            REGISTRY.get_sample_value(
+                "kratix_workplacement_outcomes_total", {"namespace": "default", **scheduled}
+            )
+            is None
+        ),
+        what="the deleted request's series to go",
+    )
+    assert metrics.per_request_series() < held
+    # The other namespace's request of the same name keeps its series, and the writes series
+    # they share (it has no namespace label) stays while one of them holds it.
+    assert sample("kratix_workplacement_outcomes_total", namespace="team-b", **scheduled) > 0
+    assert sample("kratix_workplacement_writes_total", **writes) > 0
+
+    kube.delete(CACHES, "short-lived", "team-b")
+    wait_for(
+        lambda: REGISTRY.get_sample_value("kratix_workplacement_writes_total", writes) is None,
+        what="the shared series to go with its last request",
+    )

@@ -24,6 +24,9 @@ kratix-py adds ``kratix_py_pipeline_runs_started_total``, ``kratix_py_pipeline_r
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections import defaultdict
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -135,14 +138,66 @@ def queue_depth(depth: int) -> None:
     WORKQUEUE_DEPTH.labels(QUEUE_NAME).set(depth)
 
 
-def placement_written(ok: bool, promise: str, resource: str, destination: str, pipeline: str) -> None:
-    WORKPLACEMENT_WRITES.labels(
-        "success" if ok else "failure", promise, resource, destination, pipeline
-    ).inc()
+class _SeriesOfWorks:
+    """Which per-request series each Work's request has, so they go when its Works go.
+
+    Kratix's two WorkPlacement counters carry the request's name as a label: one series per
+    request, which a long-running operator would otherwise keep for every request ever made.
+    ``kratix_workplacement_writes_total`` has no namespace label, so same-named requests in two
+    namespaces share its series; it is removed when neither holds it any more.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: defaultdict[tuple[str, str, str], set[tuple[Counter, tuple[str, ...]]]] = defaultdict(set)
+        self._holders: defaultdict[tuple[Counter, tuple[str, ...]], set[tuple[str, str, str]]] = defaultdict(
+            set
+        )
+
+    def inc(self, counter: Counter, labels: tuple[str, ...], work: tuple[str, str, str]) -> None:
+        with self._lock:
+            counter.labels(*labels).inc()
+            self._held[work].add((counter, labels))
+            self._holders[(counter, labels)].add(work)
+
+    def forget(self, work: tuple[str, str, str]) -> None:
+        with self._lock:
+            for series in self._held.pop(work, ()):
+                holders = self._holders[series]
+                holders.discard(work)
+                if not holders:
+                    del self._holders[series]
+                    counter, labels = series
+                    with contextlib.suppress(KeyError):  # already gone
+                        counter.remove(*labels)
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+
+_PER_REQUEST = _SeriesOfWorks()
+
+
+def placement_written(
+    ok: bool, promise: str, resource: str, destination: str, pipeline: str, *, namespace: str
+) -> None:
+    labels = ("success" if ok else "failure", promise, resource, destination, pipeline)
+    _PER_REQUEST.inc(WORKPLACEMENT_WRITES, labels, (promise, resource, namespace))
 
 
 def placement_outcome(result: str, promise: str, resource: str, namespace: str, destination: str) -> None:
-    WORKPLACEMENT_OUTCOMES.labels(result, promise, resource, namespace, destination).inc()
+    labels = (result, promise, resource, namespace, destination)
+    _PER_REQUEST.inc(WORKPLACEMENT_OUTCOMES, labels, (promise, resource, namespace))
+
+
+def forget_request(promise: str, resource: str, namespace: str) -> None:
+    """A request's Work is gone: its per-request series go too (``resource`` "" for a Promise's)."""
+    _PER_REQUEST.forget((promise, resource, namespace))
+
+
+def per_request_series() -> int:
+    """How many per-request series are held (bench/ reports it; it must not grow with deleted requests)."""
+    return len(_PER_REQUEST)
 
 
 def pipeline_finished(

@@ -215,6 +215,7 @@ class WorkPlacementReconciler(Reconciler[WorkPlacement]):
             placement.spec.resource_name or "",
             placement.spec.target_destination_name,
             placement.metadata.labels.get(c.LABEL_PIPELINE_NAME, ""),
+            namespace=obj["metadata"]["namespace"],
         )
         self._status(
             obj, placement, written=outcome.ok, message=outcome.message, version_id=outcome.version_id

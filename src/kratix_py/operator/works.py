@@ -268,6 +268,10 @@ class WorkReconciler(Reconciler[Work]):
                 self._write(obj, [ready], self.clock())
             return WAIT_FOR_PLACEMENTS
         self.release(obj, c.FINALIZER_WORK_CLEANUP)
+        spec = obj.get("spec") or {}
+        metrics.forget_request(
+            str(spec.get("promiseName") or ""), str(spec.get("resourceName") or ""), meta["namespace"]
+        )
         return None
 
 
