@@ -263,11 +263,6 @@ print("read the Secret db-password")
 """
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a race: the failure is sometimes recorded as 'exited 1: Error' with no log tail (the log read "
-    "while the container has just exited comes back empty); 3 of 5 runs on main passed",
-)
 def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
     platform: Platform, chart_operator: None, namespace: str
 ) -> None:

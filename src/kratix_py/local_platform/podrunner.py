@@ -755,6 +755,8 @@ class PodRunner:
             self._write_pod(ctx)
             if ctx.run.cancel.wait(self.crash_backoff(state.restart_count)):
                 return outcome
+            assert ctx.prepared is not None
+            self._keep_previous_log(ctx.prepared, spec.name)
             state.restart()
 
     def crash_backoff(self, restarts: int) -> float:
@@ -831,6 +833,9 @@ class PodRunner:
     def _live_log(self, prepared: PreparedPod, container: str) -> Path | None:
         """Where a running container's output is copied as it comes; None: only kept at its end."""
         return None
+
+    def _keep_previous_log(self, prepared: PreparedPod, container: str) -> None:
+        """Before a restart is reported: the failed run's log becomes the *previous* one."""
 
     def _store_log(self, prepared: PreparedPod, container: str, text: str) -> None:
         try:

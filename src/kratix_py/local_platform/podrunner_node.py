@@ -347,12 +347,16 @@ class NodeAgent(PodRunner):
 
     def _live_log(self, prepared: PreparedPod, container: str) -> Path | None:
         # The same file the log is kept in at the end: ``kubectl logs`` of a running pod (the
-        # operator's own Deployment) shows its output so far. A restart starts the file afresh and
-        # keeps the run before it for ``kubectl logs --previous``, as a kubelet does.
+        # operator's own Deployment) shows its output so far.
+        return self._log_file(prepared.namespace, prepared.name, container)
+
+    def _keep_previous_log(self, prepared: PreparedPod, container: str) -> None:
+        # As a kubelet: from the moment the restart shows in the pod's status (restartCount up),
+        # ``kubectl logs --previous`` gives the failed run. Moving the file only when the new run
+        # started left a moment in which the restart showed and the previous log was not there.
         path = self._log_file(prepared.namespace, prepared.name, container)
         if path.is_file():
             path.replace(path.with_name(path.name + ".previous"))
-        return path
 
     def previous_log(self, namespace: str, pod: str, container: str) -> str | None:
         """The log of the container's run before its last restart, None when it has not restarted."""

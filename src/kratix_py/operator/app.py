@@ -395,7 +395,8 @@ class Operator:
                 due = self.job_pods.due(obj) - datetime.now(UTC)
                 self.enqueue(job_pods_key(namespace, name), max(due.total_seconds(), 0.0))
         elif rid == resource_id(k.PODS):
-            if change.type != DELETED and worth_recording(obj):
+            # A failed pod's deletion too: the recorder then forgets the pod.
+            if worth_recording(obj):
                 self.enqueue(pod_failure_key(namespace, name))
         elif rid == resource_id(r.DESTINATIONS):
             self.enqueue(destination_key(name))

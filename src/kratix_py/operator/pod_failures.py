@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 ANNOTATION_POD_FAILURE: Final = "kratix.io/pod-failure"
 """On a pipeline Job: ``container <name> exited <code>[: <reason>]`` of its last failed pod."""
 _MAX_DETAIL = 1000  # annotations are small; the request's condition shows the same text
+_LOG_RETRIES = 5
+_LOG_RETRY_SECONDS = 0.5
 
 # Waiting reasons of a container that merely waits its turn (an earlier one still runs).
 WAITING_ITS_TURN = frozenset({"PodInitializing", "ContainerCreating"})
@@ -63,28 +66,46 @@ def failed_container(pod: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], bo
     return None
 
 
-LogTail = Callable[[str, str, str, Sequence[str], bool], str]
-"""(namespace, pod, container, secret values to mask, previous run) -> the last lines, masked."""
+LogTail = Callable[[str, str, str, Sequence[str], bool], "str | None"]
+"""(namespace, pod, container, secret values to mask, previous run) -> the last lines, masked;
+None when the log could not be read (the kubelet had not yet kept it, or the pod is going)."""
 
 SecretValues = Callable[[str, Mapping[str, Any]], "list[str] | None"]
 
 
-def pod_failure_detail(
+@dataclass(frozen=True)
+class PodFailure:
+    """What a failed pod says: ``head`` names the container and its exit (``container X exited
+    N``), ``said`` is its message or log tail; ``log_read`` is False when its log was wanted but
+    could not be read, so a later read may say more."""
+
+    head: str
+    said: str = ""
+    log_read: bool = True
+
+    @property
+    def detail(self) -> str:
+        return f"{self.head}: {self.said}" if self.said else self.head
+
+
+def read_pod_failure(
     namespace: str, pod: Mapping[str, Any], secret_values: SecretValues, log_tail: LogTail
-) -> str:
-    """``container X exited N: <message or log tail>``, or a container waiting for a reason of its
-    own (a missing image or Secret); ``""`` when nothing in the pod failed."""
+) -> PodFailure | None:
+    """The failed (or stuck) container of ``pod`` and what it says, or None when nothing failed."""
     failed = failed_container(pod)
     if failed is not None:
         name, terminated, previous = failed
+        head = f"container {name} exited {terminated.get('exitCode')}"
         secrets = secret_values(namespace, pod)
         if secrets is None:
-            tail, message = "(log not shown: its Secrets could not be read to mask them)", ""
+            tail: str | None = "(log not shown: its Secrets could not be read to mask them)"
+            message = ""
         else:
             tail = log_tail(namespace, str(pod["metadata"]["name"]), name, secrets, previous)
             message = redact.mask(str(terminated.get("message") or ""), secrets)
-        reason = message or tail or str(terminated.get("reason") or "")
-        return f"container {name} exited {terminated.get('exitCode')}" + (f": {reason}" if reason else "")
+        said = message or tail or str(terminated.get("reason") or "")
+        # The termination message says it all; without one, an unread log may say more later.
+        return PodFailure(head, said, log_read=bool(message) or tail is not None)
     # No container failed: blame the one that waits for a reason of its own, not the first one
     # that merely waits its turn.
     for container in _statuses(pod):
@@ -92,8 +113,17 @@ def pod_failure_detail(
         reason = str(waiting.get("reason") or "")
         if reason and reason not in WAITING_ITS_TURN:
             message = str(waiting.get("message") or "")
-            return f"container {container['name']}: {reason}" + (f": {message}" if message else "")
-    return ""
+            return PodFailure(f"container {container['name']}: {reason}", message)
+    return None
+
+
+def pod_failure_detail(
+    namespace: str, pod: Mapping[str, Any], secret_values: SecretValues, log_tail: LogTail
+) -> str:
+    """``container X exited N: <message or log tail>``, or a container waiting for a reason of its
+    own (a missing image or Secret); ``""`` when nothing in the pod failed."""
+    failure = read_pod_failure(namespace, pod, secret_values, log_tail)
+    return failure.detail if failure is not None else ""
 
 
 def recorded_failure(job: Mapping[str, Any] | None) -> str:
@@ -121,6 +151,8 @@ class PodFailureRecorder:
         self.secret_values = secret_values
         self.log_tail = log_tail
         self._refused = False
+        # Pods whose log could not be read yet -> reads asked so far (bounded: see _LOG_RETRIES).
+        self._unread: dict[Key, int] = {}
 
     def __call__(self, key: Key) -> timedelta | None:
         _, namespace, name = key
@@ -128,12 +160,21 @@ class PodFailureRecorder:
         # read, while it lasts.
         pod = self.kube.get(k.PODS, str(name), str(namespace))
         if pod is None or not worth_recording(pod):
+            self._unread.pop(key, None)
             return None
         job_name = str(pod["metadata"]["labels"][POD_JOB_NAME_LABEL])
-        detail = pod_failure_detail(str(namespace), pod, self.secret_values, self.log_tail)[:_MAX_DETAIL]
+        failure = read_pod_failure(str(namespace), pod, self.secret_values, self.log_tail)
         job = self.kube.get(k.JOBS, job_name, str(namespace))
-        if job is None or not detail or recorded_failure(job) == detail:
+        if job is None or failure is None:
+            self._unread.pop(key, None)
             return None
+        again = self._read_again(key, failure)
+        detail = failure.detail[:_MAX_DETAIL]
+        recorded = recorded_failure(job)
+        if recorded == detail or (not failure.log_read and recorded.startswith(f"{failure.head}:")):
+            # Never replace what the log said with a record that lacks it (a log read while the
+            # pod goes can fail after an earlier read of the same failure succeeded).
+            return again
         patch = {"metadata": {"annotations": {ANNOTATION_POD_FAILURE: detail}}}
         try:
             self.kube.patch(k.JOBS, job_name, patch, str(namespace))
@@ -146,4 +187,15 @@ class PodFailureRecorder:
                 log.warning("cannot keep failed pods' messages on their Jobs: %s", error.message)
             return None
         log.debug("Job %s/%s: recorded the failure of pod %s", namespace, job_name, name)
-        return None
+        return again
+
+    def _read_again(self, key: Key, failure: PodFailure) -> timedelta | None:
+        """When to read an unread log again: a kubelet keeps a failed run's log a moment after it
+        reports the exit, so the first read can come too early; a few tries, then the record
+        stays as it is."""
+        if failure.log_read:
+            self._unread.pop(key, None)
+            return None
+        # Kept after the last try too (so it is not asked again), until the pod goes.
+        tries = self._unread[key] = self._unread.get(key, 0) + 1
+        return timedelta(seconds=_LOG_RETRY_SECONDS * tries) if tries <= _LOG_RETRIES else None

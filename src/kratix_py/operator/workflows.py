@@ -474,8 +474,9 @@ class WorkflowRunner:
 
     def log_tail(
         self, namespace: str, pod: str, container: str, secrets: Sequence[str], previous: bool = False
-    ) -> str:
-        """The container's last lines (of its previous run after a restart), Secrets masked."""
+    ) -> str | None:
+        """The container's last lines (of its previous run after a restart), Secrets masked; None
+        when the log cannot be read."""
         lines = 5
         query: dict[str, Any] = {"container": container, "tailLines": lines}
         if previous:
@@ -484,7 +485,7 @@ class WorkflowRunner:
             text = self.kube.request_text(k.PODS.path(namespace, pod, "log"), query=query)
         except k.KubeError as error:
             log.debug("cannot read the log of %s/%s %s: %s", namespace, pod, container, error.message)
-            return ""
+            return None
         # Masked before it is cut, so a value split by the cut cannot leave its first half behind.
         text = redact.mask(text, secrets)
         return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())[:800]
