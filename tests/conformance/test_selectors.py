@@ -78,3 +78,29 @@ def test_unsupported_field_and_bad_label_selectors_are_400(kube: Kube) -> None:
     with pytest.raises(ApiException) as caught:
         kube.core.list_namespaced_config_map(kube.namespace, label_selector="a in (b")
     assert caught.value.status == 400
+
+
+def _names(kube: Kube, selector: str, namespace: str | None = None) -> list[str]:
+    if namespace is None:
+        items = kube.core.list_config_map_for_all_namespaces(label_selector=selector).items
+        return [i.metadata.name for i in items if i.metadata.namespace == kube.namespace]
+    return [
+        i.metadata.name
+        for i in kube.core.list_namespaced_config_map(namespace, label_selector=selector).items
+    ]
+
+
+def test_a_label_selector_follows_relabels_and_deletions_in_name_order(labelled: Kube) -> None:
+    kube, namespace = labelled, labelled.namespace
+    kube.core.create_namespaced_config_map(namespace, {"metadata": {"name": "aa", "labels": {"env": "prod"}}})
+    assert _names(kube, "env=prod", namespace) == ["a", "aa"]
+    # Relabelled away, relabelled in, a label removed: each list sees the current labels.
+    kube.core.patch_namespaced_config_map("a", namespace, {"metadata": {"labels": {"env": "dev"}}})
+    kube.core.patch_namespaced_config_map("c", namespace, {"metadata": {"labels": {"env": "prod"}}})
+    kube.core.patch_namespaced_config_map("aa", namespace, {"metadata": {"labels": {"env": None}}})
+    assert _names(kube, "env=prod", namespace) == ["c"]
+    assert _names(kube, "env=dev", namespace) == ["a", "b"]
+    assert _names(kube, "env=dev,tier=web") == ["a", "b"]
+    kube.core.delete_namespaced_config_map("b", namespace)
+    assert _names(kube, "env=dev", namespace) == ["a"]
+    assert _names(kube, "env=dev,tier!=web", namespace) == []

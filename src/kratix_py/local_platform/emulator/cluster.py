@@ -322,7 +322,13 @@ class Cluster:
     ) -> dict[str, Any]:
         scope = namespace if rt.namespaced and namespace else None
         matches = self.matcher(rt, scope, labels, fields)
-        items = [o for o in self.store.objects(self.key(rt), scope) if matches(o)]
+        equal = next((r for r in (labels.requirements if labels else ()) if r.op == "="), None)
+        candidates = (
+            self.store.labelled(self.key(rt), equal.key, equal.values[0], scope)
+            if equal is not None
+            else self.store.objects(self.key(rt), scope)
+        )
+        items = [o for o in candidates if matches(o)]
         rv = self.store.rv
         if continue_token:
             # Later pages belong to the first page's list: they report its resourceVersion, so a

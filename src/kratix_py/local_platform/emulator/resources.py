@@ -193,6 +193,9 @@ class Registry:
             return builtin
         return sorted(versions, key=version_priority)[0]
 
+    def serves(self, group: str, version: str) -> bool:
+        return any(rt.group == group and rt.version == version for rt in self._by_gvr.values())
+
     def resources_in(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self._by_gvr.values() if rt.group == group and rt.version == version]
 

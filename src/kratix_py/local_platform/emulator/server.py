@@ -158,10 +158,13 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             return _page_not_found()
-        doc = self.cluster.registry.resource_list(group, version)
-        if doc is None and group and self.cluster.registry.api_group(group) is None:
+        registry = self.cluster.registry
+        # The discovery document is built only when asked for: every other request only needs to
+        # know whether the group/version is served.
+        if group and not registry.serves(group, version) and registry.api_group(group) is None:
             return _page_not_found()
         if not rest:
+            doc = registry.resource_list(group, version)
             if doc is None or method != "GET":
                 raise errors.resource_not_served()
             return _json_response(doc)

@@ -95,6 +95,9 @@ class Store:
         self._watchers: dict[StorageKey, set[Watcher]] = {}
         self._by_uid: dict[str, ObjectKey] = {}
         self._dependents: dict[str, set[ObjectKey]] = {}  # owner uid -> dependents
+        # (label, value) -> (namespace, name) of the objects that carry it, per resource: a list
+        # by label (a work-creator looking up its Work) costs what it finds, not every object.
+        self._labelled: dict[StorageKey, dict[tuple[str, str], set[tuple[str, str]]]] = {}
 
     # --- reads ---
 
@@ -114,6 +117,34 @@ class Store:
             bucket = buckets.get(namespace, {})
             return [bucket[n] for n in sorted(bucket)]
         return [buckets[ns][n] for ns in sorted(buckets) for n in sorted(buckets[ns])]
+
+    def labelled(
+        self, key: StorageKey, label: str, value: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects with label ``label=value``, in the order of :meth:`objects`."""
+        found = self._labelled.get(key, {}).get((label, value), ())
+        buckets = self._objects.get(key, {})
+        return [buckets[ns][name] for ns, name in sorted(found) if namespace is None or ns == namespace]
+
+    def _index_labels(
+        self, key: StorageKey, where: tuple[str, str], old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        def pairs(obj: dict[str, Any] | None) -> set[tuple[str, str]]:
+            labels = (obj or {}).get("metadata", {}).get("labels") or {}
+            return {(k, v) for k, v in labels.items() if isinstance(v, str)}
+
+        before, after = pairs(old), pairs(new)
+        if before == after:
+            return
+        index = self._labelled.setdefault(key, {})
+        for pair in before - after:
+            holders = index.get(pair)
+            if holders is not None:
+                holders.discard(where)
+                if not holders:
+                    del index[pair]
+        for pair in after - before:
+            index.setdefault(pair, set()).add(where)
 
     def count(self, key: StorageKey) -> int:
         return sum(len(b) for b in self._objects.get(key, {}).values())
@@ -180,6 +211,7 @@ class Store:
         okey = (key, namespace, name)
         self._by_uid[meta["uid"]] = okey
         self._index_owners(okey, old, obj)
+        self._index_labels(key, (namespace, name), old, obj)
         self._publish(key, WatchEvent(rv, event_type, obj, old))
         return obj
 
@@ -196,6 +228,7 @@ class Store:
             buckets.pop(namespace, None)
         self._by_uid.pop(meta.get("uid", ""), None)
         self._index_owners((key, namespace, meta["name"]), old, None)
+        self._index_labels(key, (namespace, meta["name"]), old, None)
         self._publish(key, WatchEvent(rv, "DELETED", obj, old))
         return obj
 
