@@ -48,6 +48,7 @@ from kratix_py.local_platform.kubeconfig import write_kubeconfig
 from kratix_py.local_platform.podrunner import PodRunner
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, adapter_steps, install_crds
+from kratix_py.testing.objects import open_crd
 
 GROUP = "bench.kratix.io"
 REQUESTS = k.Resource(GROUP, "v1", "caches", True, "Cache")
@@ -59,34 +60,7 @@ def promise() -> dict[str, Any]:
         "kind": "Promise",
         "metadata": {"name": "cache"},
         "spec": {
-            "api": {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"caches.{GROUP}"},
-                "spec": {
-                    "group": GROUP,
-                    "names": {"kind": "Cache", "plural": "caches", "singular": "cache"},
-                    "scope": "Namespaced",
-                    "versions": [
-                        {
-                            "name": "v1",
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "spec": {
-                                            "type": "object",
-                                            "x-kubernetes-preserve-unknown-fields": True,
-                                        }
-                                    },
-                                }
-                            },
-                        }
-                    ],
-                },
-            },
+            "api": open_crd(GROUP, "Cache", "caches", spec_only=True),
             "workflows": {
                 "resource": {
                     "configure": [

@@ -14,6 +14,7 @@ import pytest
 
 from kratix_py import kube as k
 from kratix_py.operator import resources as r
+from kratix_py.testing.objects import open_crd
 
 # Pipelines run as real containers: seconds each on the project's machines, more on a fresh kind.
 pytestmark = [pytest.mark.real_cluster, pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -37,29 +38,7 @@ def test_a_request_is_fulfilled_by_the_installed_operator(kube, pipeline_image, 
         "kind": "Promise",
         "metadata": {"name": f"e2e-{suffix}"},
         "spec": {
-            "api": {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"things.{group}"},
-                "spec": {
-                    "group": group,
-                    "names": {"kind": "Thing", "plural": "things", "singular": "thing"},
-                    "scope": "Namespaced",
-                    "versions": [
-                        {
-                            "name": "v1",
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "x-kubernetes-preserve-unknown-fields": True,
-                                }
-                            },
-                        }
-                    ],
-                },
-            },
+            "api": open_crd(group, "Thing", "things"),
             "workflows": {
                 "resource": {
                     "configure": [

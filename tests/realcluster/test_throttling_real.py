@@ -16,6 +16,7 @@ import pytest
 from kratix_py import kube as k
 from kratix_py.local_platform.controlplane import WATCHED_KINDS, ControlPlane
 from kratix_py.testing.fixtures import wait_for
+from kratix_py.testing.objects import open_crd
 
 pytestmark = [pytest.mark.real_cluster]
 
@@ -38,26 +39,7 @@ def test_the_first_cached_list_of_a_new_crd_waits_for_its_cache_instead_of_faili
 ) -> None:
     kube = k.Kube(control_plane.api_client())
     group = f"t{uuid.uuid4().hex[:8]}.throttle.kratix.io"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {
-            "group": group,
-            "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                }
-            ],
-        },
-    }
+    crd = open_crd(group, "Gadget", "gadgets")
     kube.create(k.CRDS, crd)
     try:
         wait_for(
