@@ -147,41 +147,63 @@ has() {
     return 1
 }
 
-kwork="$cache/.work/kubernetes-$KUBERNETES_VERSION"
-if has etcd; then
-    etcd_wrapper "$cache/.work/etcd-$ETCD_VERSION"
-    build etcd "$ETCD_VERSION" "$cache/.work/etcd-$ETCD_VERSION" .
+# Two lanes at once: the Kubernetes components (which share one build cache, so they go one
+# after the other) and the rest. One lane's module downloads overlap the other's compiling, which
+# takes a fresh machine's build from about 17 to fewer minutes; a warm machine skips both.
+kubernetes_lane() {
+    kwork="$cache/.work/kubernetes-$KUBERNETES_VERSION"
+    if has etcd; then
+        etcd_wrapper "$cache/.work/etcd-$ETCD_VERSION"
+        build etcd "$ETCD_VERSION" "$cache/.work/etcd-$ETCD_VERSION" .
+    fi
+    if has kube-apiserver || has kube-controller-manager; then
+        kubernetes_wrapper "$kwork"
+    fi
+    if has kube-apiserver; then
+        build kube-apiserver "$KUBERNETES_VERSION" "$kwork" k8s.io/kubernetes/cmd/kube-apiserver \
+            "$(kubernetes_ldflags)"
+    fi
+    if has kube-controller-manager; then
+        build kube-controller-manager "$KUBERNETES_VERSION" "$kwork" \
+            k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags)"
+    fi
+}
+
+other_lane() {
+    if has helm; then
+        module_copy "$cache/.work/helm-$HELM_VERSION" helm.sh/helm/v4 "$HELM_VERSION"
+        build helm "$HELM_VERSION" "$cache/.work/helm-$HELM_VERSION" ./cmd/helm
+    fi
+    if has source-controller; then
+        module_copy "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" \
+            github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+            "${FLUX_SOURCE_CONTROLLER_GO_MOD_EDITS:-}"
+        build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+            "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
+        crds source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+            "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION"
+    fi
+    if has kustomize-controller; then
+        module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+            github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+            "${FLUX_KUSTOMIZE_CONTROLLER_GO_MOD_EDITS:-}"
+        build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+            "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
+        crds kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+            "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+    fi
+}
+
+begin=$SECONDS
+kubernetes_lane &
+kubernetes_pid=$!
+other_lane &
+other_pid=$!
+failed=0
+wait "$kubernetes_pid" || failed=1
+wait "$other_pid" || failed=1
+if [ "$failed" -ne 0 ]; then
+    echo "build-components: a build failed (see above)" >&2
+    exit 1
 fi
-if has kube-apiserver || has kube-controller-manager; then
-    kubernetes_wrapper "$kwork"
-fi
-if has kube-apiserver; then
-    build kube-apiserver "$KUBERNETES_VERSION" "$kwork" k8s.io/kubernetes/cmd/kube-apiserver \
-        "$(kubernetes_ldflags)"
-fi
-if has kube-controller-manager; then
-    build kube-controller-manager "$KUBERNETES_VERSION" "$kwork" \
-        k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags)"
-fi
-if has helm; then
-    module_copy "$cache/.work/helm-$HELM_VERSION" helm.sh/helm/v4 "$HELM_VERSION"
-    build helm "$HELM_VERSION" "$cache/.work/helm-$HELM_VERSION" ./cmd/helm
-fi
-if has source-controller; then
-    module_copy "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" \
-        github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
-        "${FLUX_SOURCE_CONTROLLER_GO_MOD_EDITS:-}"
-    build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
-        "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
-    crds source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
-        "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION"
-fi
-if has kustomize-controller; then
-    module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-        github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-        "${FLUX_KUSTOMIZE_CONTROLLER_GO_MOD_EDITS:-}"
-    build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-        "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
-    crds kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-        "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
-fi
+echo "build-components: every component ready in $((SECONDS - begin))s"
