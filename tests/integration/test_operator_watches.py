@@ -20,6 +20,7 @@ from kratix_py.local_platform.kubeconfig import write_kubeconfig
 from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
+from kratix_py.testing.objects import open_crd
 
 GROUP = "marketplace.kratix.io"
 
@@ -31,34 +32,7 @@ def promise(name: str, kind: str, plural: str, version: str, group: str = GROUP)
         "kind": "Promise",
         "metadata": {"name": name},
         "spec": {
-            "api": {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{plural}.{group}"},
-                "spec": {
-                    "group": group,
-                    "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-                    "scope": "Namespaced",
-                    "versions": [
-                        {
-                            "name": version,
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "spec": {
-                                            "type": "object",
-                                            "x-kubernetes-preserve-unknown-fields": True,
-                                        }
-                                    },
-                                }
-                            },
-                        }
-                    ],
-                },
-            },
+            "api": open_crd(group, kind, plural, version=version, spec_only=True),
             "workflows": {
                 "resource": {
                     "configure": [

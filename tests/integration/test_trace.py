@@ -25,6 +25,7 @@ from kratix_py.local_platform.gitserver import GitServer
 from kratix_py.local_platform.operator import RunningOperator, settings_for
 from kratix_py.operator import resources as r
 from kratix_py.testing.fixtures import ADAPTER_IMAGE, wait_for
+from kratix_py.testing.objects import open_crd
 from kratix_py.trace_cmd import EXIT_NOT_READY, FLUX_KUSTOMIZATIONS
 
 from .test_operator_statestores import condition, destination, git_store, is_commit, tree
@@ -43,34 +44,13 @@ def promise(
     container: dict[str, Any] = {"name": "main", "image": image}
     if env:
         container["env"] = env
-    schema = {
-        "type": "object",
-        "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-    }
     return {
         "apiVersion": c.API_VERSION,
         "kind": "Promise",
         "metadata": {"name": kind.lower()},
         "spec": {
             "destinationSelectors": [{"matchLabels": selector}],
-            "api": {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{plural}.{GROUP}"},
-                "spec": {
-                    "group": GROUP,
-                    "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-                    "scope": "Namespaced",
-                    "versions": [
-                        {
-                            "name": "v1alpha1",
-                            "served": True,
-                            "storage": True,
-                            "schema": {"openAPIV3Schema": schema},
-                        }
-                    ],
-                },
-            },
+            "api": open_crd(GROUP, kind, plural, version="v1alpha1", spec_only=True),
             "workflows": {
                 "resource": {
                     "configure": [
