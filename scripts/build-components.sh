@@ -169,28 +169,27 @@ kubernetes_lane() {
     fi
 }
 
+# flux_controller NAME VERSION EDITS: a Flux controller (github.com/fluxcd/NAME), built in its
+# own module tree, with its CRDs beside it.
+flux_controller() {
+    local name=$1 version=$2 edits=$3 work="$cache/.work/$1-$2"
+    module_copy "$work" "github.com/fluxcd/$name" "$version" "$edits"
+    build "$name" "$version" "$work" .
+    crds "$name" "$version" "$work"
+}
+
 other_lane() {
     if has helm; then
         module_copy "$cache/.work/helm-$HELM_VERSION" helm.sh/helm/v4 "$HELM_VERSION"
         build helm "$HELM_VERSION" "$cache/.work/helm-$HELM_VERSION" ./cmd/helm
     fi
     if has source-controller; then
-        module_copy "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" \
-            github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+        flux_controller source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
             "${FLUX_SOURCE_CONTROLLER_GO_MOD_EDITS:-}"
-        build source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
-            "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION" .
-        crds source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
-            "$cache/.work/source-controller-$FLUX_SOURCE_CONTROLLER_VERSION"
     fi
     if has kustomize-controller; then
-        module_copy "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-            github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        flux_controller kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
             "${FLUX_KUSTOMIZE_CONTROLLER_GO_MOD_EDITS:-}"
-        build kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-            "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION" .
-        crds kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
-            "$cache/.work/kustomize-controller-$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
     fi
 }
 
