@@ -104,3 +104,8 @@ def test_a_label_selector_follows_relabels_and_deletions_in_name_order(labelled:
     kube.core.delete_namespaced_config_map("b", namespace)
     assert _names(kube, "env=dev", namespace) == ["a"]
     assert _names(kube, "env=dev,tier!=web", namespace) == []
+    # Every equality holds, whichever label is the rarer one.
+    kube.core.patch_namespaced_config_map("c", namespace, {"metadata": {"labels": {"tier": "db"}}})
+    assert _names(kube, "tier=web,env=dev", namespace) == ["a"]
+    assert _names(kube, "env=prod,tier=db", namespace) == ["c"]
+    assert _names(kube, "env=prod,tier=web", namespace) == []

@@ -322,10 +322,10 @@ class Cluster:
     ) -> dict[str, Any]:
         scope = namespace if rt.namespaced and namespace else None
         matches = self.matcher(rt, scope, labels, fields)
-        equal = next((r for r in (labels.requirements if labels else ()) if r.op == "="), None)
+        equal = [(r.key, r.values[0]) for r in (labels.requirements if labels else ()) if r.op == "="]
         candidates = (
-            self.store.labelled(self.key(rt), equal.key, equal.values[0], scope)
-            if equal is not None
+            self.store.labelled(self.key(rt), equal, scope)
+            if equal
             else self.store.objects(self.key(rt), scope)
         )
         items = [o for o in candidates if matches(o)]

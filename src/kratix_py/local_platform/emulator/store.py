@@ -119,10 +119,13 @@ class Store:
         return [buckets[ns][n] for ns in sorted(buckets) for n in sorted(buckets[ns])]
 
     def labelled(
-        self, key: StorageKey, label: str, value: str, namespace: str | None = None
+        self, key: StorageKey, pairs: list[tuple[str, str]], namespace: str | None = None
     ) -> list[dict[str, Any]]:
-        """The objects with label ``label=value``, in the order of :meth:`objects`."""
-        found = self._labelled.get(key, {}).get((label, value), ())
+        """The objects carrying the rarest of the ``(label, value)`` pairs (the caller checks
+        the rest), in the order of :meth:`objects`. Picking the rarest matters: a selector's
+        first label is often one every object of the kind has (``kratix.io/promise-name``)."""
+        index = self._labelled.get(key, {})
+        found = min((index.get(pair, set()) for pair in pairs), key=len)
         buckets = self._objects.get(key, {})
         return [buckets[ns][name] for ns, name in sorted(found) if namespace is None or ns == namespace]
 
