@@ -99,3 +99,14 @@ def test_asking_for_an_unread_log_again_stops_after_a_few_tries(kube: k.Kube) ->
     asked_again = [answer for answer in answers if answer is not None]
     assert 1 <= len(asked_again) < 10 and answers[-1] is None
     assert _recorded(kube) == "container greet exited 1: Error"
+
+
+def test_once_the_log_is_recorded_an_unreadable_log_is_not_asked_for_again(kube: k.Kube) -> None:
+    _failed_pod(kube, restarted=False)
+    logs = Logs("quota is exceeded", None)
+    recorder = PodFailureRecorder(kube, secret_values=_no_secrets, log_tail=logs)
+    recorder(pod_failure_key(NAMESPACE, POD))
+    # The log can no longer be read: the record keeps what it said, and no retry is asked for.
+    assert recorder(pod_failure_key(NAMESPACE, POD)) is None
+    assert logs.asked == [False, False]
+    assert _recorded(kube) == "container greet exited 1: quota is exceeded"

@@ -196,7 +196,7 @@ def forget_request(promise: str, resource: str, namespace: str) -> None:
 
 
 def per_request_series() -> int:
-    """How many per-request series are held (bench/ reports it; it must not grow with deleted requests)."""
+    """How many per-request series are held: it must not grow with requests that are gone."""
     return len(_PER_REQUEST)
 
 

@@ -168,12 +168,15 @@ class PodFailureRecorder:
         if job is None or failure is None:
             self._unread.pop(key, None)
             return None
-        again = self._read_again(key, failure)
         detail = failure.detail[:_MAX_DETAIL]
         recorded = recorded_failure(job)
-        if recorded == detail or (not failure.log_read and recorded.startswith(f"{failure.head}:")):
-            # Never replace what the log said with a record that lacks it (a log read while the
-            # pod goes can fail after an earlier read of the same failure succeeded).
+        if not failure.log_read and recorded.startswith(f"{failure.head}:") and recorded != detail:
+            # An earlier read of this failure got its log: never replace it with a record that
+            # lacks it (a read while the pod goes can fail), and stop asking.
+            self._unread.pop(key, None)
+            return None
+        again = self._read_again(key, failure)
+        if recorded == detail:
             return again
         patch = {"metadata": {"annotations": {ANNOTATION_POD_FAILURE: detail}}}
         try:

@@ -15,8 +15,7 @@ def open_crd(
     """A namespaced CRD ``<plural>.<group>`` with one served, stored ``version``.
 
     Its schema keeps every field (``x-kubernetes-preserve-unknown-fields``): the whole object, or
-    with ``spec_only`` only under ``spec`` (so the API server prunes unknown top-level fields and
-    the object still has a status subresource's shape).
+    with ``spec_only`` only under ``spec`` (the API server then prunes every other unknown field).
     """
     anything: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     schema = {"type": "object", "properties": {"spec": anything}} if spec_only else anything
