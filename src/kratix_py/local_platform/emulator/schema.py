@@ -7,8 +7,9 @@ problem becomes a :class:`Cause` with the field path and the wording of a real s
 ``spec.size: Unsupported value: "huge": supported values: "small", "medium"``.
 
 After the schema checks come the CEL rules (``x-kubernetes-validations``), evaluated by
-:mod:`kratix_py.core.cel` (:func:`validate_rules`); a CRD whose rules do not compile is refused
-(:func:`rule_problems`). ``format`` is accepted leniently.
+:mod:`kratix_py.core.cel` (:func:`validate_rules`); a CRD whose rules do not compile, or would cost
+too much (:mod:`kratix_py.core.cel_cost`), is refused (:func:`rule_problems`). ``format`` is
+accepted leniently.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import functools
 import re
 from typing import Any
 
-from kratix_py.core import cel
+from kratix_py.core import cel, cel_cost
 
 from .errors import Cause
 from .jsonutil import deep_copy, go_repr, json_equal, type_name
@@ -144,11 +145,15 @@ def validate_rules(value: Any, old: Any, schema: Schema | None, earlier: list[Ca
 
 
 def rule_problems(schema: Any, path: str) -> list[Cause]:
-    """The CEL rules of a CRD schema that do not compile, as the CRD's 422 causes."""
-    reasons = {"Required value": "FieldValueRequired", "Unsupported value": "FieldValueNotSupported"}
+    """The CEL rules of a CRD schema that do not compile or cost too much, as the CRD's 422 causes."""
+    reasons = {
+        "Required value": "FieldValueRequired",
+        "Unsupported value": "FieldValueNotSupported",
+        "Forbidden": "FieldValueForbidden",
+    }
     return [
         Cause(reasons.get(p.message.split(":", 1)[0], "FieldValueInvalid"), p.message, p.field)
-        for p in cel.rule_problems(schema, path)
+        for p in (*cel.rule_problems(schema, path), *cel_cost.cost_problems(schema, path))
     ]
 
 
