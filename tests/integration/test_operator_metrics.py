@@ -22,7 +22,7 @@ from .test_trace import platform as platform
 
 
 def sample(metric: str, /, **labels: str) -> float:
-    return REGISTRY.get_sample_value(metric, labels) or 0.0
+    return metrics.sample_value(metric, labels) or 0.0
 
 
 def grew(metric: str, before: float, /, **labels: str) -> Callable[[], bool]:
@@ -125,9 +125,7 @@ def test_a_deleted_requests_series_go_with_it_and_a_same_named_one_elsewhere_kee
     wait_for(lambda: kube.get(CACHES, "short-lived", "default") is None, what="the request to go")
     wait_for(
         lambda: (
-            REGISTRY.get_sample_value(
-                "kratix_workplacement_outcomes_total", {"namespace": "default", **scheduled}
-            )
+            metrics.sample_value("kratix_workplacement_outcomes_total", {"namespace": "default", **scheduled})
             is None
         ),
         what="the deleted request's series to go",
@@ -140,6 +138,6 @@ def test_a_deleted_requests_series_go_with_it_and_a_same_named_one_elsewhere_kee
 
     kube.delete(CACHES, "short-lived", "team-b")
     wait_for(
-        lambda: REGISTRY.get_sample_value("kratix_workplacement_writes_total", writes) is None,
+        lambda: metrics.sample_value("kratix_workplacement_writes_total", writes) is None,
         what="the shared series to go with its last request",
     )

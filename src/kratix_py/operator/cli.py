@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     )
     logging.getLogger("kratix_py").setLevel(settings.log_level.upper())
     from kratix_py import kube as k
-    from kratix_py.operator import kratix_config, logs, metrics
+    from kratix_py.operator import kratix_config, logs, metrics_endpoint
 
     for handler in logging.getLogger().handlers:  # kopf.configure's: lines name their object
         logs.install(handler, json=settings.log_format == "json")
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(f"{error} (set by ConfigMap {kratix_config.WHERE})") from None
     operator = Operator(settings, api_client)
-    metrics.serve(settings.metrics_port)
+    metrics_endpoint.serve(settings.metrics_port)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     asyncio.run(operator.run(liveness_endpoint=liveness))
     return 0

@@ -24,17 +24,72 @@ kratix-py adds ``kratix_py_pipeline_runs_started_total``, ``kratix_py_pipeline_r
 
 from __future__ import annotations
 
-import contextlib
+import sys
 import threading
-from collections import defaultdict
+from collections.abc import Iterator
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 QUEUE_NAME: Final = "kratix-py"
 """The one work queue's name in the ``workqueue_*`` metrics (controller-runtime: the controller name)."""
 
 _RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class RequestCounter:
+    """A counter whose series are per resource request, as compact as a counter can be.
+
+    Each series is one entry of a dict from its label values (interned: thousands of series repeat
+    the same Promise, Destination and result) to its value. ``collect`` makes it a
+    prometheus_client collector, for :data:`REQUEST_REGISTRY`; ``lines`` gives its exposition
+    one series at a time.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, labels: tuple[str, ...]) -> None:
+        key = tuple(sys.intern(value) for value in labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + 1.0
+
+    def remove(self, labels: tuple[str, ...]) -> None:
+        with self._lock:
+            self._values.pop(labels, None)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def lines(self) -> Iterator[str]:
+        """The text exposition (format 0.0.4), labels sorted by name as prometheus_client does."""
+        order = sorted(range(len(self.labelnames)), key=lambda i: self.labelnames[i])
+        documentation = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        yield f"# HELP {self.name} {documentation}\n# TYPE {self.name} counter\n"
+        with self._lock:  # a snapshot of references only: the exposition is built outside the lock
+            series = list(self._values.items())
+        for labels, value in series:
+            text = ",".join(f'{self.labelnames[i]}="{_escape(labels[i])}"' for i in order)
+            yield f"{self.name}{{{text}}} {floatToGoString(value)}\n"
+
+    def collect(self) -> Iterator[Metric]:
+        family = Metric(self.name.removesuffix("_total"), self.documentation, "counter")
+        with self._lock:
+            series = list(self._values.items())
+        for labels, value in series:
+            family.add_sample(self.name, dict(zip(self.labelnames, labels, strict=True)), value)
+        yield family
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
 
 # -- controller-runtime names ------------------------------------------------------------------------
 RECONCILE_TOTAL = Counter(
@@ -66,16 +121,24 @@ API_REQUESTS = Counter(
 )
 
 # -- Kratix's names ----------------------------------------------------------------------------------
-WORKPLACEMENT_WRITES = Counter(
+# Both carry the request's name as a label: one series per request. They are held as plain values
+# (a prometheus_client child costs ~700 bytes with its lock and timestamp) and served by
+# metrics_endpoint line by line, so a scrape with thousands of requests builds no page in memory.
+WORKPLACEMENT_WRITES = RequestCounter(
     "kratix_workplacement_writes_total",
     "Total number of WorkPlacement write attempts (result: success, failure).",
-    ["result", "promise", "resource", "destination", "pipeline"],
+    ("result", "promise", "resource", "destination", "pipeline"),
 )
-WORKPLACEMENT_OUTCOMES = Counter(
+WORKPLACEMENT_OUTCOMES = RequestCounter(
     "kratix_workplacement_outcomes_total",
     "Total number of WorkPlacement scheduling outcomes (result: scheduled, unscheduled, misplaced).",
-    ["result", "promise", "resource", "namespace", "destination"],
+    ("result", "promise", "resource", "namespace", "destination"),
 )
+PER_REQUEST_COUNTERS: Final = (WORKPLACEMENT_WRITES, WORKPLACEMENT_OUTCOMES)
+REQUEST_REGISTRY: Final = CollectorRegistry(auto_describe=False)
+"""The per-request counters as a prometheus_client registry (``get_sample_value`` reads them)."""
+for _counter in PER_REQUEST_COUNTERS:
+    REQUEST_REGISTRY.register(_counter)
 
 # -- kratix-py's own -----------------------------------------------------------------------------------
 PIPELINE_RUNS = Counter(
@@ -141,35 +204,35 @@ def queue_depth(depth: int) -> None:
 class _SeriesOfWorks:
     """Which per-request series each Work's request has, so they go when its Works go.
 
-    Kratix's two WorkPlacement counters carry the request's name as a label: one series per
-    request, which a long-running operator would otherwise keep for every request ever made.
     ``kratix_workplacement_writes_total`` has no namespace label, so same-named requests in two
-    namespaces share its series; it is removed when neither holds it any more.
+    namespaces share its series: a series counts the requests that hold it and is removed when
+    none does. Lists, not sets: a request holds two or three series, and a set costs 200 bytes.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: defaultdict[tuple[str, str, str], set[tuple[Counter, tuple[str, ...]]]] = defaultdict(set)
-        self._holders: defaultdict[tuple[Counter, tuple[str, ...]], set[tuple[str, str, str]]] = defaultdict(
-            set
-        )
+        self._held: dict[tuple[str, str, str], list[tuple[RequestCounter, tuple[str, ...]]]] = {}
+        self._holders: dict[tuple[RequestCounter, tuple[str, ...]], int] = {}
 
-    def inc(self, counter: Counter, labels: tuple[str, ...], work: tuple[str, str, str]) -> None:
+    def inc(self, counter: RequestCounter, labels: tuple[str, ...], work: tuple[str, str, str]) -> None:
+        series = (counter, labels)
         with self._lock:
-            counter.labels(*labels).inc()
-            self._held[work].add((counter, labels))
-            self._holders[(counter, labels)].add(work)
+            counter.inc(labels)
+            held = self._held.setdefault(work, [])
+            if series not in held:
+                held.append(series)
+                self._holders[series] = self._holders.get(series, 0) + 1
 
     def forget(self, work: tuple[str, str, str]) -> None:
         with self._lock:
             for series in self._held.pop(work, ()):
-                holders = self._holders[series]
-                holders.discard(work)
-                if not holders:
-                    del self._holders[series]
-                    counter, labels = series
-                    with contextlib.suppress(KeyError):  # already gone
-                        counter.remove(*labels)
+                holders = self._holders[series] - 1
+                if holders:
+                    self._holders[series] = holders
+                    continue
+                del self._holders[series]
+                counter, labels = series
+                counter.remove(labels)
 
     def __len__(self) -> int:
         return len(self._holders)
@@ -209,7 +272,8 @@ def pipeline_finished(
         PIPELINE_SECONDS.labels(workflow_type, action, pipeline, outcome).observe(seconds)
 
 
-def serve(port: int, address: str = "0.0.0.0") -> None:
-    """Serve ``/metrics`` on ``port`` in a background thread (0: no metrics endpoint)."""
-    if port:
-        start_http_server(port, addr=address)
+def sample_value(name: str, labels: dict[str, str] | None = None) -> float | None:
+    """A sample's value from either registry (None: no such series), as prometheus_client's
+    ``get_sample_value`` gives it."""
+    value = REGISTRY.get_sample_value(name, labels)
+    return value if value is not None else REQUEST_REGISTRY.get_sample_value(name, labels)
