@@ -271,8 +271,9 @@ class Watcher:
         self._stop.set()
 
 
-def run(n: int, workdir: Path, git: GitServer, *, delete: bool = False) -> dict[str, Any]:
-    with running_system(workdir, git, f"state-{n}") as system:
+def run(n: int, workdir: Path, git: GitServer, *, run_index: int = 0, delete: bool = False) -> dict[str, Any]:
+    # One repository per run: the same N may be asked for twice (--n 100 --n 100).
+    with running_system(workdir, git, f"state-{n}-{run_index}") as system:
         kube = system.kube
         watcher = Watcher(system.url)
         calls_before = api_calls(system.metrics_port)
@@ -343,8 +344,8 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="kratix-py-bench-") as tmp,
         GitServer(username="kratix", password="bench", https=False, ssh=False) as git,
     ):
-        for n in args.n or [100, 1000]:
-            result = run(n, Path(tmp), git, delete=args.delete)
+        for run_index, n in enumerate(args.n or [100, 1000]):
+            result = run(n, Path(tmp), git, run_index=run_index, delete=args.delete)
             calls = ", ".join(
                 f"{verb} {count:.1f}" for verb, count in result["api_calls_per_request"].items()
             )
