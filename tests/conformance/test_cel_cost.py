@@ -246,3 +246,15 @@ def test_versions_with_their_own_schemas_are_judged_each_under_their_path(kube: 
     assert any(
         f.startswith(f"{base}: Forbidden: x-kubernetes-validations estimated rule cost total") for f in found
     )
+    # versions sharing one schema are judged once, under spec.validation
+    same = [version("v1", True, "self.contains('x')"), version("v2", False, "self.contains('x')")]
+    answer = _create(kube, "Shared", versions=same)
+    where = f"{SPEC}.properties[tags].items.x-kubernetes-validations[0].rule"
+    total = "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema"
+    assert _causes(answer) == sorted(
+        [
+            f"{SHARED}: {_over(total, 10**12, 10**8)}",
+            f"{where}: {CONTRIBUTED}",
+            f"{where}: {_over('estimated rule cost', 10**12)}",
+        ]
+    )

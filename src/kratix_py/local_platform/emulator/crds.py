@@ -123,6 +123,7 @@ def _validate_versions(versions: Any) -> list[Cause]:
             )
         )
     seen: set[str] = set()
+    judged: set[str] = set()
     for i, version in enumerate(versions):
         where = f"spec.versions[{i}]"
         if not isinstance(version, dict):
@@ -157,8 +158,10 @@ def _validate_versions(versions: Any) -> list[Cause]:
         else:
             problems = structural_problems(schema, f"{where}.schema.openAPIV3Schema")
             causes.extend(problems)
-            if not problems:
-                causes.extend(rule_problems(schema, _rules_path(versions, i)))
+            rules_path = _rules_path(versions, i)
+            if not problems and rules_path not in judged:
+                judged.add(rules_path)  # one schema shared by every version is judged once, as there
+                causes.extend(rule_problems(schema, rules_path))
         for j, column in enumerate(version.get("additionalPrinterColumns") or []):
             cwhere = f"{where}.additionalPrinterColumns[{j}]"
             if not isinstance(column, dict):
