@@ -17,9 +17,9 @@ transition rule (one that uses ``oldSelf``) runs only on update and only where t
 exists, unless ``optionalOldSelf`` makes ``oldSelf`` an optional; on update, rules on a value that
 did not change are not re-checked (validation ratcheting), which is also why status rules only
 matter on status writes; when the plain schema checks already failed in a blocking way (type,
-required, enum, length) no rule runs. Not done: the server's cost estimation (a CRD whose rules
-are too expensive is accepted here), and some Kubernetes CEL libraries (quantity, url, ip, cidr,
-semver, format, sets, math): a rule that calls one fails with an error that says so.
+required, enum, length) no rule runs. The server's cost estimation is :mod:`kratix_py.core.cel_cost`.
+Not done: some Kubernetes CEL libraries (quantity, url, ip, cidr, semver, format, sets, math): a
+rule that calls one fails with an error that says so.
 
 Expressions are parsed and checked once per rule text (an LRU cache), never per request.
 """
