@@ -103,7 +103,7 @@ def test_a_rule_under_an_unbounded_list_runs_once_per_item_that_fits_a_request(k
     ]
     # an object with two required fields is at least {"name":"","size":0} (21 bytes and a comma):
     # 3 MiB / 22 = 142,987 runs of 76
-    item = {
+    item: dict[str, Any] = {
         "type": "object",
         "required": ["name", "size"],
         "properties": {"name": {"type": "string", "maxLength": 90}, "size": {"type": "integer"}},

@@ -455,7 +455,7 @@ _K8S_ONE = frozenset(
      "getEscapedPath", "getQuery", "masked", "prefixLength", "family", "isUnspecified", "isLoopback",
      "isLinkLocalMulticast", "isLinkLocalUnicast", "isGlobalUnicast"}
 )  # fmt: skip
-_K8S_PARSE = {"quantity": "quantity", "url": "url", "ip": "ip", "cidr": "cidr", "semver": "semver"}
+_K8S_PARSE = frozenset({"quantity", "url", "ip", "cidr", "semver"})  # to opaque library types
 _DATES = frozenset(
     {"getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getFullYear", "getMonth", "getHours",
      "getMilliseconds", "getMinutes", "getSeconds"}
@@ -463,7 +463,8 @@ _DATES = frozenset(
 
 
 class _Coster:
-    """cel-go's coster over one expression, with kube's size estimator rooted at ``self``."""
+    """cel-go's coster over one expression, with kube's size estimator rooted at ``self``. Its
+    tables are keyed by node identity: the expression tree outlives the estimate."""
 
     def __init__(self, root: Decl, old_self: Decl) -> None:
         self.root = root
@@ -474,7 +475,6 @@ class _Coster:
         self.entries: dict[int, Entry] = {}
         self.types: dict[int, Decl] = {}
         self.scopes: dict[str, list[_Var]] = {}
-        self.keep: list[Expr] = []  # nodes whose ids key the tables above stay alive
 
     # sizes and paths
 
@@ -553,7 +553,6 @@ class _Coster:
     # costs
 
     def cost(self, e: Expr) -> Est:
-        self.keep.append(e)
         if isinstance(e, Lit):
             self.types[id(e)] = e.type
             return ZERO
@@ -772,7 +771,7 @@ class _Coster:
         if name == "matches" and len(kinds) == 2:
             return ["matches"], BOOL
         if name in _K8S_PARSE and len(kinds) == 1:
-            return ["k8s"], _opaque(_K8S_PARSE[name])
+            return ["k8s"], _opaque(name)
         if name in ("isQuantity", "isSemver", "isIP", "isCIDR") and len(kinds) >= 1:
             return ["k8s"], BOOL
         if name == "isURL" and len(kinds) == 1:

@@ -234,7 +234,7 @@ def test_a_rule_not_modelled_exactly_is_not_judged() -> None:
 def test_a_broken_rule_elsewhere_stops_the_estimate_as_on_a_server() -> None:
     # kube-apiserver compiles no rule at or above a node with a rule problem (here a bad reason)
     tags = {"type": "array", "items": STRING}
-    spec = {"type": "object", "properties": {"tags": tags}, "x-kubernetes-validations": [
+    spec: dict[str, Any] = {"type": "object", "properties": {"tags": tags}, "x-kubernetes-validations": [
         {"rule": "self.tags.all(t, t.contains('x'))"}, {"rule": "true", "reason": "Nope"}]}  # fmt: skip
     assert _problems(_crd(spec)) == []
     spec["x-kubernetes-validations"].pop()
