@@ -258,3 +258,23 @@ def test_versions_with_their_own_schemas_are_judged_each_under_their_path(kube: 
             f"{where}: {_over('estimated rule cost', 10**12)}",
         ]
     )
+
+
+def test_a_rule_on_the_root_sees_a_name_of_at_most_253_characters(kube: Kube) -> None:
+    # (1012 bytes + 1) / 10 x 8 / 4 + 3 = 207 (an unbounded name would cost 629,149): with fillers
+    # of 99,999,793 the schema is exactly at its limit, with one more it is over
+    rule = [{"rule": "self.metadata.name.matches('^[a-z]+$')"}]
+    fillers = {f"f{i}": _filler(10_000_000 - i) for i in range(9)}  # no ties: the four largest are named
+
+    def schema(last: int) -> dict[str, Any]:
+        spec = {"type": "object", "properties": {**fillers, "last": _filler(last)}}
+        return {"type": "object", "x-kubernetes-validations": rule, "properties": {"spec": spec}}
+
+    assert _create(kube, "Root", schema(9_999_829)).status == 201
+    total = "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema"
+    named = [
+        f"{SPEC}.properties[f{i}].items.x-kubernetes-validations[0].rule: {CONTRIBUTED}" for i in range(4)
+    ]
+    assert _causes(_create(kube, "Rooted", schema(9_999_830))) == sorted(
+        [f"{SHARED}: {_over(total, 100_000_001, 100_000_000)}", *named]
+    )
