@@ -269,8 +269,9 @@ def _attach_log(node: Node, snapshot: Snapshot) -> None:
     found = snapshot.logs.get(node.name)
     if found is None:
         return
-    if found.pod:  # none when the pod was removed after the pod TTL
+    if found.pod:  # none when the pod is gone (the operator kept what it said on the Job)
         node.details["pod"] = found.pod
+    if found.container:
         node.details["container"] = found.container
     if snapshot.logs_hidden:
         node.log = ["(log not shown: the Secrets the pod reads could not be read to mask their values)"]

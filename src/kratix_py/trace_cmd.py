@@ -278,6 +278,7 @@ def _request_namespace(obj: Mapping[str, Any]) -> str:
 def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, JobLog], list[str], bool]:
     """The failing container's log of each failed Job, the Secret values to mask, whether hidden."""
     from kratix_py.core.jobs import removed_note
+    from kratix_py.operator.pod_failures import failed_container, recorded_container_failure
     from kratix_py.operator.workflows import pod_secret_values
 
     logs: dict[str, JobLog] = {}
@@ -293,15 +294,24 @@ def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, J
         except k.KubeError:
             continue
         note = removed_note(job)
+        recorded = recorded_container_failure(job)
+        if not pods and recorded is not None:
+            # The Job controller deleted the pod when the Job failed (restartPolicy OnFailure,
+            # Kratix's), or the pod TTL did: the operator kept what it said on the Job, masked.
+            container, said = recorded
+            gone = [f"({note})"] if note else []
+            logs[str(job["metadata"]["name"])] = JobLog("", container, "\n".join([*said, *gone]))
+            continue
         if not pods and note:
             # Not an error: the operator deleted them after the pod TTL, and says so.
             logs[str(job["metadata"]["name"])] = JobLog("", "", f"(log not available: {note})")
             continue
         pods.sort(key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""))
         for pod in reversed(pods):
-            container = _failed_container(pod)
-            if container is None:
+            failed = failed_container(pod)
+            if failed is None:
                 continue
+            container, _, previous = failed  # after a restart, the failed run is the previous one
             secrets = pod_secret_values(kube, namespace, pod)
             if secrets is None:
                 hidden = True
@@ -310,19 +320,14 @@ def _failing_logs(kube: k.Kube, jobs: list[dict[str, Any]]) -> tuple[dict[str, J
             try:
                 text = kube.request_text(
                     k.PODS.path(namespace, pod["metadata"]["name"], "log"),
-                    query={"container": container, "tailLines": LOG_LINES * 2},
+                    query={
+                        "container": container,
+                        "tailLines": LOG_LINES * 2,
+                        **({"previous": "true"} if previous else {}),
+                    },
                 )
             except k.KubeError as error:
                 text = f"(log not available: {error.message})"
             logs[str(job["metadata"]["name"])] = JobLog(str(pod["metadata"]["name"]), container, text)
             break
     return logs, sorted(values), hidden
-
-
-def _failed_container(pod: Mapping[str, Any]) -> str | None:
-    status = pod.get("status") or {}
-    for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
-        terminated = (entry.get("state") or {}).get("terminated") or {}
-        if terminated and terminated.get("exitCode", 0) != 0:
-            return str(entry.get("name"))
-    return None

@@ -456,7 +456,10 @@ def test_on_failure_gives_up_when_restarts_reach_the_backoff_limit(
         job = finished_job(client, "bad")
 
     assert must_condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
-    assert len(runs) == 2 and len(job_pods(client, "bad")) == 1
+    assert must_condition(job, "FailureTarget")["reason"] == "BackoffLimitExceeded"
+    # As the real Job controller does, the pod it gave up on is deleted, and its logs with it.
+    assert len(runs) == 2 and job_pods(client, "bad") == []
+    assert job["status"]["failed"] == 1 and job["status"]["active"] == 0
 
 
 def test_an_image_without_step_fails_clearly_when_podman_is_off(

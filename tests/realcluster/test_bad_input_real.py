@@ -14,6 +14,7 @@ was there (kratix_py.operator.pod_failures).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kratix_py import cli
 from kratix_py import contract as c
 from kratix_py import kube as k
 from kratix_py.core.denials import CHART_CLUSTER_ROLE, REASON_PERMISSION_DENIED
@@ -264,7 +266,7 @@ print("read the Secret db-password")
 
 
 def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
-    platform: Platform, chart_operator: None, namespace: str
+    platform: Platform, chart_operator: None, namespace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     platform.admin.create(k.SECRETS, {"apiVersion": "v1", "kind": "Secret",
                                       "metadata": {"name": "db-password", "namespace": namespace},
@@ -288,4 +290,17 @@ def test_a_pipeline_denied_a_secret_fails_naming_the_container_and_the_denial(
     recorded = [recorded_failure(job) for job in jobs]
     assert any("container read-secret exited 1" in said for said in recorded), recorded
     assert not any("not-for-pipelines" in said for said in recorded), recorded
+    # `kratix-py trace` shows the container and what it said, though its pod is gone.
+    target = f"{resource.kind.lower()}/nosy"
+    kubeconfig = str(platform.plane.kubeconfig)
+    assert cli.main(["trace", target, "-n", namespace, "-o", "json", "--kubeconfig", kubeconfig]) != 0
+    out = capsys.readouterr().out
+    [job] = [node for node in _nodes(json.loads(out)) if node.get("kind") == "Job"]
+    assert job["details"].get("container") == "read-secret", out
+    assert any("reading the Secret db-password: HTTP 403" in line for line in job.get("log", [])), out
+    assert "not-for-pipelines" not in out
     _remove_promise(platform, promise["metadata"]["name"])
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(found for child in node.get("children", []) for found in _nodes(child))]

@@ -196,6 +196,9 @@ class _Session:
     inputs: RenderInputs
     destinations: list[Destination]
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    seen_failures: dict[str, PipelineFailure] = field(default_factory=dict)
+    """Job name -> what its failed pod said, read while the pod was there: under restartPolicy
+    OnFailure (Kratix's) the Job controller deletes the pod before it marks the Job Failed."""
 
     # -- setup -------------------------------------------------------------------------------------
     def run(self) -> RenderResult:
@@ -368,6 +371,10 @@ class _Session:
             jobs = [job for job in self._jobs(namespace) if job["metadata"]["name"] in names]
             if all(job_phase(job) is not JobPhase.RUNNING for job in jobs):
                 return
+            for job in jobs:
+                failure = self._failure_in_pods(job)
+                if failure is not None:
+                    self.seen_failures[job["metadata"]["name"]] = failure
             time.sleep(_POLL_SECONDS)
         pipelines = sorted(
             {(job["metadata"].get("labels") or {}).get(c.LABEL_PIPELINE_NAME, "?") for job in running}
@@ -465,6 +472,22 @@ class _Session:
         return RenderedWork(pipeline=pipeline, groups=tuple(groups), dependency=work.is_dependency)
 
     def _failure(self, job: Mapping[str, Any]) -> PipelineFailure:
+        found = self._failure_in_pods(job) or self.seen_failures.get(job["metadata"]["name"])
+        if found is not None:
+            return found
+        pipeline = (job["metadata"].get("labels") or {}).get(c.LABEL_PIPELINE_NAME, "?")
+        message = next(
+            (
+                str(cd.get("message") or cd.get("reason"))
+                for cd in (job.get("status") or {}).get("conditions") or []
+                if cd.get("type") == "Failed"
+            ),
+            "the Job failed",
+        )
+        return PipelineFailure(pipeline, "", message, "")
+
+    def _failure_in_pods(self, job: Mapping[str, Any]) -> PipelineFailure | None:
+        """The first failed (or stuck) container of the Job's newest pods, with its log."""
         pipeline = (job["metadata"].get("labels") or {}).get(c.LABEL_PIPELINE_NAME, "?")
         namespace = job["metadata"]["namespace"]
         pods = self.kube.list(k.PODS, namespace, labels={"job-name": job["metadata"]["name"]})
@@ -485,15 +508,7 @@ class _Session:
                 if waiting.get("reason") and waiting["reason"] != "PodInitializing":
                     reason = f"{waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
                     return PipelineFailure(pipeline, container["name"], reason, "")
-        message = next(
-            (
-                str(cd.get("message") or cd.get("reason"))
-                for cd in (job.get("status") or {}).get("conditions") or []
-                if cd.get("type") == "Failed"
-            ),
-            "the Job failed",
-        )
-        return PipelineFailure(pipeline, "", message, "")
+        return None
 
     def _log(self, namespace: str, pod: str, container: str) -> str:
         try:

@@ -29,11 +29,13 @@ Choices that differ from a cluster, and why:
 - One pod at a time per Job (``completions: 1``, ``parallelism: 1``, which is what Kratix creates).
   A failed pod is retried at once, without the Job controller's exponential back-off, until
   ``backoffLimit`` (default 6) is exceeded; ``restartPolicy: OnFailure`` restarts the failed
-  container in the same pod instead, and fails the Job once the restarts reach the limit.
+  container in the same pod instead, and once the restarts reach the limit marks the Job
+  ``FailureTarget``, deletes the pod (with its logs, as a cluster does) and fails the Job.
 - An image that is not present fails the pod and the Job at once (``ErrImageNeverPull``) instead
   of leaving the pod pending forever: nothing can be pulled here, so waiting cannot help.
 - Logs are stored in the emulator when each container ends (``kubectl logs`` works afterwards,
-  ``-f`` does not stream). Pods of finished Jobs are kept, with their logs, until the Job goes.
+  ``-f`` does not stream). Pods of finished Jobs are kept, with their logs, until the Job goes
+  (except the pod given up on under ``OnFailure``, above).
 - Resources, probes, and pods deleted by hand while running are not looked at.
 """
 
@@ -98,6 +100,9 @@ log = logging.getLogger(__name__)
 Json = dict[str, Any]
 
 NODE_NAME = "kratix-py-local"
+LAST_RUN_VISIBLE_SECONDS = 0.5
+"""How long a Job's pod is kept after its last failed run under ``restartPolicy: OnFailure``
+before the Job controller's part deletes it (see ``_give_up_on_pod``)."""
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet
 _MAX_GENERATED_PREFIX = 58  # 63 - 5 random characters
 _LABEL_RUNNER = "io.kratix-py.runner"
@@ -519,7 +524,9 @@ class PodRunner:
                 tracker.pod_failed()
                 if result.failure is not None:
                     tracker.fail(*result.failure, now())
-                elif policy == "OnFailure" or tracker.failed > backoff_limit:
+                elif policy == "OnFailure":
+                    self._give_up_on_pod(run, tracker, pod)
+                elif tracker.failed > backoff_limit:
                     tracker.fail(REASON_BACKOFF_LIMIT, MESSAGE_BACKOFF_LIMIT, now())
                 else:
                     self._patch_job(run.namespace, run.name, tracker)
@@ -529,6 +536,20 @@ class PodRunner:
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def _give_up_on_pod(self, run: _JobRun, tracker: JobStatusTracker, pod: Json) -> None:
+        """restartPolicy OnFailure and the restarts reached backoffLimit: as the Job controller does,
+        mark the Job ``FailureTarget``, delete its pod (its logs go with it), then fail the Job.
+
+        On a cluster the failed run's log stays readable for the crash back-off before the
+        restart that reaches the limit (10 s or more); here there is no back-off, so the pod is
+        kept for :data:`LAST_RUN_VISIBLE_SECONDS`, which is what a reader of failures gets.
+        """
+        tracker.failure_target(REASON_BACKOFF_LIMIT, MESSAGE_BACKOFF_LIMIT, now())
+        self._patch_job(run.namespace, run.name, tracker)
+        run.cancel.wait(LAST_RUN_VISIBLE_SECONDS)
+        self._api.delete_pod(run.namespace, pod["metadata"]["name"])
+        tracker.fail(REASON_BACKOFF_LIMIT, MESSAGE_BACKOFF_LIMIT, now())
 
     def _deadline_timer(self, run: _JobRun, seconds: Any) -> threading.Timer | None:
         if seconds is None:

@@ -132,10 +132,14 @@ class JobStatusTracker:
         self._condition("Complete", "True", REASON_COMPLETIONS, MESSAGE_COMPLETIONS, at)
         self.status["completionTime"] = at
 
+    def failure_target(self, reason: str, message: str, at: str) -> None:
+        """The Job will fail: set before its pods are removed, as the Job controller does."""
+        self._condition("FailureTarget", "True", reason, message, at)
+
     def fail(self, reason: str, message: str, at: str) -> None:
         self.status["active"] = 0
         self.status["ready"] = 0
-        self._condition("FailureTarget", "True", reason, message, at)
+        self.failure_target(reason, message, at)
         self._condition("Failed", "True", reason, message, at)
 
     def suspend(self, at: str) -> None:

@@ -33,6 +33,8 @@ ANNOTATION_POD_FAILURE: Final = "kratix.io/pod-failure"
 """On a pipeline Job: ``container <name> exited <code>[: <reason>]`` of its last failed pod."""
 _MAX_DETAIL = 1000  # annotations are small; the request's condition shows the same text
 _LOG_RETRIES = 5
+TAIL_SEPARATOR = " | "
+"""Between the lines of a log tail, which is kept on one line."""
 _LOG_RETRY_SECONDS = 0.5
 
 # Waiting reasons of a container that merely waits its turn (an earlier one still runs).
@@ -130,6 +132,16 @@ def recorded_failure(job: Mapping[str, Any] | None) -> str:
     """What :class:`PodFailureRecorder` kept on ``job``, or ``""``."""
     annotations = ((job or {}).get("metadata") or {}).get("annotations") or {}
     return str(annotations.get(ANNOTATION_POD_FAILURE) or "")
+
+
+def recorded_container_failure(job: Mapping[str, Any] | None) -> tuple[str, list[str]] | None:
+    """(container, the lines it said) of the exit :class:`PodFailureRecorder` kept on ``job``, for
+    readers that find the pod gone; None when none was kept (or it was not an exit)."""
+    head, _, said = recorded_failure(job).partition(": ")
+    words = head.split(" ")
+    if len(words) != 4 or words[0] != "container" or words[2] != "exited":
+        return None
+    return words[1], [line for line in said.split(TAIL_SEPARATOR) if line]
 
 
 def worth_recording(pod: Mapping[str, Any]) -> bool:

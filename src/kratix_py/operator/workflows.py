@@ -43,7 +43,7 @@ from kratix_py.core.workflow import (
     jobs_to_prune,
 )
 from kratix_py.operator import metrics
-from kratix_py.operator.pod_failures import pod_failure_detail, recorded_failure
+from kratix_py.operator.pod_failures import TAIL_SEPARATOR, pod_failure_detail, recorded_failure
 from kratix_py.operator.reconciler import label_on
 
 log = logging.getLogger(__name__)
@@ -488,7 +488,8 @@ class WorkflowRunner:
             return None
         # Masked before it is cut, so a value split by the cut cannot leave its first half behind.
         text = redact.mask(text, secrets)
-        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())[:800]
+        kept = [line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()]
+        return TAIL_SEPARATOR.join(kept)[:800]
 
 
 _DELETION_WAITS = ". Deletion waits until the delete pipeline succeeds"
