@@ -20,6 +20,7 @@ from typing import Any
 
 from kratix_py.core import cel, cel_cost
 
+from . import formats
 from .errors import Cause
 from .jsonutil import deep_copy, go_repr, json_equal, type_name
 from .objectmeta import OBJECT_META_FIELDS
@@ -252,6 +253,16 @@ def _validate_string(value: str, schema: Schema, path: str, causes: list[Cause])
         regex = _regex(pattern)
         if regex is not None and not regex.search(value):
             causes.append(_invalid(path, value, f"{where} should match '{pattern}'"))
+    format_name = schema.get("format")
+    if isinstance(format_name, str) and formats.violates(format_name, value):
+        shown = go_repr(value)
+        causes.append(
+            Cause(
+                "FieldValueTypeInvalid",
+                f"Invalid value: {shown}: {where} must be of type {format_name}: {shown}",
+                path,
+            )
+        )
 
 
 def _validate_number(value: float, schema: Schema, path: str, causes: list[Cause]) -> None:
