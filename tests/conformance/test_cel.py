@@ -490,3 +490,24 @@ def test_a_rule_with_operands_of_the_wrong_type_is_refused(kube: Kube) -> None:
         _create(kube, "Ordered", [_version("v1", True, {"rule": "self.replicas < 2.5"}, **props)]).status
         == 201
     )
+
+
+def test_split_and_find_all_take_a_count_after_their_string(kube: Kube) -> None:
+    name = {"type": "string", "maxLength": 63, "x-kubernetes-validations": [{"rule": "self.split('-', 2).size() <= 2"},
+                                                           {"rule": "self.findAll('[a-z]', 2).size() <= 2"}]}  # fmt: skip
+    assert _create(kube, "Split", [_version("v1", True, {"rule": "true"}, name=name)]).status == 201
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/splits"
+    body = {
+        "apiVersion": f"{kube.group()}/v1",
+        "kind": "Split",
+        "metadata": {"name": "s"},
+        "spec": {"name": "a-b-c"},
+    }
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
+
+    assert kube.eventually(answered).status == 201
+    refused = _crd_refusal(kube, "Splitint", "'a-b'.split(2).size() == 1")
+    assert refused.status == 422, refused.body

@@ -592,10 +592,12 @@ class _Checker:
         arg_names = [_type_name(self.kind(arg, scope)) for arg in args]
         wrong_receiver = name.value in _STRING_METHODS and receiver_name not in (None, "string")
         wrong_receiver = wrong_receiver or (name.value == "size" and receiver_name in _NUMBERS)
+        # split and findAll take a count after their string: only the first argument is a string.
+        string_args = arg_names[:1] if name.value in ("split", "findAll") else arg_names
         wrong_argument = (
             name.value in _STRING_ARGUMENT
             and receiver_name == "string"
-            and any(a is not None and a != "string" for a in arg_names)
+            and any(a is not None and a != "string" for a in string_args)
         )
         if wrong_receiver or wrong_argument:
             shown = ", ".join(a or "dyn" for a in arg_names)
