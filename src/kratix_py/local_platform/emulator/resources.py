@@ -134,13 +134,16 @@ class Registry:
 
     def __init__(self) -> None:
         self._by_gvr: dict[tuple[str, str, str], ResourceType] = {}
+        # The same types by group/version: every request asks whether its group/version is served,
+        # and that must not cost a scan of every type (hundreds with many Promises installed).
+        self._by_group_version: dict[tuple[str, str], dict[str, ResourceType]] = {}
         self._builtin_group_order: list[str] = []
         self._builtin_preferred: dict[str, str] = {}
 
     # --- registration ---
 
     def add_builtin(self, rt: ResourceType, *, preferred: bool = True) -> None:
-        self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
+        self._put(rt)
         if rt.group not in self._builtin_group_order:
             self._builtin_group_order.append(rt.group)
         if preferred:
@@ -149,11 +152,20 @@ class Registry:
     def replace_crd(self, crd_name: str, types: Iterable[ResourceType]) -> None:
         self.remove_crd(crd_name)
         for rt in types:
-            self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
+            self._put(rt)
 
     def remove_crd(self, crd_name: str) -> None:
         for key in [k for k, rt in self._by_gvr.items() if rt.crd_name == crd_name]:
             del self._by_gvr[key]
+            group, version, plural = key
+            served = self._by_group_version[(group, version)]
+            del served[plural]
+            if not served:
+                del self._by_group_version[(group, version)]
+
+    def _put(self, rt: ResourceType) -> None:
+        self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
+        self._by_group_version.setdefault((rt.group, rt.version), {})[rt.plural] = rt
 
     # --- lookup ---
 
@@ -168,8 +180,8 @@ class Registry:
 
     def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
         group, _, version = api_version.rpartition("/")
-        for rt in self._by_gvr.values():
-            if rt.group == group and rt.version == version and rt.kind == kind:
+        for rt in self._by_group_version.get((group, version), {}).values():
+            if rt.kind == kind:
                 return rt
         return None
 
@@ -194,10 +206,10 @@ class Registry:
         return sorted(versions, key=version_priority)[0]
 
     def serves(self, group: str, version: str) -> bool:
-        return any(rt.group == group and rt.version == version for rt in self._by_gvr.values())
+        return (group, version) in self._by_group_version
 
     def resources_in(self, group: str, version: str) -> list[ResourceType]:
-        return [rt for rt in self._by_gvr.values() if rt.group == group and rt.version == version]
+        return list(self._by_group_version.get((group, version), {}).values())
 
     # --- discovery documents ---
 
