@@ -9,7 +9,7 @@ problem becomes a :class:`Cause` with the field path and the wording of a real s
 After the schema checks come the CEL rules (``x-kubernetes-validations``), evaluated by
 :mod:`kratix_py.core.cel` (:func:`validate_rules`); a CRD whose rules do not compile, or would cost
 too much (:mod:`kratix_py.core.cel_cost`), is refused (:func:`rule_problems`). ``format`` is
-accepted leniently.
+checked for the formats :mod:`.formats` knows, and accepted for the others.
 """
 
 from __future__ import annotations
