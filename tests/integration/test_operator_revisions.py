@@ -384,7 +384,13 @@ def test_a_binding_to_a_missing_version_is_named_and_the_latest_revision_is_kept
     )
     message = condition(obj, "Reconciled")["message"]
     assert "pre-created-binding" in message and "spec.version 'v9.9.9'" in message and V1 in message
-    assert (condition(binding(kube, "three"), "UpgradeSucceeded") or {}).get("reason") == "VersionNotFound"
+    # The binding's status is written just after the request's: wait for it rather than race it.
+    wait_for(
+        lambda: (
+            (condition(binding(kube, "three"), "UpgradeSucceeded") or {}).get("reason") == "VersionNotFound"
+        ),
+        what="the binding to name the missing version",
+    )
     assert ran(recorder, "before", "three") == 0
     pin(kubeconfig, "three", V1)
     at_version(kube, "three", V1, V1)
