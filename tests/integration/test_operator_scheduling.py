@@ -110,11 +110,18 @@ def test_dependencies_go_everywhere_and_a_destination_that_stops_matching_is_rep
         lambda: len(placements(kube, "deps", c.SYSTEM_NAMESPACE)) == 2,
         what="a placement on the new Destination",
     )
+    # The Work was Ready before b came, so its Ready says nothing of b yet: wait for b's files.
+    wait_for(
+        lambda: (
+            {
+                "a/dependencies/db/configure/5058f/crd.yaml",
+                "b/dependencies/db/configure/5058f/crd.yaml",
+            }
+            <= set(tree(git_server, repo))
+        ),
+        what="the dependencies on both Destinations",
+    )
     ready(kube, r.WORKS, "deps", c.SYSTEM_NAMESPACE, message="Ready")
-    assert {
-        "a/dependencies/db/configure/5058f/crd.yaml",
-        "b/dependencies/db/configure/5058f/crd.yaml",
-    } <= set(tree(git_server, repo))
 
     kube.patch(r.DESTINATIONS, "a", {"metadata": {"labels": {"env": "prod"}}})
     misplaced = ready(kube, r.WORKS, "deps", c.SYSTEM_NAMESPACE, message="Misplaced")
