@@ -238,3 +238,34 @@ def test_deleting_a_job_without_a_policy_orphans_its_pods(kube: Kube) -> None:
         lambda: not kube.core.read_namespaced_pod("job-pod", kube.namespace).metadata.owner_references,
         message="the pod was not orphaned",
     )
+
+
+def test_deleting_an_empty_namespace_or_crd_answers_with_it_terminating_then_it_goes(kube: Kube) -> None:
+    """The namespace and CRD controllers do the removal after the DELETE is answered: even with
+    nothing inside, the answer is the object, Terminating, not a Success Status."""
+    ns = f"empty-{kube.suffix}"
+    kube.core.create_namespace({"metadata": {"name": ns}})
+    answer = kube.raw("DELETE", f"/api/v1/namespaces/{ns}")
+    assert answer.status == 200, answer.body
+    assert answer.body["kind"] == "Namespace" and answer.body["status"]["phase"] == "Terminating"
+    assert answer.body["metadata"]["deletionTimestamp"]
+    kube.eventually(
+        lambda: not _exists(kube.core.read_namespace, ns), timeout=60, message="namespace not removed"
+    )
+
+    group = kube.group()
+    kube.create_crd("Doohickey", group=group, status=False)
+    answer = kube.raw("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/doohickeys.{group}")
+    assert answer.status == 200, answer.body
+    assert answer.body["kind"] == "CustomResourceDefinition" and answer.body["metadata"]["deletionTimestamp"]
+    assert "customresourcecleanup.apiextensions.k8s.io" in answer.body["metadata"]["finalizers"]
+    kube.eventually(
+        lambda: (
+            kube.raw(
+                "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/doohickeys.{group}"
+            ).status
+            == 404
+        ),
+        timeout=30,
+        message="the CRD did not go",
+    )

@@ -3,7 +3,8 @@
 An object without finalizers goes at once; one with finalizers is marked (``deletionTimestamp``)
 and goes on the write that removes its last finalizer. A namespace is marked ``Terminating``, its
 objects are deleted, and it goes once they are all gone; a CRD deletes its objects first (it gets
-the ``customresourcecleanup`` finalizer when deleted and holds it until then). Removing an object runs what depends on it:
+the ``customresourcecleanup`` finalizer when deleted and holds it until then). Both are answered
+first, Terminating, and emptied just after (``Cluster.defer``), as a real server's controllers do. Removing an object runs what depends on it:
 garbage collection of its dependents, a terminating namespace or CRD waiting for it.
 """
 
@@ -68,10 +69,13 @@ class Lifecycle:
         if key == CRDS:
             new["status"] = crds.compute_status(new, new.get("status"), new["metadata"]["deletionTimestamp"])
         stored = self._store.put(key, new, "MODIFIED")
+        # As the namespace and CRD-finalizer controllers do, after the DELETE is answered: the
+        # client sees the object Terminating, and its contents go a moment later.
+        name = meta["name"]
         if key == NAMESPACES:
-            self.terminate_namespace(meta["name"])
+            self._cluster.defer(lambda: self.terminate_namespace(name))
         elif key == CRDS:
-            self.terminate_crd(stored)
+            self._cluster.defer(lambda: self._terminate_crd_named(name))
         if gc.FOREGROUND in finalizers:
             self._cluster.gc.delete_dependents(uid, "Foreground")
             self._cluster.gc.release_foreground(uid)
@@ -129,6 +133,11 @@ class Lifecycle:
             and self.ready_to_remove(NAMESPACES, ns)
         ):
             self.remove(NAMESPACES, ns)
+
+    def _terminate_crd_named(self, name: str) -> None:
+        crd = self._store.get(CRDS, "", name)
+        if crd is not None and crd["metadata"].get("deletionTimestamp"):
+            self.terminate_crd(crd)
 
     def terminate_crd(self, crd: dict[str, Any]) -> None:
         spec = crd.get("spec") or {}
