@@ -8,10 +8,14 @@ what ``kratix-py validate`` promises.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+from kratix_py.core import cel_quantity
 
 from .conftest import Kube, Raw
 
@@ -404,7 +408,7 @@ def test_a_destinations_filepath_mode_is_immutable_and_the_rest_can_change(kube:
     crd["spec"]["group"] = group
     crd["metadata"] = {"name": f"destinations.{group}"}
     created = kube.raw("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    assert created.status == 201, created.body
+    assert created.status == 201, json.dumps(created.body)
     kube._crds.append(crd["metadata"]["name"])
     path = f"/apis/{group}/v1alpha1/destinations"
     body = {
@@ -511,3 +515,80 @@ def test_split_and_find_all_take_a_count_after_their_string(kube: Kube) -> None:
     assert kube.eventually(answered).status == 201
     refused = _crd_refusal(kube, "Splitint", "'a-b'.split(2).size() == 1")
     assert refused.status == 422, refused.body
+
+
+QUANTITY_RULES = [
+    "quantity(self.size).isLessThan(quantity('10Gi'))",
+    "quantity(self.size).compareTo(quantity('1k')) >= 0",
+    "quantity(self.size).add(quantity('1Mi')).sub(1).isGreaterThan(quantity('1Mi'))",
+    "isQuantity(self.size) && !isQuantity('lots')",
+    "!quantity(self.size).isInteger() || quantity(self.size).asInteger() > 999",
+    "quantity(self.size).asApproximateFloat() > 999.0",
+    "!(quantity(self.size) == quantity('5Gi'))",
+]
+
+
+@pytest.mark.parametrize(
+    ("size", "broken"),
+    [("2Gi", []), ("1000", []), ("1.5k", []), ("1500m", [1, 5]), ("5Gi", [6]), ("20Gi", [0])],
+)
+def test_kubernetes_quantity_rules_run_as_the_server_runs_them(
+    kube: Kube, size: str, broken: list[int]
+) -> None:
+    spec = {"type": "string", "maxLength": 16}
+    rules = {"rule": QUANTITY_RULES[0]}
+    version = _version("v1", True, rules, size=spec)
+    version["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] = [
+        {"rule": rule} for rule in QUANTITY_RULES
+    ]
+    created = _create(kube, "Volume", [version])
+    assert created.status == 201, json.dumps(created.body)
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/volumes"
+    body = {
+        "apiVersion": f"{kube.group()}/v1",
+        "kind": "Volume",
+        "metadata": {"name": "v"},
+        "spec": {"size": size},
+    }
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
+
+    answer = kube.eventually(answered)
+    if not broken:
+        assert answer.status == 201, answer.body
+        return
+    assert answer.status == 422, answer.body
+    causes = [cause["message"] for cause in answer.body["details"]["causes"]]
+    assert causes == [f"Invalid value: failed rule: {QUANTITY_RULES[i]}" for i in broken], causes
+
+
+@pytest.mark.parametrize(
+    ("rule", "size", "error"),
+    [
+        ("quantity(self.size).isLessThan(quantity('1'))", "lots", cel_quantity.INVALID),
+        ("quantity(self.size).asInteger() > 0", "1500m", cel_quantity.NOT_AN_INTEGER),
+    ],
+)
+def test_a_quantity_rule_that_cannot_be_evaluated_fails_with_the_servers_error(
+    kube: Kube, rule: str, size: str, error: str
+) -> None:
+    version = _version("v1", True, {"rule": rule}, size={"type": "string", "maxLength": 16})
+    assert _create(kube, "Disk", [version]).status == 201
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/disks"
+    body = {
+        "apiVersion": f"{kube.group()}/v1",
+        "kind": "Disk",
+        "metadata": {"name": "d"},
+        "spec": {"size": size},
+    }
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None
+
+    answer = kube.eventually(answered)
+    assert answer.status == 422, answer.body
+    [cause] = answer.body["details"]["causes"]
+    assert cause["message"] == f'Invalid value: "object": {error} evaluating rule: {rule}', cause

@@ -126,9 +126,20 @@ def test_evaluation_errors_say_what_went_wrong() -> None:
 
 
 def test_an_unsupported_kubernetes_function_is_a_clear_error_never_a_pass() -> None:
-    [error] = _errors("quantity('1Gi') == quantity('1Gi')")
+    [error] = _errors("semver('1.2.3') == semver('1.2.3')")
     assert error.startswith('spec: Invalid value: "object": ')
-    assert "kratix-py cannot evaluate the Kubernetes CEL function 'quantity' (not implemented)" in error
+    assert "kratix-py cannot evaluate the Kubernetes CEL function 'semver' (not implemented)" in error
+
+
+def test_the_quantity_library_compares_by_value() -> None:
+    assert (
+        _errors("quantity('1k') == quantity('1000') && quantity('1Gi').isGreaterThan(quantity('1G'))") == []
+    )
+    assert _errors("quantity('1500m').add(1).compareTo(quantity('2.5')) == 0") == []
+    assert _errors("quantity('1Mi').sub(quantity('1Ki')).asInteger() == 1047552") == []
+    assert _errors("quantity('1Ki').isLessThan(quantity('1k'))") == [
+        "spec: Invalid value: failed rule: quantity('1Ki').isLessThan(quantity('1k'))"
+    ]
 
 
 def test_a_transition_rule_runs_only_on_update_where_the_old_value_exists() -> None:

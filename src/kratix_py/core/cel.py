@@ -18,8 +18,9 @@ exists, unless ``optionalOldSelf`` makes ``oldSelf`` an optional; on update, rul
 did not change are not re-checked (validation ratcheting), which is also why status rules only
 matter on status writes; when the plain schema checks already failed in a blocking way (type,
 required, enum, length) no rule runs. The server's cost estimation is :mod:`kratix_py.core.cel_cost`.
-Not done: some Kubernetes CEL libraries (quantity, url, ip, cidr, semver, format, sets, math): a
-rule that calls one fails with an error that says so.
+Kubernetes' quantity library is :mod:`kratix_py.core.cel_quantity`. Not done: its other CEL
+libraries (url, ip, cidr, semver, format, sets, math): a rule that calls one fails with an error
+that says so.
 
 Expressions are parsed and checked once per rule text (an LRU cache), never per request.
 """
@@ -36,6 +37,8 @@ from typing import Any
 import celpy
 import lark
 from celpy import celtypes
+
+from kratix_py.core import cel_quantity
 
 Schema = dict[str, Any]
 
@@ -92,8 +95,7 @@ _STANDARD = frozenset(
 # accepts it), but a rule that calls one fails with an error naming the function.
 _UNSUPPORTED = frozenset(
     {
-        "quantity", "isQuantity", "sign", "isInteger", "asInteger", "asApproximateFloat", "add", "sub",
-        "isGreaterThan", "isLessThan", "compareTo", "url", "isURL", "getScheme", "getHost",
+        "sign", "url", "isURL", "getScheme", "getHost",
         "getHostname", "getPort", "getEscapedPath", "getQuery", "ip", "isIP", "cidr", "isCIDR",
         "family", "isUnspecified", "isLoopback", "isLinkLocalMulticast", "isLinkLocalUnicast",
         "isGlobalUnicast", "containsIP", "containsCIDR", "prefixLength", "masked", "semver",
@@ -279,6 +281,7 @@ _LIBRARY: dict[str, Callable[..., Any]] = {
     "hasValue": _has_value,
     "value": _value,
     "orValue": _or_value,
+    **cel_quantity.FUNCTIONS,
 }
 
 _KNOWN = _STANDARD | _UNSUPPORTED | frozenset(_LIBRARY)
