@@ -592,3 +592,20 @@ def test_a_quantity_rule_that_cannot_be_evaluated_fails_with_the_servers_error(
     assert answer.status == 422, answer.body
     [cause] = answer.body["details"]["causes"]
     assert cause["message"] == f'Invalid value: "object": {error} evaluating rule: {rule}', cause
+
+
+def test_not_equal_of_two_quantities_is_far_over_the_cost_budget(kube: Kube) -> None:
+    """Only == has the quantity library's constant-cost overload; != is the generic one."""
+    size = {"type": "string", "maxLength": 16}
+    refused = _create(
+        kube, "Tank", [_version("v1", True, {"rule": "quantity(self.size) != quantity('5Gi')"}, size=size)]
+    )
+    assert refused.status == 422, refused.body
+    messages = [cause["message"] for cause in refused.body["details"]["causes"]]
+    assert "Forbidden: estimated rule cost exceeds budget by factor of more than 100x" in messages[0], (
+        messages
+    )
+    accepted = _create(
+        kube, "Pond", [_version("v1", True, {"rule": "quantity(self.size) == quantity('5Gi')"}, size=size)]
+    )
+    assert accepted.status == 201, accepted.body
