@@ -82,6 +82,17 @@ def _post(kube: Kube, path: str, name: str, spec: dict[str, Any]) -> Raw:
     return kube.raw("POST", path, body)
 
 
+def _post_once_served(kube: Kube, path: str, body: dict[str, Any]) -> Raw:
+    """POST ``body``, again while the kind is not served yet (a real server serves a new CRD's
+    kind a moment after it is established)."""
+
+    def answered() -> Raw | None:
+        answer = kube.raw("POST", path, body)
+        return answer if answer.status != 404 else None
+
+    return kube.eventually(answered)
+
+
 def _refused(kube: Kube, answer: Raw, name: str, *causes: str) -> None:
     """A 422 whose causes are exactly ``causes`` (``field: message``, in any order)."""
     assert answer.status == 422, answer.body
@@ -391,11 +402,7 @@ def test_a_rule_on_an_int_or_string_field_is_typed_at_run_time(kube: Kube) -> No
     path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/ports"
     body = {"apiVersion": f"{kube.group()}/v1", "kind": "Port", "metadata": {"name": "p"}, "spec": {"p": 5}}
 
-    def answered() -> Raw | None:
-        answer = kube.raw("POST", path, body)
-        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
-
-    answer = kube.eventually(answered)
+    answer = _post_once_served(kube, path, body)
     assert answer.status == 422, answer.body
     expected = 'spec.p: Invalid value: "": no such key: nope evaluating rule: self.nope == 1'
     assert answer.body["message"] == f'Port.{kube.group()} "p" is invalid: {expected}'
@@ -418,11 +425,7 @@ def test_a_destinations_filepath_mode_is_immutable_and_the_rest_can_change(kube:
         "spec": {"path": "dev", "stateStoreRef": {"kind": "GitStateStore", "name": "repo"}},
     }
 
-    def answered() -> Raw | None:
-        answer = kube.raw("POST", path, body)
-        return answer if answer.status != 404 else None
-
-    answer = kube.eventually(answered)
+    answer = _post_once_served(kube, path, body)
     assert answer.status == 201, answer.body
     assert answer.body["spec"]["filepath"]["mode"] == "nestedByMetadata"
     name = body["metadata"]["name"]
@@ -508,11 +511,7 @@ def test_split_and_find_all_take_a_count_after_their_string(kube: Kube) -> None:
         "spec": {"name": "a-b-c"},
     }
 
-    def answered() -> Raw | None:
-        answer = kube.raw("POST", path, body)
-        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
-
-    assert kube.eventually(answered).status == 201
+    assert _post_once_served(kube, path, body).status == 201
     refused = _crd_refusal(kube, "Splitint", "'a-b'.split(2).size() == 1")
     assert refused.status == 422, refused.body
 
@@ -551,11 +550,7 @@ def test_kubernetes_quantity_rules_run_as_the_server_runs_them(
         "spec": {"size": size},
     }
 
-    def answered() -> Raw | None:
-        answer = kube.raw("POST", path, body)
-        return answer if answer.status != 404 else None  # a real server serves the kind a moment later
-
-    answer = kube.eventually(answered)
+    answer = _post_once_served(kube, path, body)
     if not broken:
         assert answer.status == 201, answer.body
         return
@@ -584,11 +579,7 @@ def test_a_quantity_rule_that_cannot_be_evaluated_fails_with_the_servers_error(
         "spec": {"size": size},
     }
 
-    def answered() -> Raw | None:
-        answer = kube.raw("POST", path, body)
-        return answer if answer.status != 404 else None
-
-    answer = kube.eventually(answered)
+    answer = _post_once_served(kube, path, body)
     assert answer.status == 422, answer.body
     [cause] = answer.body["details"]["causes"]
     assert cause["message"] == f'Invalid value: "object": {error} evaluating rule: {rule}', cause
