@@ -33,9 +33,9 @@ ANNOTATION_POD_FAILURE: Final = "kratix.io/pod-failure"
 """On a pipeline Job: ``container <name> exited <code>[: <reason>]`` of its last failed pod."""
 _MAX_DETAIL = 1000  # annotations are small; the request's condition shows the same text
 _LOG_RETRIES = 5
+_LOG_RETRY_SECONDS = 0.5
 TAIL_SEPARATOR = " | "
 """Between the lines of a log tail, which is kept on one line."""
-_LOG_RETRY_SECONDS = 0.5
 
 # Waiting reasons of a container that merely waits its turn (an earlier one still runs).
 WAITING_ITS_TURN = frozenset({"PodInitializing", "ContainerCreating"})
