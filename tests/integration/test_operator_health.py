@@ -76,8 +76,14 @@ def test_records_aggregate_to_the_worst_state_and_leave_when_deleted(kube):
     ]
     kube.create(r.HEALTH_RECORDS, record("redis-disk", "degraded"))
     health(kube, "degraded", 2)
-    events = kube.list(k.EVENTS, "default")
-    assert any(e.get("reason") == "HealthRecord" and e.get("type") == "Warning" for e in events)
+    # The Warning Event follows the status write the line above waited for: wait for it too.
+    wait_for(
+        lambda: any(
+            e.get("reason") == "HealthRecord" and e.get("type") == "Warning"
+            for e in kube.list(k.EVENTS, "default")
+        ),
+        what="a Warning Event for the degraded record",
+    )
     assert kube.get(r.HEALTH_RECORDS, "redis-disk", "default")["metadata"].get("finalizers") in (None, [])
 
     kube.delete(r.HEALTH_RECORDS, "redis-disk", "default")
