@@ -36,7 +36,7 @@ from kratix_py.contract import WorkflowAction, WorkflowType, WorkType
 from kratix_py.core import conditions as cond
 from kratix_py.core import scheduling
 from kratix_py.core.hashing import promise_spec_hash, resource_spec_hash
-from kratix_py.core.jobs import job_phase, job_records, job_selector
+from kratix_py.core.jobs import failing, job_phase, job_records, job_selector
 from kratix_py.core.names import pipeline_namespace
 from kratix_py.core.pipelines import PipelineSettings
 from kratix_py.core.request_crd import InvalidAPI, build_request_crd
@@ -372,9 +372,11 @@ class _Session:
             if all(job_phase(job) is not JobPhase.RUNNING for job in jobs):
                 return
             for job in jobs:
-                failure = self._failure_in_pods(job)
-                if failure is not None:
-                    self.seen_failures[job["metadata"]["name"]] = failure
+                # Once per Job, when it is about to fail: its pods are deleted next.
+                if failing(job) and job["metadata"]["name"] not in self.seen_failures:
+                    failure = self._failure_in_pods(job)
+                    if failure is not None:
+                        self.seen_failures[job["metadata"]["name"]] = failure
             time.sleep(_POLL_SECONDS)
         pipelines = sorted(
             {(job["metadata"].get("labels") or {}).get(c.LABEL_PIPELINE_NAME, "?") for job in running}

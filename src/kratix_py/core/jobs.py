@@ -171,6 +171,12 @@ def finished_at(job: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def failing(job: Mapping[str, Any]) -> bool:
+    """The Job controller has decided the Job fails (``FailureTarget``): its pods go next, and only
+    then is it ``Failed``. The moment to read what its pods say."""
+    return _condition_true((job.get("status") or {}).get("conditions") or [], "FailureTarget")
+
+
 def pods_removed(job: Mapping[str, Any]) -> bool:
     """Whether kratix-py deleted this Job's pods for the pod TTL."""
     annotations = (job.get("metadata") or {}).get("annotations") or {}
