@@ -82,6 +82,18 @@ def _post(kube: Kube, path: str, name: str, spec: dict[str, Any]) -> Raw:
     return kube.raw("POST", path, body)
 
 
+def _post_spec_once_served(kube: Kube, kind: str, spec: dict[str, Any]) -> Raw:
+    """A ``kind`` object (plural: lower case + s) with ``spec``, posted once its kind is served."""
+    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/{kind.lower()}s"
+    body = {
+        "apiVersion": f"{kube.group()}/v1",
+        "kind": kind,
+        "metadata": {"name": kind.lower()},
+        "spec": spec,
+    }
+    return _post_once_served(kube, path, body)
+
+
 def _post_once_served(kube: Kube, path: str, body: dict[str, Any]) -> Raw:
     """POST ``body``, again while the kind is not served yet (a real server serves a new CRD's
     kind a moment after it is established)."""
@@ -503,15 +515,7 @@ def test_split_and_find_all_take_a_count_after_their_string(kube: Kube) -> None:
     name = {"type": "string", "maxLength": 63, "x-kubernetes-validations": [{"rule": "self.split('-', 2).size() <= 2"},
                                                            {"rule": "self.findAll('[a-z]', 2).size() <= 2"}]}  # fmt: skip
     assert _create(kube, "Split", [_version("v1", True, {"rule": "true"}, name=name)]).status == 201
-    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/splits"
-    body = {
-        "apiVersion": f"{kube.group()}/v1",
-        "kind": "Split",
-        "metadata": {"name": "s"},
-        "spec": {"name": "a-b-c"},
-    }
-
-    assert _post_once_served(kube, path, body).status == 201
+    assert _post_spec_once_served(kube, "Split", {"name": "a-b-c"}).status == 201
     refused = _crd_refusal(kube, "Splitint", "'a-b'.split(2).size() == 1")
     assert refused.status == 422, refused.body
 
@@ -535,22 +539,13 @@ def test_kubernetes_quantity_rules_run_as_the_server_runs_them(
     kube: Kube, size: str, broken: list[int]
 ) -> None:
     spec = {"type": "string", "maxLength": 16}
-    rules = {"rule": QUANTITY_RULES[0]}
-    version = _version("v1", True, rules, size=spec)
+    version = _version("v1", True, {"rule": QUANTITY_RULES[0]}, size=spec)
     version["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] = [
         {"rule": rule} for rule in QUANTITY_RULES
     ]
     created = _create(kube, "Volume", [version])
     assert created.status == 201, json.dumps(created.body)
-    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/volumes"
-    body = {
-        "apiVersion": f"{kube.group()}/v1",
-        "kind": "Volume",
-        "metadata": {"name": "v"},
-        "spec": {"size": size},
-    }
-
-    answer = _post_once_served(kube, path, body)
+    answer = _post_spec_once_served(kube, "Volume", {"size": size})
     if not broken:
         assert answer.status == 201, answer.body
         return
@@ -571,15 +566,7 @@ def test_a_quantity_rule_that_cannot_be_evaluated_fails_with_the_servers_error(
 ) -> None:
     version = _version("v1", True, {"rule": rule}, size={"type": "string", "maxLength": 16})
     assert _create(kube, "Disk", [version]).status == 201
-    path = f"/apis/{kube.group()}/v1/namespaces/{kube.namespace}/disks"
-    body = {
-        "apiVersion": f"{kube.group()}/v1",
-        "kind": "Disk",
-        "metadata": {"name": "d"},
-        "spec": {"size": size},
-    }
-
-    answer = _post_once_served(kube, path, body)
+    answer = _post_spec_once_served(kube, "Disk", {"size": size})
     assert answer.status == 422, answer.body
     [cause] = answer.body["details"]["causes"]
     assert cause["message"] == f'Invalid value: "object": {error} evaluating rule: {rule}', cause
